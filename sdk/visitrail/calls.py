@@ -1,0 +1,162 @@
+"""What a public call's arguments mean: the page's (JS-style, overloaded) arguments in, checked
+fields out.
+
+Used by the client for live and replayed calls, and by the collector for raw calls sent by the
+loader's last-chance beacon: one reading of `identify(...)` everywhere.
+
+Rules (documented in README.md, "Bad input"):
+- a call whose identity is unusable (a userId, groupId or event name that is not a non-empty
+  string) is dropped: CallError;
+- a field of the wrong kind (traits or properties that are not a plain object) is dropped and the
+  call goes on: the reason is returned as a warning;
+- values JSON cannot carry are dropped from traits and properties, with a warning.
+"""
+
+MAX_DEPTH = 32
+
+
+class CallError(Exception):
+    """The call cannot be made; its message says why, for one console error."""
+
+
+def _is_obj(v):
+    return isinstance(v, dict)
+
+
+def clean(value, where, warnings, depth=0):
+    """A JSON-safe copy of value; what cannot be carried is dropped and named in warnings."""
+    if depth > MAX_DEPTH:
+        warnings.append(where + " is nested too deeply (or cyclic) and was dropped")
+        return None
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, float)):
+        if value != value or value in (float("inf"), float("-inf")):
+            warnings.append(where + " is not a finite number and was dropped")
+            return None
+        return value
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                k = str(k)
+            c = clean(v, where + "." + k, warnings, depth + 1)
+            if c is not None or v is None:
+                out[k] = c
+        return out
+    if isinstance(value, (list, tuple)):
+        out = []
+        for i, v in enumerate(value):
+            c = clean(v, where + "[" + str(i) + "]", warnings, depth + 1)
+            if c is not None or v is None:
+                out.append(c)
+        return out
+    warnings.append(where + " is not serialisable (" + type(value).__name__ + ") and was dropped")
+    return None
+
+
+def _object(value, name, warnings):
+    if value is None:
+        return {}
+    if not _is_obj(value):
+        warnings.append(name + " must be an object, got " + _kind(value) + "; it was dropped")
+        return {}
+    return clean(value, name, warnings)
+
+
+def _kind(v):
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, (int, float)):
+        return "a number"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, list):
+        return "an array"
+    if v is None:
+        return "null"
+    return type(v).__name__
+
+
+def _id(value, name, required):
+    """A user/group ID: a non-empty string; '' and None mean absent."""
+    if value is None or value == "":
+        if required:
+            raise CallError(name + " is required")
+        return None
+    if not isinstance(value, str):
+        raise CallError(name + " must be a string, got " + _kind(value))
+    if len(value) > 256:
+        raise CallError(name + " is longer than 256 characters")
+    return value
+
+
+def _options(value, warnings):
+    opts = _object(value, "options", warnings)
+    out = {}
+    if _is_obj(opts.get("context")):
+        out["context"] = opts["context"]
+    if _is_obj(opts.get("integrations")):
+        out["integrations"] = opts["integrations"]
+    for key in ("identityToken", "keepAnonymousId", "previousId"):
+        if key in opts:
+            out[key] = opts[key]
+    return out
+
+
+def _arg(args, i):
+    return args[i] if len(args) > i else None
+
+
+def parse(method, args):
+    """(fields, warnings) for a call; raises CallError when the call must be dropped."""
+    warnings = []
+    args = list(args or [])
+    if method == "identify":
+        # identify(userId, traits?, options?) or identify(traits, options?)
+        if _is_obj(_arg(args, 0)):
+            args = [None] + args
+        user_id = _id(args[0] if args else None, "userId", False)
+        traits = _object(_arg(args, 1), "traits", warnings)
+        if user_id is None and not traits:
+            raise CallError("needs a userId (a non-empty string) or traits")
+        return {"userId": user_id, "traits": traits, "options": _options(_arg(args, 2), warnings)}, warnings
+    if method == "track":
+        event = _arg(args, 0)
+        if not isinstance(event, str) or not event:
+            raise CallError("the event name must be a non-empty string, got " + _kind(event))
+        return {"event": event, "properties": _object(_arg(args, 1), "properties", warnings),
+                "options": _options(_arg(args, 2), warnings)}, warnings
+    if method == "page":
+        # page(name?, properties?, options?) or page(properties, options?)
+        if _is_obj(_arg(args, 0)):
+            args = [None] + args
+        name = _arg(args, 0)
+        if name is not None and not isinstance(name, str):
+            warnings.append("name must be a string, got " + _kind(name) + "; it was dropped")
+            name = None
+        return {"name": name or None, "properties": _object(_arg(args, 1), "properties", warnings),
+                "options": _options(_arg(args, 2), warnings)}, warnings
+    if method == "group":
+        group_id = _id(_arg(args, 0), "groupId", True)
+        return {"groupId": group_id, "traits": _object(_arg(args, 1), "traits", warnings),
+                "options": _options(_arg(args, 2), warnings)}, warnings
+    if method == "alias":
+        user_id = _id(_arg(args, 0), "userId", True)
+        prev = _arg(args, 1)
+        if _is_obj(prev):
+            args = [args[0], None] + args[1:]
+            prev = None
+        prev = _id(prev, "previousId", False)
+        return {"userId": user_id, "previousId": prev, "options": _options(_arg(args, 2), warnings)}, warnings
+    if method == "reset":
+        return {"options": _options(_arg(args, 0), warnings)}, warnings
+    if method == "setAnonymousId":
+        value = _arg(args, 0)
+        if not isinstance(value, str) or not value or len(value) > 100:
+            raise CallError("the anonymous ID must be a non-empty string of at most 100 characters")
+        return {"anonymousId": value}, warnings
+    raise CallError("unknown method")
+
+
+EVENT_METHODS = ("identify", "track", "page", "group", "alias")

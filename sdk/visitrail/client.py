@@ -1,0 +1,185 @@
+"""The SDK's public face: every call from the page (live, or replayed from the loader's stub
+queue) goes through Client.call, which never raises into the page.
+
+    call -> calls.parse (arguments) -> identity / session -> events.build -> queue.Delivery
+"""
+
+import json
+
+from . import calls
+from .calls import CallError
+from .events import build
+from .identity import Identity, id_stores
+from .ids import uuid4
+from .queue import Delivery
+from .session import DEFAULT_TIMEOUT_MIN, Sessions
+from .storage import LayeredStore
+
+ID_STORAGE_MODES = ("localStorage", "cookie", "memory")
+
+
+def _flag(value, default):
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.lower() not in ("false", "0", "no", "off", "")
+    return bool(value)
+
+
+def _number(value, default, lo, hi):
+    try:
+        n = float(value)
+    except (TypeError, ValueError):
+        return default
+    if n != n or n < lo or n > hi:
+        return default
+    return n
+
+
+class Client:
+    def __init__(self, platform, options=None):
+        o = options or {}
+        self.platform = platform
+        self.write_key = o.get("writeKey") or ""
+        self.endpoint = o.get("endpoint") or ""
+        mode = o.get("idStorage") or "localStorage"
+        if mode not in ID_STORAGE_MODES:
+            self.log("warn", "unknown data-id-storage " + json.dumps(mode) + "; using localStorage")
+            mode = "localStorage"
+        self.mode = mode
+        self.debug_on = _flag(o.get("debug"), False)
+        self.auto_page = _flag(o.get("autoPage"), True)
+        timeout_min = _number(o.get("sessionTimeout"), DEFAULT_TIMEOUT_MIN, 1, 24 * 60)
+
+        local = None if mode == "memory" else _safe(platform.local_store)
+        user_layers = [] if (mode == "memory" or not _flag(o.get("persistUser"), True)) else [(local, "sync")]
+        self.identity = Identity(platform, id_stores(platform, mode, o.get("domain"), self.log),
+                                 LayeredStore(user_layers, self.log), self.log)
+        session_layers = [] if mode == "memory" else [(local, "sync")]
+        self.sessions = Sessions(platform, LayeredStore(session_layers, self.log), int(timeout_min * 60000))
+        self.delivery = Delivery(platform, self.endpoint, self.write_key, local, self.log,
+                                 int(_number(o.get("flushAt"), 20, 1, 500)),
+                                 int(_number(o.get("flushInterval"), 1000, 0, 600000)))
+        self.delivery.debug = self.debug_on
+        if not self.endpoint:
+            self.log("error", "no data-endpoint on the tag: events are queued but cannot be sent")
+        self.started = False
+
+    # Console ------------------------------------------------------------------------------
+
+    def log(self, level, message):
+        if level == "debug" and not getattr(self, "debug_on", False):
+            return
+        try:
+            self.platform.log(level, message)
+        except Exception:
+            pass
+
+    # The one entry point ------------------------------------------------------------------
+
+    def call(self, method, args=None, meta=None):
+        """Run a public call; returns what a getter returns, else None. Never raises."""
+        try:
+            return self._call(method, list(args or []), meta or {})
+        except CallError as e:
+            self.log("error", method + "() was dropped: " + str(e))
+        except Exception as e:
+            self.log("error", method + "() failed inside the SDK: " + type(e).__name__ + ": " + str(e)[:200])
+        return None
+
+    def _call(self, method, args, meta):
+        getter = GETTERS.get(method)
+        if getter is not None:
+            return getter(self)
+        if method == "debug":
+            self.debug_on = _flag(args[0] if args else True, True)
+            self.delivery.debug = self.debug_on
+            return None
+        if method == "rotate":
+            self.sessions.rotate(self.platform.now_ms())
+            return None
+        fields, warnings = calls.parse(method, args)
+        if warnings:
+            self.log("error", method + "(): " + "; ".join(warnings))
+        if method == "reset":
+            opts = fields["options"]
+            self.identity.reset(bool(opts.get("keepAnonymousId")))
+            self.sessions.rotate(self.platform.now_ms())
+            return None
+        if method == "setAnonymousId":
+            self.identity.set_anonymous_id(fields["anonymousId"])
+            return None
+        return self._event(method, fields, meta)
+
+    def _event(self, kind, fields, meta):
+        t = meta.get("timestamp")
+        t = int(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else self.platform.now_ms()
+        if kind == "identify":
+            token = fields["options"].get("identityToken")
+            traits, send = self.identity.identify(fields["userId"], fields["traits"], token)
+            if not send:
+                if self.debug_on:
+                    self.log("debug", "identify unchanged since the last one sent: not sent again")
+                return None
+            fields["traits"] = traits
+        elif kind == "group":
+            fields["traits"] = self.identity.set_group(fields["groupId"], fields["traits"])
+        ids = self.identity.snapshot()
+        if kind == "alias" and not fields.get("previousId"):
+            fields["previousId"] = ids.get("userId") or ids["anonymousId"]
+        session = self.sessions.touch(t, ids["anonymousId"])
+        message_id = meta.get("messageId")
+        if not isinstance(message_id, str) or not message_id or len(message_id) >= 100:
+            message_id = uuid4(self.platform.random_bytes(16))
+        page = meta.get("page") if isinstance(meta.get("page"), dict) else self.platform.page()
+        msg = build(kind, fields, ids, t, message_id, page, session, self.platform.environment())
+        self.delivery.push(msg)
+        return None
+
+    # Lifecycle ----------------------------------------------------------------------------
+
+    def start(self, page_meta=None):
+        """After the stub queue was replayed: the automatic page view, listeners, leftover sends."""
+        if self.started:
+            return
+        self.started = True
+        p = self.platform
+        p.listen("hide", self._guard(self.delivery.on_hide))
+        p.listen("online", self._guard(lambda: self.delivery.flush()))
+        if self.auto_page:
+            self.call("page", [], page_meta)
+            p.listen("navigate", self._guard(lambda: self.call("page", [])))
+        self.delivery.flush()
+
+    def flush(self, on_done=None):
+        try:
+            self.delivery.flush(on_done)
+        except Exception as e:
+            self.log("error", "flush() failed inside the SDK: " + str(e)[:200])
+            if on_done is not None:
+                on_done(False)
+
+    def _guard(self, fn):
+        def run(*args):
+            try:
+                fn(*args)
+            except Exception as e:
+                self.log("error", "internal error: " + type(e).__name__ + ": " + str(e)[:200])
+        return run
+
+
+def _safe(make):
+    try:
+        return make()
+    except Exception:
+        return None
+
+
+GETTERS = {
+    "user.anonymousId": lambda c: c.identity.anonymous_id(),
+    "user.id": lambda c: c.identity.user_id(),
+    "user.traits": lambda c: c.identity.traits(),
+    "session.id": lambda c: c.sessions.current_id(),
+}
+
+__all__ = ["Client"]

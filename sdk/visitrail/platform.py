@@ -1,0 +1,129 @@
+"""The one interface between the SDK core and the world outside it.
+
+The core (client, identity, session, events, queue) never touches a browser, a clock or a socket
+directly: it asks a Platform. Adapters implement it for a runtime:
+
+    platforms/memory.py    CPython and MicroPython tests: fake clock, dict stores, recorded sends
+    platforms/pyscript.py  PyScript (MicroPython or Pyodide) in a browser page
+
+Like httpx's BaseTransport this is a plain class (MicroPython has no `abc.ABC` worth the name):
+each method an adapter must provide raises NotImplementedError.
+
+Rules every adapter keeps, because the core relies on them:
+- nothing here raises into the core except Store.get/set/remove, whose errors the core catches
+  to fall back to another store (blocked storage, quota);
+- callbacks given to `send`, `set_timeout` and `listen` are called later, never re-entrantly
+  from inside the call that registered them (except MemoryPlatform's synchronous mode, documented
+  there);
+- values crossing the boundary are plain Python: str, int, float, bool, None, list, dict.
+"""
+
+
+class Store:
+    """A string key-value store: localStorage, a cookie jar, or memory.
+
+    get() returns None for a missing key. Any method may raise (storage blocked, quota exceeded);
+    the core catches and falls back.
+    """
+
+    name = "store"
+
+    def get(self, key):
+        raise NotImplementedError
+
+    def set(self, key, value):
+        raise NotImplementedError
+
+    def remove(self, key):
+        raise NotImplementedError
+
+
+class MemoryStore(Store):
+    """A store that lives as long as the page (or the test)."""
+
+    name = "memory"
+
+    def __init__(self, data=None):
+        self.data = {} if data is None else data
+
+    def get(self, key):
+        return self.data.get(key)
+
+    def set(self, key, value):
+        self.data[key] = value
+
+    def remove(self, key):
+        self.data.pop(key, None)
+
+
+class Platform:
+    """What a runtime gives the core. See the module docstring for the contract."""
+
+    # Clock and randomness -------------------------------------------------------------------
+
+    def now_ms(self):
+        """Wall-clock time, integer milliseconds since the Unix epoch."""
+        raise NotImplementedError
+
+    def random_bytes(self, n):
+        """n cryptographically random bytes (crypto.getRandomValues in a browser)."""
+        raise NotImplementedError
+
+    # Storage -------------------------------------------------------------------------------
+
+    def local_store(self):
+        """The origin's persistent store (localStorage), or None when the runtime has none."""
+        return None
+
+    def cookie_store(self, domain=None, max_age_s=31536000):
+        """A store backed by cookies for `domain` (None: the current host), or None."""
+        return None
+
+    # Network -------------------------------------------------------------------------------
+
+    def send(self, url, body, on_done):
+        """POST `body` (a JSON string, sent as text/plain so no CORS preflight is needed).
+
+        Calls on_done(status, retry_after_s) later: status is the HTTP status, 0 for a network
+        error; retry_after_s is the Retry-After header in seconds, or None.
+        """
+        raise NotImplementedError
+
+    def beacon(self, url, body):
+        """Hand `body` to the browser to send even if the page is going away. True if queued."""
+        return False
+
+    # Timers and page lifecycle --------------------------------------------------------------
+
+    def set_timeout(self, fn, ms):
+        """Call fn() once after ms milliseconds; returns a handle for clear_timeout."""
+        raise NotImplementedError
+
+    def clear_timeout(self, handle):
+        raise NotImplementedError
+
+    def listen(self, name, fn):
+        """Subscribe to a page event the core cares about:
+
+        "hide"      the page is hidden or being left (visibilitychange/pagehide): fn()
+        "online"    the browser came back online: fn()
+        "storage"   another tab changed localStorage: fn(key, new_value)
+        "navigate"  a single-page-app navigation (pushState, replaceState, popstate): fn()
+        """
+
+    def is_online(self):
+        return True
+
+    # Page and console -----------------------------------------------------------------------
+
+    def page(self):
+        """The page as seen now: {path, url, title, referrer, search}."""
+        return {}
+
+    def environment(self):
+        """Static facts for context: {locale, timezone} (never the user agent or IP)."""
+        return {}
+
+    def log(self, level, message):
+        """One console line; level is "error", "warn", "info" or "debug"."""
+        print("[visitrail] " + level + ": " + message)

@@ -1,0 +1,1 @@
+"""Platform adapters: one per runtime (see visitrail.platform)."""

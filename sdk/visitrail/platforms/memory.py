@@ -1,0 +1,202 @@
+"""An in-memory platform for tests, on CPython and on MicroPython.
+
+A World is what tabs of one browser share: the clock and its timers, localStorage, cookies and the
+network (a handler standing in for the collector). Each MemoryPlatform is one tab in that world.
+Nothing happens on its own: time moves only when a test calls world.advance(ms), and responses
+to sends arrive as timers (after `latency_ms`), so a test controls every interleaving.
+"""
+
+import json
+import random
+
+from ..platform import MemoryStore, Platform, Store
+
+START_MS = 1764039320000  # 2025-11-25T02:55:20Z: any fixed instant keeps tests repeatable
+
+
+class World:
+    def __init__(self, handler=None, now_ms=START_MS, seed=1):
+        self.now = now_ms
+        self.timers = []          # [due, order, fn, cancelled]
+        self._order = 0
+        self.local = {}
+        self.cookies = {}         # name -> (value, domain)
+        self.handler = handler or (lambda url, body: 200)
+        self.latency_ms = 0
+        self.online = True
+        self.sent = []            # every request body, parsed, in order
+        self.beacons = []
+        self.rng = random.Random(seed) if hasattr(random, "Random") else random
+        self.tabs = []
+
+    def add_timer(self, fn, ms):
+        self._order += 1
+        t = [self.now + max(0, int(ms)), self._order, fn, False]
+        self.timers.append(t)
+        return t
+
+    def advance(self, ms=0):
+        """Move the clock forward by ms, running every timer that falls due, in order."""
+        end = self.now + ms
+        while True:
+            due = [t for t in self.timers if not t[3] and t[0] <= end]
+            if not due:
+                break
+            due.sort(key=lambda t: (t[0], t[1]))
+            t = due[0]
+            self.timers.remove(t)
+            self.now = max(self.now, t[0])
+            t[2]()
+        self.now = end
+
+    def run_until_idle(self, limit_ms=3600000):
+        """Advance timer by timer until none is left (or limit_ms has passed)."""
+        end = self.now + limit_ms
+        while True:
+            live = [t for t in self.timers if not t[3]]
+            if not live:
+                return
+            nxt = min(t[0] for t in live)
+            if nxt > end:
+                return
+            self.advance(max(0, nxt - self.now))
+
+    def stored(self):
+        """Messages the fake collector acknowledged, deduplicated by messageId like the real one."""
+        seen, out = {}, []
+        for body, status in self.sent:
+            if 200 <= status < 300:
+                for m in body.get("batch", []):
+                    if m["messageId"] not in seen:
+                        seen[m["messageId"]] = True
+                        out.append(m)
+        return out
+
+
+class DictStore(MemoryStore):
+    name = "localStorage"
+
+
+class CookieJar(Store):
+    """document.cookie's behaviour for one tab: a value per name, with the domain it was set for."""
+
+    name = "cookie"
+
+    def __init__(self, world, domain):
+        self.world = world
+        self.domain = domain
+        self.writes = []
+
+    def get(self, key):
+        item = self.world.cookies.get(key)
+        return item[0] if item else None
+
+    def set(self, key, value):
+        self.writes.append((key, value, self.domain))
+        self.world.cookies[key] = (value, self.domain)
+
+    def remove(self, key):
+        self.world.cookies.pop(key, None)
+
+
+class BrokenStore(Store):
+    """A store that throws on every access, as a blocked localStorage or cookie jar does."""
+
+    def __init__(self, name="localStorage", message="SecurityError: access is denied"):
+        self.name = name
+        self.message = message
+
+    def get(self, key):
+        raise RuntimeError(self.message)
+
+    def set(self, key, value):
+        raise RuntimeError(self.message)
+
+    def remove(self, key):
+        raise RuntimeError(self.message)
+
+
+class QuotaStore(DictStore):
+    """localStorage with a byte quota: set() past it raises QuotaExceededError."""
+
+    def __init__(self, data, quota_bytes):
+        MemoryStore.__init__(self, data)
+        self.quota = quota_bytes
+
+    def set(self, key, value):
+        used = sum(len(k) + len(v) for k, v in self.data.items() if k != key)
+        if used + len(key) + len(value) > self.quota:
+            raise RuntimeError("QuotaExceededError: the quota has been exceeded")
+        self.data[key] = value
+
+
+class MemoryPlatform(Platform):
+    def __init__(self, world=None, local=None, cookies=True, page=None):
+        self.world = world or World()
+        self.world.tabs.append(self)
+        self._local = local if local is not None else DictStore(self.world.local)
+        self._cookies = cookies
+        self.cookie_jars = []
+        self.logs = []
+        self.listeners = {}
+        self.current_page = page or {"path": "/", "url": "http://127.0.0.1:8000/", "title": "Test",
+                                     "referrer": "", "search": ""}
+
+    def now_ms(self):
+        return self.world.now
+
+    def random_bytes(self, n):
+        return bytes(self.world.rng.getrandbits(8) for _ in range(n))
+
+    def local_store(self):
+        return self._local
+
+    def cookie_store(self, domain=None, max_age_s=31536000):
+        if self._cookies is False:
+            return None
+        if isinstance(self._cookies, Store):
+            return self._cookies
+        jar = CookieJar(self.world, domain)
+        self.cookie_jars.append(jar)
+        return jar
+
+    def send(self, url, body, on_done):
+        w = self.world
+        parsed = json.loads(body)
+        result = w.handler(url, parsed) if w.online else 0
+        status, retry_after = result if isinstance(result, tuple) else (result, None)
+        w.sent.append((parsed, status))
+        w.add_timer(lambda: on_done(status, retry_after), w.latency_ms)
+
+    def beacon(self, url, body):
+        self.world.beacons.append(json.loads(body))
+        return True
+
+    def set_timeout(self, fn, ms):
+        return self.world.add_timer(fn, ms)
+
+    def clear_timeout(self, handle):
+        if handle is not None:
+            handle[3] = True
+
+    def listen(self, name, fn):
+        self.listeners.setdefault(name, []).append(fn)
+
+    def emit(self, name, *args):
+        for fn in self.listeners.get(name, []):
+            fn(*args)
+
+    def is_online(self):
+        return self.world.online
+
+    def page(self):
+        return dict(self.current_page)
+
+    def environment(self):
+        return {"locale": "en-US", "timezone": "UTC"}
+
+    def log(self, level, message):
+        self.logs.append((level, message))
+
+    def errors(self, level="error"):
+        return [m for lv, m in self.logs if lv == level]

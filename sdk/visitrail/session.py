@@ -1,0 +1,82 @@
+"""Sessions shared by every tab of the origin.
+
+One record, {id, startedAt, lastActivity, sequence}, under the localStorage key `visitrail_session`
+(memory in `memory` mode). Every event re-reads it before deciding anything, so a tab always adopts
+what a sibling tab did (started, extended or rotated the session) without a reload, and never sends
+an event without a session.
+
+The timeout is decided by event time: an event continues the session when less than `timeout_ms`
+passed since the last activity of any tab (29:59 continues, 30:00 starts a new one).
+
+Two tabs that cross the timeout at the same moment must not mint two sessions. localStorage has no
+compare-and-swap and the Web Locks API is asynchronous (the session is stamped synchronously, at
+call time), so the race is designed away: the ID of a session that follows an expired one is derived
+from what every tab can see, hash(visitor ID, expired session ID, its last activity). Tabs that race
+compute the same ID; whichever writes last, the record names that one session. rotate() and reset()
+are explicit single-tab actions and take a fresh random ID.
+"""
+
+import json
+
+from .ids import uuid4, uuid_from
+
+SESSION_KEY = "visitrail_session"
+DEFAULT_TIMEOUT_MIN = 30
+
+
+class Sessions:
+    def __init__(self, platform, store, timeout_ms):
+        self.platform = platform
+        self.store = store
+        self.timeout_ms = timeout_ms
+
+    def read(self):
+        raw = self.store.get(SESSION_KEY)
+        if raw is None:
+            return None
+        try:
+            r = json.loads(raw)
+            if (isinstance(r, dict) and isinstance(r.get("id"), str) and isinstance(r.get("startedAt"), int)
+                    and isinstance(r.get("lastActivity"), int) and isinstance(r.get("sequence"), int)):
+                return r
+        except Exception:
+            pass
+        return None  # corrupted: the next event starts a session and overwrites it
+
+    def _write(self, r):
+        self.store.set(SESSION_KEY, json.dumps(r))
+
+    def touch(self, t, anonymous_id):
+        """Stamp an event made at time t: {"id", "startedAt", "sequence"}; extends or starts."""
+        r = self.read()
+        if r is not None and t < r["lastActivity"]:
+            # An event older than the record's last activity (replayed after a boot, or queued).
+            if r["lastActivity"] - t < self.timeout_ms and t > r["startedAt"] - self.timeout_ms:
+                r["sequence"] += 1
+                r["startedAt"] = min(r["startedAt"], t)
+                self._write(r)
+                return _stamp(r)
+            # It belongs to a visit this record no longer describes: a session of its own.
+            return {"id": uuid_from("past|" + anonymous_id + "|" + str(t)), "startedAt": t, "sequence": 1}
+        if r is not None and t - r["lastActivity"] < self.timeout_ms:
+            r["lastActivity"] = t
+            r["sequence"] += 1
+        else:
+            prev = (r["id"] + "|" + str(r["lastActivity"])) if r else ""
+            r = {"id": uuid_from("session|" + anonymous_id + "|" + prev), "startedAt": t,
+                 "lastActivity": t, "sequence": 1}
+        self._write(r)
+        return _stamp(r)
+
+    def rotate(self, t):
+        r = {"id": uuid4(self.platform.random_bytes(16)), "startedAt": t, "lastActivity": t, "sequence": 0}
+        self._write(r)
+        return r
+
+    def current_id(self):
+        r = self.read()
+        return r["id"] if r else None
+
+
+def _stamp(r):
+    return {"id": r["id"], "startedAt": r["startedAt"], "sequence": r["sequence"]}

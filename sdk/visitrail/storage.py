@@ -1,0 +1,91 @@
+"""Stores layered so that a failing one never breaks the SDK.
+
+A LayeredStore reads from the first store that answers with a value and writes to every store that
+takes part. When a store raises (localStorage blocked, Safari private mode, quota exceeded, cookies
+disabled), it is set aside with one console warning and the next one takes its place; the last
+layer is always memory, so a value can always be kept for the page.
+
+Two roles a store can play:
+- "sync": written on every set and resynced from the winner on every read. In cookie mode the
+  shared-domain cookie comes first and the per-origin localStorage copy follows, so the cookie is the
+  one source of truth across subdomains (otherwise the ID ping-pongs between them) while the
+  localStorage copy brings the ID back when the cookie is gone (Safari ITP's 7-day cap).
+- "fallback": used only once every store before it has failed (localStorage -> cookie -> memory).
+"""
+
+from .platform import MemoryStore
+
+
+class LayeredStore:
+    def __init__(self, layers, log):
+        # layers: [(store, role)] in order of authority; a memory layer is appended.
+        self.layers = [(s, r) for s, r in layers if s is not None]
+        self.layers.append((MemoryStore(), "sync"))
+        self.log = log
+        self.broken = {}
+
+    def _warn(self, store, action, err):
+        if store.name not in self.broken:
+            self.broken[store.name] = True
+            self.log("warn", store.name + " is not usable (" + action + ": " + _reason(err)
+                     + "); falling back to " + self._next_name(store))
+
+    def _next_name(self, failed):
+        for s, _ in self.active():
+            if s is not failed:
+                return s.name
+        return "memory"
+
+    def active(self):
+        """The stores in use now: every healthy sync store, plus fallbacks while none came first."""
+        out = []
+        for s, role in self.layers:
+            if s.name in self.broken:
+                continue
+            if role == "fallback" and out:
+                continue
+            out.append((s, role))
+        return out
+
+    def get(self, key):
+        winner = None
+        stale = []
+        for s, _ in self.active():
+            try:
+                v = s.get(key)
+            except Exception as e:
+                self._warn(s, "read", e)
+                continue
+            if winner is None and v is not None:
+                winner = v
+            elif v != winner:
+                stale.append(s)
+        if winner is not None:
+            for s in stale:
+                self._set(s, key, winner)
+        return winner
+
+    def set(self, key, value):
+        for s, _ in self.active():
+            self._set(s, key, value)
+
+    def remove(self, key):
+        # Every layer, broken or not, is asked to forget: a sign-out must leave nothing behind.
+        for s, _ in self.layers:
+            try:
+                s.remove(key)
+            except Exception:
+                pass
+
+    def _set(self, s, key, value):
+        try:
+            s.set(key, value)
+            return True
+        except Exception as e:
+            self._warn(s, "write", e)
+            return False
+
+
+def _reason(err):
+    text = str(err) or type(err).__name__
+    return text[:120]
