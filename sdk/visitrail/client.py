@@ -13,7 +13,7 @@ from .identity import Identity, id_stores
 from .ids import uuid4
 from .queue import Delivery
 from .session import DEFAULT_TIMEOUT_MIN, Sessions
-from .storage import LayeredStore
+from .storage import Health, LayeredStore
 
 ID_STORAGE_MODES = ("localStorage", "cookie", "memory")
 
@@ -51,13 +51,14 @@ class Client:
         self.auto_page = _flag(o.get("autoPage"), True)
         timeout_min = _number(o.get("sessionTimeout"), DEFAULT_TIMEOUT_MIN, 1, 24 * 60)
 
-        local = None if mode == "memory" else _safe(platform.local_store)
+        health = Health(self.log)
+        local = None if mode == "memory" else platform.local_store()
         user_layers = [] if (mode == "memory" or not _flag(o.get("persistUser"), True)) else [(local, "sync")]
-        self.identity = Identity(platform, id_stores(platform, mode, o.get("domain"), self.log),
-                                 LayeredStore(user_layers, self.log), self.log)
+        self.identity = Identity(platform, id_stores(platform, mode, o.get("domain"), local, health),
+                                 LayeredStore(user_layers, health), self.log)
         session_layers = [] if mode == "memory" else [(local, "sync")]
-        self.sessions = Sessions(platform, LayeredStore(session_layers, self.log), int(timeout_min * 60000))
-        self.delivery = Delivery(platform, self.endpoint, self.write_key, local, self.log,
+        self.sessions = Sessions(platform, LayeredStore(session_layers, health), int(timeout_min * 60000))
+        self.delivery = Delivery(platform, self.endpoint, self.write_key, local, health,
                                  int(_number(o.get("flushAt"), 20, 1, 500)),
                                  int(_number(o.get("flushInterval"), 1000, 0, 600000)))
         self.delivery.debug = self.debug_on
@@ -149,7 +150,8 @@ class Client:
         if self.auto_page:
             self.call("page", [], page_meta)
             p.listen("navigate", self._guard(lambda: self.call("page", [])))
-        self.delivery.flush()
+        if self.delivery.pending():
+            self.delivery.flush()  # what an earlier page (or the replay) left behind
 
     def flush(self, on_done=None):
         try:
@@ -166,13 +168,6 @@ class Client:
             except Exception as e:
                 self.log("error", "internal error: " + type(e).__name__ + ": " + str(e)[:200])
         return run
-
-
-def _safe(make):
-    try:
-        return make()
-    except Exception:
-        return None
 
 
 GETTERS = {

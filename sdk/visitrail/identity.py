@@ -40,23 +40,15 @@ def merge_traits(held, new):
     return out
 
 
-def id_stores(platform, mode, domain, log):
+def id_stores(platform, mode, domain, local, health):
     """The layered store for the visitor ID under a `data-id-storage` mode."""
     if mode == "memory":
-        return LayeredStore([], log)
-    local = _safe(platform.local_store)
+        return LayeredStore([], health)
     if mode == "cookie":
-        cookie = _safe(lambda: platform.cookie_store(domain, ONE_YEAR_S))
-        return LayeredStore([(cookie, "sync"), (local, "sync")], log)
-    cookie = _safe(lambda: platform.cookie_store(None, ONE_YEAR_S))
-    return LayeredStore([(local, "sync"), (cookie, "fallback")], log)
-
-
-def _safe(make):
-    try:
-        return make()
-    except Exception:
-        return None
+        cookie = platform.cookie_store(domain, ONE_YEAR_S)
+        return LayeredStore([(cookie, "sync"), (local, "sync")], health)
+    cookie = platform.cookie_store(None, ONE_YEAR_S)
+    return LayeredStore([(local, "sync"), (cookie, "fallback")], health)
 
 
 class Identity:

@@ -19,11 +19,16 @@ Rules every adapter keeps, because the core relies on them:
 """
 
 
+class QuotaError(Exception):
+    """Raised by Store.set when the browser refuses the write for lack of room
+    (QuotaExceededError); any other exception means the store cannot be used at all."""
+
+
 class Store:
     """A string key-value store: localStorage, a cookie jar, or memory.
 
-    get() returns None for a missing key. Any method may raise (storage blocked, quota exceeded);
-    the core catches and falls back.
+    get() returns None for a missing key. Any method may raise: QuotaError when a write does not fit,
+    anything else when the store is blocked; the core catches and falls back.
     """
 
     name = "store"

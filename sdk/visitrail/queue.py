@@ -17,6 +17,7 @@ import json
 
 from . import backoff
 from .ids import iso_utc, uuid4
+from .platform import QuotaError
 
 QUEUE_KEY = "visitrail_queue"
 LEASE_KEY = "visitrail_lease"
@@ -30,13 +31,14 @@ FLUSH_GIVE_UP_ATTEMPTS = 8       # a flush() promise settles after this many fai
 
 
 class Delivery:
-    def __init__(self, platform, endpoint, write_key, store, log, flush_at=20, flush_interval_ms=1000):
+    def __init__(self, platform, endpoint, write_key, store, health, flush_at=20, flush_interval_ms=1000):
         self.platform = platform
         self.url = endpoint.rstrip("/") + "/v1/batch"
         self.write_key = write_key
         self.store = store            # a Store, or None to keep the queue in memory only
+        self.health = health
         self.memory = []
-        self.log = log
+        self.log = health.log
         self.flush_at = max(1, flush_at)
         self.flush_interval_ms = max(0, flush_interval_ms)
         self.tab = uuid4(platform.random_bytes(16))
@@ -48,40 +50,83 @@ class Delivery:
         self.waiters = []             # [pending messageIds, on_done, failures]
         self.debug = False
         self._warned = {}
+        # The last queue text read or written, its items and each item's JSON: a push then costs
+        # one string comparison and one join, not a parse and a dump of the whole queue.
+        self._raw = None
+        self._items = []
+        self._json = {}
 
     # The persisted queue ------------------------------------------------------------------
 
+    def _persisted(self):
+        return self.store is not None and self.health.usable(self.store)
+
     def _load(self):
-        if self.store is None:
+        if not self._persisted():
             return list(self.memory)
         try:
             raw = self.store.get(QUEUE_KEY)
-            items = json.loads(raw) if raw else []
-            if isinstance(items, list):
-                return [m for m in items if isinstance(m, dict) and isinstance(m.get("messageId"), str)]
         except Exception as e:
-            self._warn_once("read", "the persisted queue could not be read (" + str(e)[:80] + "); it was reset")
-        return []
+            self.health.fail(self.store, "read", e)
+            return list(self.memory)
+        if raw == self._raw:
+            return list(self._items)
+        items = []
+        try:
+            parsed = json.loads(raw) if raw else []
+            if isinstance(parsed, list):
+                items = [m for m in parsed if isinstance(m, dict) and isinstance(m.get("messageId"), str)]
+            else:
+                raise ValueError
+        except Exception:
+            self._warn_once("corrupt", "the persisted event queue was unreadable and has been reset")
+        self._raw, self._items = raw, items
+        return list(items)
+
+    def _size(self, m):
+        t = self._json.get(m["messageId"])
+        return (len(t) if t is not None else len(json.dumps(m))) + 1
+
+    def _body(self, batch):
+        """A /v1/batch body; the write key is in it because a beacon cannot set headers."""
+        return ('{"batch": ' + self._text(batch, False) + ', "writeKey": ' + json.dumps(self.write_key)
+                + ', "sentAt": ' + json.dumps(iso_utc(self.platform.now_ms())) + "}")
+
+    def _text(self, items, prune=True):
+        cache = {}
+        parts = []
+        for m in items:
+            mid = m["messageId"]
+            t = self._json.get(mid)
+            if t is None:
+                t = json.dumps(m)
+            cache[mid] = t
+            parts.append(t)
+        if prune:
+            self._json = cache
+        return "[" + ",".join(parts) + "]"
 
     def _save(self, items):
-        if self.store is not None:
-            while True:
-                try:
-                    if items:
-                        self.store.set(QUEUE_KEY, json.dumps(items))
-                    else:
-                        self.store.remove(QUEUE_KEY)
-                    return items
-                except Exception as e:
-                    if len(items) <= 1:
-                        self._warn_once("memory", "localStorage refused the queue (" + str(e)[:80]
-                                        + "); events are kept in memory for this page")
-                        self.store = None
-                        break
-                    # Quota: give up the oldest tenth rather than the whole queue.
-                    drop = max(1, len(items) // 10)
-                    self._warn_once("quota", "storage is full: the oldest queued events are being dropped")
-                    items = items[drop:]
+        while self._persisted():
+            try:
+                if items:
+                    raw = self._text(items)
+                    self.store.set(QUEUE_KEY, raw)
+                else:
+                    raw = None
+                    self.store.remove(QUEUE_KEY)
+                self._raw, self._items = raw, list(items)
+                self.memory = []
+                return items
+            except QuotaError as e:
+                if len(items) <= 1:
+                    self.health.fail(self.store, "write", e)
+                    break
+                # Give up the oldest tenth rather than the whole queue.
+                self._warn_once("quota", "storage is full: the oldest queued events are being dropped")
+                items = items[max(1, len(items) // 10):]
+            except Exception as e:
+                self.health.fail(self.store, "write", e)
         self.memory = list(items)
         return items
 
@@ -92,20 +137,22 @@ class Delivery:
 
     def push(self, msg):
         """Queue one message. False (and one console error) when it is too large to ever send."""
-        size = len(json.dumps(msg))
+        text = json.dumps(msg)
+        size = len(text)
         if size > MAX_EVENT_BYTES:
             self.log("error", msg.get("type", "event") + " dropped: " + str(size)
                      + " bytes is over the 32 KB limit for one event")
             return False
         items = self._load()
         items.append(msg)
+        self._json[msg["messageId"]] = text
         if len(items) > MAX_QUEUED:
             self._warn_once("full", "the event queue is full (" + str(MAX_QUEUED)
                             + " events): the oldest are being dropped")
             items = items[len(items) - MAX_QUEUED:]
         self._save(items)
         if self.debug:
-            self.log("debug", "queued " + json.dumps(msg))
+            self.log("debug", "queued " + text)
         if len(items) >= self.flush_at:
             self._schedule(0)
         else:
@@ -140,7 +187,7 @@ class Delivery:
 
     def _lease(self):
         """Take or renew the sending lease; False while another live tab holds it."""
-        if self.store is None:
+        if not self._persisted():
             return True
         now = self.platform.now_ms()
         try:
@@ -163,7 +210,7 @@ class Delivery:
             return 1000
 
     def _release(self):
-        if self.store is None:
+        if not self._persisted():
             return
         try:
             lease = json.loads(self.store.get(LEASE_KEY) or "{}")
@@ -187,13 +234,13 @@ class Delivery:
             return
         batch, size = [], 0
         for m in items:
-            s = len(json.dumps(m)) + 1
+            s = self._size(m)
             if batch and (size + s > MAX_BATCH_BYTES or len(batch) >= self.batch_limit):
                 break
             batch.append(m)
             size += s
         self.in_flight = [m["messageId"] for m in batch]
-        body = json.dumps({"batch": batch, "writeKey": self.write_key, "sentAt": iso_utc(self.platform.now_ms())})
+        body = self._body(batch)
         sent = self.in_flight
 
         def done(status, retry_after_s=None):
@@ -262,7 +309,7 @@ class Delivery:
         items = self._load()
         chunk, size = [], 0
         for m in items:
-            s = len(json.dumps(m)) + 1
+            s = self._size(m)
             if chunk and size + s > MAX_BEACON_BYTES:
                 if not self._beacon(chunk):
                     return
@@ -273,8 +320,7 @@ class Delivery:
             self._beacon(chunk)
 
     def _beacon(self, batch):
-        body = json.dumps({"batch": batch, "writeKey": self.write_key, "sentAt": iso_utc(self.platform.now_ms())})
-        ok = self.platform.beacon(self.url, body)
+        ok = self.platform.beacon(self.url, self._body(batch))
         if self.debug:
             self.log("debug", "beacon of " + str(len(batch)) + " events: " + ("queued" if ok else "refused"))
         return ok

@@ -16,31 +16,39 @@ Two roles a store can play:
 from .platform import MemoryStore
 
 
-class LayeredStore:
-    def __init__(self, layers, log):
-        # layers: [(store, role)] in order of authority; a memory layer is appended.
-        self.layers = [(s, r) for s, r in layers if s is not None]
-        self.layers.append((MemoryStore(), "sync"))
+class Health:
+    """Which stores of one client have failed; shared by all its layered stores so that a blocked
+    localStorage is reported once, not once per use."""
+
+    def __init__(self, log):
         self.log = log
         self.broken = {}
 
-    def _warn(self, store, action, err):
+    def fail(self, store, action, err):
         if store.name not in self.broken:
             self.broken[store.name] = True
             self.log("warn", store.name + " is not usable (" + action + ": " + _reason(err)
-                     + "); falling back to " + self._next_name(store))
+                     + "); the SDK goes on with the next store (cookie, then memory)")
 
-    def _next_name(self, failed):
-        for s, _ in self.active():
-            if s is not failed:
-                return s.name
-        return "memory"
+    def usable(self, store):
+        return store is not None and store.name not in self.broken
+
+
+class LayeredStore:
+    def __init__(self, layers, health):
+        # layers: [(store, role)] in order of authority; a memory layer is appended.
+        self.layers = [(s, r) for s, r in layers if s is not None]
+        self.layers.append((MemoryStore(), "sync"))
+        self.health = health
+
+    def _warn(self, store, action, err):
+        self.health.fail(store, action, err)
 
     def active(self):
         """The stores in use now: every healthy sync store, plus fallbacks while none came first."""
         out = []
         for s, role in self.layers:
-            if s.name in self.broken:
+            if not self.health.usable(s):
                 continue
             if role == "fallback" and out:
                 continue

@@ -9,7 +9,7 @@ to sends arrive as timers (after `latency_ms`), so a test controls every interle
 import json
 import random
 
-from ..platform import MemoryStore, Platform, Store
+from ..platform import MemoryStore, Platform, QuotaError, Store
 
 START_MS = 1764039320000  # 2025-11-25T02:55:20Z: any fixed instant keeps tests repeatable
 
@@ -126,7 +126,7 @@ class QuotaStore(DictStore):
     def set(self, key, value):
         used = sum(len(k) + len(v) for k, v in self.data.items() if k != key)
         if used + len(key) + len(value) > self.quota:
-            raise RuntimeError("QuotaExceededError: the quota has been exceeded")
+            raise QuotaError("QuotaExceededError: the quota has been exceeded")
         self.data[key] = value
 
 
