@@ -1,0 +1,189 @@
+"""`visitrail serve` as a real process, fed by httpx and by the official analytics-python client."""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import pathlib
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import types
+import typing
+
+import httpx
+import pytest
+import segment.analytics as segment
+from segment.analytics.request import APIError
+from visitrail.collector.cli import build_parser, config_from_args, main
+
+WRITE_KEY = "wk_cli"
+ADMIN = {"Authorization": "Bearer cli-admin"}
+STARTUP_SECONDS = 30
+
+
+def read_line(process: subprocess.Popen[str], timeout: float) -> str:
+    """The process's next stdout line, waiting at most `timeout` seconds."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if selector.select(timeout=deadline - time.monotonic()):
+                return process.stdout.readline()
+    raise TimeoutError(f"no output within {timeout} s")
+
+
+def visitrail_command() -> list[str]:
+    script = pathlib.Path(sys.executable).with_name("visitrail")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "visitrail.collector.cli"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> typing.Iterator[str]:
+    db = tmp_path_factory.mktemp("serve") / "events.db"
+    command = visitrail_command() + [
+        "serve", "--port", "0", "--db", f"sqlite:///{db}", "--write-key", WRITE_KEY,
+        "--admin-token", "cli-admin", "--allow-origin", "http://127.0.0.1:8000", "--log-level", "warning",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = read_line(process, STARTUP_SECONDS)  # the "listening" line: printed once the socket is bound
+        assert line.startswith("visitrail collector listening on http://127.0.0.1:"), line
+        assert "admin token" not in line  # it was given, so it is not echoed
+        yield line.split()[-1]
+    finally:
+        process.terminate()
+        # uvicorn shuts down cleanly, then re-raises the signal it caught, so -SIGTERM is a clean exit.
+        assert process.wait(timeout=STARTUP_SECONDS) in (0, -signal.SIGTERM)
+
+
+def events(server: str, **params: str) -> list[dict[str, typing.Any]]:
+    response = httpx.get(f"{server}/api/events", params=params, headers=ADMIN)
+    assert response.status_code == 200
+    return response.json()["events"]
+
+
+def test_real_server_stores_a_batch(server: str) -> None:
+    batch = [{"type": "track", "event": f"E{n}", "anonymousId": "cli-A1", "messageId": f"cli-{n}"} for n in range(3)]
+    body = gzip.compress(json.dumps({"batch": batch, "writeKey": WRITE_KEY}).encode())
+    response = httpx.post(
+        f"{server}/v1/b", content=body, headers={"Content-Type": "text/plain", "Content-Encoding": "gzip"}
+    )
+    assert response.status_code == 200
+    assert response.json() == {"success": True}
+    assert [e["event"] for e in events(server, anonymousId="cli-A1")] == ["E0", "E1", "E2"]
+    assert httpx.get(f"{server}/healthz").json() == {"ok": True}
+
+
+@pytest.mark.parametrize("gzip_body", [False, True], ids=["plain", "gzip"])
+def test_segment_python_client_sync(server: str, gzip_body: bool) -> None:
+    client = segment.Client(WRITE_KEY, host=server, sync_mode=True, gzip=gzip_body)
+    user = f"py-sync-{gzip_body}"
+    client.identify(user, {"email": "a@example.com"})
+    client.track(user, "Signed Up", {"plan": "pro"})
+    client.page(user, "Docs", "Install", {"path": "/docs"})
+    client.screen(user, "App", "Home")
+    client.group(user, "G1", {"name": "Acme"})
+    client.alias(f"{user}-old", user)
+    stored = events(server, userId=user)
+    assert [e["type"] for e in stored] == ["identify", "track", "page", "screen", "group", "alias"]
+    assert stored[1]["event"] == "Signed Up" and stored[1]["properties"] == {"plan": "pro"}
+    assert stored[0]["context"]["library"]["name"] == "analytics-python"
+    assert all(e["sentAt"] and e["timestamp"] and e["receivedAt"] for e in stored)
+
+
+def test_segment_python_client_batches_through_its_queue(server: str) -> None:
+    errors: list[Exception] = []
+    client = segment.Client(WRITE_KEY, host=server, on_error=lambda exc, batch: errors.append(exc))
+    for n in range(20):
+        client.track(anonymous_id="py-queue", event=f"E{n}")
+    client.flush()  # blocks until the consumer thread has uploaded the queue
+    client.shutdown()
+    assert errors == []
+    assert [e["event"] for e in events(server, anonymousId="py-queue")] == [f"E{n}" for n in range(20)]
+
+
+def test_segment_python_client_sees_401_for_a_wrong_key(server: str) -> None:
+    client = segment.Client("wk_wrong", host=server, sync_mode=True)
+    with pytest.raises(APIError) as exc:
+        client.track("u", "E")
+    assert exc.value.status == 401 and exc.value.code == "unauthorized"
+
+
+# Argument handling, without a server
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    return build_parser().parse_args(["serve", *argv])
+
+
+def test_defaults() -> None:
+    config = config_from_args(parse())
+    assert config.db_url == "sqlite:///visitrail.db"
+    assert config.sources == [] and not config.test_hooks
+    assert config.token_generated and len(config.admin_token) >= 24
+
+
+def test_flags_on_top_of_a_config_file(tmp_path: pathlib.Path) -> None:
+    file = tmp_path / "visitrail.json"
+    file.write_text(
+        json.dumps(
+            {
+                "sources": [{"writeKey": "wk_file", "origins": ["http://a.test/"]}],
+                "adminToken": "t",
+                "db": "sqlite:///f.db",
+            }
+        )
+    )
+    config = config_from_args(
+        parse(
+            "--config",
+            str(file),
+            "--write-key",
+            "k1",
+            "--write-key",
+            "k2",
+            "--allow-origin",
+            "http://b.test",
+            "--db",
+            "sqlite:///:memory:",
+        )
+    )
+    assert [s.write_key for s in config.sources] == ["wk_file", "k1", "k2"]
+    assert config.source("wk_file").origins == ("http://a.test",)  # type: ignore[union-attr]
+    assert config.source("k2").origins == ("http://b.test",)  # type: ignore[union-attr]
+    assert config.admin_token == "t" and not config.token_generated
+    assert config.db_url == "sqlite:///:memory:"
+
+
+def test_bad_config_file_is_an_error_not_a_traceback(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "bad.json"
+    file.write_text('{"sources": [{"origins": []}]}')
+    assert main(["serve", "--config", str(file)]) == 2
+    assert "writeKey" in capsys.readouterr().err
+
+
+def test_demo_gets_its_arguments_untouched(monkeypatch: pytest.MonkeyPatch) -> None:
+    received: list[list[str]] = []
+    demo = types.ModuleType("visitrail.demo")
+    demo.main = lambda argv: received.append(argv)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "visitrail.demo", demo)
+    assert main(["demo", "--help", "--port", "9"]) == 0
+    assert received == [["--help", "--port", "9"]]
+
+
+@pytest.mark.skipif(
+    shutil.which("visitrail") is None and not os.path.exists(visitrail_command()[0]), reason="not installed"
+)
+def test_help_lists_serve_and_demo() -> None:
+    result = subprocess.run(visitrail_command() + ["--help"], capture_output=True, text=True, timeout=STARTUP_SECONDS)
+    assert result.returncode == 0
+    assert "serve" in result.stdout and "demo" in result.stdout
