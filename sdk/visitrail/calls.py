@@ -13,6 +13,9 @@ Rules (documented in README.md, "Bad input"):
 """
 
 MAX_DEPTH = 32
+# The loader serialises a call's JS arguments to JSON; what JSON cannot carry (a function, a DOM
+# node, a cycle, a BigInt) arrives as {UNSERIALISABLE: "function"} so it is reported here, once.
+UNSERIALISABLE = "__unserialisable__"
 
 
 class CallError(Exception):
@@ -36,6 +39,9 @@ def clean(value, where, warnings, depth=0):
             return None
         return value
     if isinstance(value, dict):
+        if len(value) == 1 and UNSERIALISABLE in value:
+            warnings.append(where + " is not serialisable (" + str(value[UNSERIALISABLE]) + ") and was dropped")
+            return None
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):

@@ -51,16 +51,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> typing.Iterator[str]:
         "serve", "--port", "0", "--db", f"sqlite:///{db}", "--write-key", WRITE_KEY,
         "--admin-token", "cli-admin", "--allow-origin", "http://127.0.0.1:8000", "--log-level", "warning",
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        line = read_line(process, STARTUP_SECONDS)  # the "listening" line: printed once the socket is bound
-        assert line.startswith("visitrail collector listening on http://127.0.0.1:"), line
-        assert "admin token" not in line  # it was given, so it is not echoed
-        yield line.split()[-1]
-    finally:
-        process.terminate()
-        # uvicorn shuts down cleanly, then re-raises the signal it caught, so -SIGTERM is a clean exit.
-        assert process.wait(timeout=STARTUP_SECONDS) in (0, -signal.SIGTERM)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as process:
+        try:
+            line = read_line(process, STARTUP_SECONDS)  # the "listening" line: printed once the socket is bound
+            assert line.startswith("visitrail collector listening on http://127.0.0.1:"), line
+            assert "admin token" not in line  # it was given, so it is not echoed
+            yield line.split()[-1]
+        finally:
+            process.terminate()
+            # uvicorn shuts down cleanly, then re-raises the signal it caught, so -SIGTERM is a clean exit.
+            assert process.wait(timeout=STARTUP_SECONDS) in (0, -signal.SIGTERM)
 
 
 def events(server: str, **params: str) -> list[dict[str, typing.Any]]:

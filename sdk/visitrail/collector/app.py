@@ -1,0 +1,96 @@
+"""The collector's Starlette application. Routes:
+
+POST /v1/{identify,track,page,screen,group,alias,batch}, /v1/{i,t,p,s,g,a,b}, /v1/m   tracking.py
+OPTIONS /v1/*                                           CORS preflight, cors.py
+GET  /api/events?anonymousId=|userId=|messageId=        read API (admin bearer), events_api.py
+POST /api/test/fail-next                                only with test_hooks, testhooks.py
+GET  /analytics/...                                     built browser assets, static.py
+GET  /healthz                                           {"ok": true}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import typing
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+
+from .config import Config
+from .errors import ApiError
+from .events_api import EventsAPI
+from .static import Assets
+from .storage import Storage, open_storage
+from .testhooks import Faults
+from .tracking import TrackingAPI
+
+__all__ = ["create_app"]
+
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+async def api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return exc.response()
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    # Starlette's own 404/405 are plain text; clients expect {"code", "message"} from every error.
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, "http_error")
+    return JSONResponse({"code": code, "message": exc.detail}, exc.status_code, exc.headers)
+
+
+async def health(request: Request) -> JSONResponse:
+    return JSONResponse({"ok": True})
+
+
+def create_app(
+    config: Config,
+    *,
+    storage: Storage | None = None,
+    clock: typing.Callable[[], datetime.datetime] = utc_now,
+) -> Starlette:
+    """Build the collector. `storage` defaults to `open_storage(config.db_url)`; it is connected
+    and disconnected by the app's lifespan. `clock` (aware UTC datetimes) is for tests."""
+    store = storage if storage is not None else open_storage(config.db_url)
+    faults = Faults() if config.test_hooks else None
+    tracking = TrackingAPI(config, store, clock, faults)
+    routes = [
+        Route("/v1/{kind}", tracking.endpoint, methods=["POST", "OPTIONS"]),
+        Route("/api/events", EventsAPI(config, store).endpoint, methods=["GET"]),
+        Route("/healthz", health, methods=["GET"]),
+        Mount("/analytics", app=Assets(config.assets_dir), name="analytics"),
+    ]
+    if faults is not None:
+
+        async def fail_next(request: Request) -> Response:
+            return await faults.arm(request, config.admin_token)
+
+        routes.append(Route("/api/test/fail-next", fail_next, methods=["POST"]))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> typing.AsyncIterator[None]:
+        await store.connect()
+        try:
+            yield
+        finally:
+            await store.disconnect()
+
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={ApiError: api_error, HTTPException: http_error},
+    )
+    app.state.config = config
+    app.state.storage = store
+    app.state.faults = faults
+    return app

@@ -1,0 +1,124 @@
+"""The `visitrail` command.
+
+    visitrail serve [--host 127.0.0.1] [--port 8001] [--db sqlite:///visitrail.db]
+                    [--write-key KEY]... [--allow-origin ORIGIN]... [--admin-token TOKEN]
+                    [--assets DIR] [--config FILE.json] [--test-hooks] [--log-level info]
+    visitrail demo ...        handed to visitrail.demo:main(argv)
+
+`serve` prints one line once the socket is bound, e.g.
+    visitrail collector listening on http://127.0.0.1:8001 (admin token: ...)
+(the token only when it was generated).
+`--port 0` picks a free port; read it from that line. Every --allow-origin applies to every
+--write-key given on the command line; a --config file can give each source its own origins.
+The admin token defaults to $VISITRAIL_ADMIN_TOKEN, else a random one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import typing
+
+from .config import Config, Source, load_config_file
+
+__all__ = ["main", "build_parser", "config_from_args"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="visitrail", description="Visitrail analytics collector and tools.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run the collector (a Segment-compatible tracking API)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8001, help="0 picks a free port (default: 8001)")
+    serve.add_argument("--db", help="database URL (default: sqlite:///visitrail.db, in the working directory)")
+    serve.add_argument(
+        "--write-key", action="append", default=[], metavar="KEY", help="accept this write key (repeatable)"
+    )
+    serve.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="browser origin allowed by CORS (repeatable)",
+    )
+    serve.add_argument("--admin-token", default=os.environ.get("VISITRAIL_ADMIN_TOKEN"), help="bearer token of /api/*")
+    serve.add_argument("--assets", metavar="DIR", help="directory served at /analytics/ (default: web/dist)")
+    serve.add_argument(
+        "--config", metavar="FILE", help='JSON: {"sources": [{"writeKey", "origins"}], "adminToken", "db"}'
+    )
+    serve.add_argument("--test-hooks", action="store_true", help="enable POST /api/test/fail-next (tests only)")
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    # Listed for --help only: main() hands `demo` its arguments untouched, before parsing.
+    commands.add_parser(
+        "demo", help="run the demo site against a collector (see visitrail demo --help)", add_help=False
+    )
+    return parser
+
+
+def main(argv: typing.Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["demo"]:
+        try:
+            from visitrail.demo import main as demo_main  # imported only when asked for
+        except ModuleNotFoundError as exc:
+            if exc.name != "visitrail.demo":
+                raise
+            print("visitrail: the demo is not available in this install", file=sys.stderr)
+            return 1
+        return demo_main(argv[1:]) or 0
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return 2  # pragma: no cover  (argparse rejects unknown commands)
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """Flags on top of the --config file; --write-key adds sources, the other flags replace values."""
+    options: dict[str, typing.Any] = load_config_file(args.config) if args.config else {}
+    options.setdefault("sources", [])
+    options["sources"] += [Source(key, tuple(args.allow_origin)) for key in args.write_key]
+    for name, value in (("admin_token", args.admin_token), ("db_url", args.db), ("assets_dir", args.assets)):
+        if value:
+            options[name] = value
+    if args.test_hooks:
+        options["test_hooks"] = True
+    return Config(**options)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    try:
+        config = config_from_args(args)
+    except (OSError, ValueError) as exc:  # an unreadable or malformed --config file
+        print(f"visitrail: {exc}", file=sys.stderr)
+        return 2
+    if not config.sources:
+        print("visitrail: warning: no --write-key given; every event will be refused with 401", file=sys.stderr)
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                host, port = self.servers[0].sockets[0].getsockname()[:2]
+                host = f"[{host}]" if ":" in host else host  # an IPv6 address, e.g. --host ::1
+                token = f" (admin token: {config.admin_token})" if config.token_generated else ""
+                # One line on stdout, flushed: scripts and tests wait for it.
+                print(f"visitrail collector listening on http://{host}:{port}{token}", flush=True)
+
+    try:
+        app = create_app(config)
+    except ValueError as exc:  # e.g. an unsupported database URL
+        print(f"visitrail: {exc}", file=sys.stderr)
+        return 2
+    server = Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level))
+    server.run()
+    return 0 if server.started else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Validating and normalising Segment messages into storable `Event`s.
+
+Limits and required fields follow Segment's HTTP API docs. A request is all or nothing: if any
+message is invalid, `normalise` raises and nothing is stored, with one `{index, reason}` per bad one.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import numbers
+import typing
+import uuid
+
+from .errors import invalid
+from .storage import Event
+from .timestamps import corrected_timestamp, format_timestamp, parse_timestamp
+
+__all__ = ["TYPES", "MAX_MESSAGE_BYTES", "MAX_BATCH_MESSAGES", "MAX_MESSAGE_ID_CHARS", "batch_items", "normalise"]
+
+TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
+MAX_MESSAGE_BYTES = 32 * 1024  # per message, single call or in a batch
+MAX_BATCH_MESSAGES = 2500
+MAX_MESSAGE_ID_CHARS = 100  # messageId must be "fewer than 100 characters"
+MAX_ERRORS_LISTED = 100  # keep a 2,500-message rejection readable
+
+# The field stored in the `event` column: what people filter each type by.
+NAME_FIELDS = {"track": "event", "page": "name", "screen": "name"}
+OBJECT_FIELDS = ("context", "integrations", "properties", "traits")
+TIMESTAMP_FIELDS = ("timestamp", "originalTimestamp", "sentAt")
+
+
+def batch_items(body: typing.Any, is_batch: bool) -> list[typing.Any]:
+    """The messages of a request body: its `batch` list, or the body itself for a single call."""
+    if not isinstance(body, dict):
+        raise invalid("request body must be a JSON object")
+    if not is_batch:
+        return [body]
+    items = body.get("batch")
+    if not isinstance(items, list):
+        raise invalid("a batch body needs a 'batch' array")
+    if len(items) > MAX_BATCH_MESSAGES:
+        raise invalid(f"batch has {len(items)} messages; the limit is {MAX_BATCH_MESSAGES} messages per batch")
+    return items
+
+
+def present(value: typing.Any) -> bool:
+    return value is not None and value != ""
+
+
+def is_id(value: typing.Any) -> bool:
+    # Segment's clients accept strings and numbers as ids; bool is a Number subclass in Python.
+    return isinstance(value, (str, numbers.Number)) and not isinstance(value, bool)
+
+
+def problem(message: typing.Any, default_type: str | None) -> str | None:
+    """Why `message` can't be accepted, or None if it can."""
+    if not isinstance(message, dict):
+        return "message must be a JSON object"
+    try:
+        size = len(json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode())
+    except UnicodeEncodeError:  # JSON's "\ud800" escape decodes to a lone surrogate, which UTF-8 can't hold
+        return "message contains invalid Unicode (a lone surrogate)"
+    if size > MAX_MESSAGE_BYTES:
+        return f"message is {size} bytes; the limit is {MAX_MESSAGE_BYTES // 1024} KB per message"
+    kind = message.get("type") or default_type
+    if kind is None:
+        return f"type is required: one of {', '.join(sorted(TYPES))}"
+    if not isinstance(kind, str) or kind not in TYPES:
+        return f"unknown type {kind!r}"
+    message_id = message.get("messageId")
+    if message_id is not None and not isinstance(message_id, str):
+        return "messageId must be a string"
+    if message_id is not None and len(message_id) >= MAX_MESSAGE_ID_CHARS:
+        return f"messageId must be fewer than {MAX_MESSAGE_ID_CHARS} characters"
+    for field in ("userId", "anonymousId", "previousId", "groupId"):
+        if present(message.get(field)) and not is_id(message[field]):
+            return f"{field} must be a string or a number"
+    if kind == "alias":
+        if not (present(message.get("userId")) and present(message.get("previousId"))):
+            return "alias needs userId and previousId"
+    elif not (present(message.get("userId")) or present(message.get("anonymousId"))):
+        return "userId or anonymousId is required"
+    if kind == "track" and not (isinstance(message.get("event"), str) and message["event"]):
+        return "track needs an 'event' string"
+    if kind == "group" and not present(message.get("groupId")):
+        return "group needs a groupId"
+    for field in OBJECT_FIELDS:
+        if message.get(field) is not None and not isinstance(message[field], dict):
+            return f"{field} must be an object"
+    for field in TIMESTAMP_FIELDS:
+        if message.get(field) is not None and parse_timestamp(message[field]) is None:
+            return f"{field} must be an ISO-8601 date-time"
+    return None
+
+
+def batch_defaults(body: dict[str, typing.Any], is_batch: bool) -> dict[str, typing.Any]:
+    """Batch-level `context`, `integrations` and `sentAt` that apply to every message."""
+    defaults: dict[str, typing.Any] = {}
+    for field in ("context", "integrations"):
+        value = body.get(field) if is_batch else None
+        if value is not None and not isinstance(value, dict):
+            raise invalid(f"batch-level {field} must be an object")
+        defaults[field] = value or {}
+    sent_at = body.get("sentAt")
+    if is_batch and sent_at is not None and parse_timestamp(sent_at) is None:
+        raise invalid("batch-level sentAt must be an ISO-8601 date-time")
+    defaults["sentAt"] = sent_at if is_batch else None
+    return defaults
+
+
+def normalise(
+    body: dict[str, typing.Any],
+    items: list[typing.Any],
+    *,
+    is_batch: bool,
+    default_type: str | None,
+    write_key: str,
+    received_at: datetime.datetime,
+) -> list[Event]:
+    defaults = batch_defaults(body, is_batch)
+    events, errors = [], []
+    for index, item in enumerate(items):
+        reason = problem(item, default_type)
+        if reason is None:
+            try:
+                events.append(_event(item, defaults, default_type, write_key, received_at))
+            except OverflowError:  # parseable but absurd: sentAt in year 9999, timestamp in year 1
+                reason = "timestamps are too far apart to correct for clock skew"
+        if reason is not None:
+            errors.append({"index": index, "reason": reason})
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise invalid(f"message {first['index']}: {first['reason']}{more}", errors[:MAX_ERRORS_LISTED])
+    return events
+
+
+def _device_times(
+    message: dict[str, typing.Any], defaults: dict[str, typing.Any]
+) -> tuple[datetime.datetime | None, datetime.datetime | None, datetime.datetime | None]:
+    timestamp = parse_timestamp(message.get("timestamp"))
+    original = parse_timestamp(message.get("originalTimestamp")) or timestamp
+    # Python, Node and browser batching send sentAt once per batch; browser standard mode per event.
+    sent_at = parse_timestamp(message.get("sentAt")) or parse_timestamp(defaults["sentAt"])
+    return timestamp, original, sent_at
+
+
+def _event(
+    message: dict[str, typing.Any],
+    defaults: dict[str, typing.Any],
+    default_type: str | None,
+    write_key: str,
+    received_at: datetime.datetime,
+) -> Event:
+    timestamp, original, sent_at = _device_times(message, defaults)
+    stored = {key: value for key, value in message.items() if key != "writeKey"}  # the key lives in its column
+    stored["type"] = message.get("type") or default_type
+    for field in ("context", "integrations"):
+        # The docs say batch-level values "will be merged with" each message's; the message wins.
+        stored[field] = {**defaults[field], **(message.get(field) or {})}
+    stored["messageId"] = message.get("messageId") or f"srv-{uuid.uuid4()}"
+    stored["timestamp"] = format_timestamp(corrected_timestamp(received_at, timestamp, original, sent_at))
+    stored["receivedAt"] = format_timestamp(received_at)
+    for field, value in (("originalTimestamp", original), ("sentAt", sent_at)):
+        if value is None:
+            stored.pop(field, None)
+        else:
+            stored[field] = format_timestamp(value)
+
+    def text(field: str) -> str | None:
+        return str(message[field]) if present(message.get(field)) else None
+
+    return Event(
+        write_key=write_key,
+        message_id=stored["messageId"],
+        type=stored["type"],
+        anonymous_id=text("anonymousId"),
+        user_id=text("userId"),
+        event=text(NAME_FIELDS[stored["type"]]) if stored["type"] in NAME_FIELDS else None,
+        timestamp=stored["timestamp"],
+        original_timestamp=stored.get("originalTimestamp"),
+        sent_at=stored.get("sentAt"),
+        received_at=stored["receivedAt"],
+        body=json.dumps(stored, separators=(",", ":"), ensure_ascii=False),
+    )
