@@ -37,15 +37,21 @@ def build_assets(force=False):
 
 
 class Collector:
-    """`visitrail serve` in a subprocess; start() returns once it accepts connections."""
+    """`visitrail serve` in a subprocess; start() returns once it accepts connections.
+    allow_origin: one origin or a list of them."""
 
     def __init__(self, db, admin_token, allow_origin, port=0, write_key=WRITE_KEY, echo=False,
-                 log_level="warning"):
+                 log_level="warning", test_hooks=False):
+        origins = [allow_origin] if isinstance(allow_origin, str) else list(allow_origin)
         self.args = [
             "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db,
             "--write-key", write_key, "--admin-token", admin_token,
-            "--allow-origin", allow_origin, "--assets", str(DIST), "--log-level", log_level,
+            "--assets", str(DIST), "--log-level", log_level,
         ]
+        for origin in origins:
+            self.args += ["--allow-origin", origin]
+        if test_hooks:
+            self.args.append("--test-hooks")
         self.echo = echo
         self.output = []
         self.proc = None
@@ -169,13 +175,12 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="visitrail-demo-") as tmp:
         db = args.db or "sqlite:///" + str(Path(tmp) / "visitrail-demo.db")
         token = secrets.token_urlsafe(18)
-        site_origin = "http://127.0.0.1:%d" % args.port
         try:
             site = SiteServer(args.port)
         except OSError as exc:
             print("visitrail demo: cannot serve the site on port %d: %s" % (args.port, exc), file=sys.stderr)
             return 1
-        collector = Collector(db, token, site_origin, port=args.collector_port, echo=True, log_level="info")
+        collector = Collector(db, token, site.url, port=args.collector_port, echo=True, log_level="info")
         try:
             site.values = {"collector": collector.start(), "writeKey": WRITE_KEY}
         except RuntimeError as exc:

@@ -2,12 +2,16 @@ from __future__ import annotations
 
 import base64
 import datetime
+import os
+import pathlib
 import typing
 
 import pytest
 from starlette.testclient import TestClient
 from visitrail.collector.app import create_app
 from visitrail.collector.config import Config, Source
+
+from .postgres import URLS_ENV, PostgresServer, find_binaries
 
 WRITE_KEY = "wk_test_123"
 OTHER_KEY = "wk_other"
@@ -50,3 +54,59 @@ def stored(client: TestClient, **filters: str) -> list[dict[str, typing.Any]]:
     response = client.get("/api/events", params=filters, headers=admin())
     assert response.status_code == 200, response.text
     return response.json()["events"]
+
+
+# Databases. Storage suites take `db_url`: SQLite in memory and on disk always, and PostgreSQL: the
+# server named by VISITRAIL_TEST_DATABASE_URLS (comma-separated; its first postgresql:// URL, on
+# which the tests CREATE DATABASE), else a throwaway server started from Debian's binaries. Without
+# either the PostgreSQL cases skip, except under CI=true, where they fail: CI must test both.
+
+NO_POSTGRES = (
+    "PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb): apt-get install postgresql, "
+    f"or set {URLS_ENV}=postgresql://user@host/db"
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> typing.Iterator[PostgresServer | None]:
+    given = [url for url in os.environ.get(URLS_ENV, "").split(",") if url.startswith(("postgresql:", "postgres:"))]
+    if given:
+        yield PostgresServer(given[0])
+        return
+    bin_dir = find_binaries()
+    if bin_dir is None:
+        yield None
+        return
+    server = PostgresServer.start(bin_dir)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer | None) -> typing.Iterator[str]:
+    """A new, empty PostgreSQL database for this test."""
+    if postgres_server is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(NO_POSTGRES)
+        pytest.skip(NO_POSTGRES)
+    with postgres_server.database() as url:
+        yield url
+
+
+def database(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> str:
+    if request.param == "postgresql":
+        return typing.cast(str, request.getfixturevalue("postgres_url"))
+    return {"sqlite-memory": "sqlite:///:memory:", "sqlite-file": f"sqlite:///{tmp_path / 'events.db'}"}[request.param]
+
+
+@pytest.fixture(params=["sqlite-memory", "sqlite-file", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> str:
+    return database(request, tmp_path)
+
+
+@pytest.fixture(params=["sqlite-file", "postgresql"])
+def shared_db_url(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> str:
+    """A database that two storages (or a storage opened twice) can share: not SQLite's :memory:."""
+    return database(request, tmp_path)

@@ -187,3 +187,33 @@ def test_help_lists_serve_and_demo() -> None:
     result = subprocess.run(visitrail_command() + ["--help"], capture_output=True, text=True, timeout=STARTUP_SECONDS)
     assert result.returncode == 0
     assert "serve" in result.stdout and "demo" in result.stdout
+
+
+def test_rebuild_profiles_command(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+    import sqlite3
+
+    from visitrail.collector.storage import open_storage
+
+    from .test_profile_storage import message
+
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+
+    async def add() -> None:
+        storage = open_storage(url)
+        await storage.connect()
+        await storage.add([message("m1", anonymousId="A1"), message("m2", "identify", userId="U1", anonymousId="A1")])
+        await storage.disconnect()
+
+    asyncio.run(add())
+    with sqlite3.connect(tmp_path / "events.db") as connection:  # lose the profiles, keep the events
+        connection.execute("DELETE FROM identities")
+        connection.execute("DELETE FROM profiles")
+    connection.close()
+    assert main(["rebuild-profiles", "--db", url]) == 0
+    assert capsys.readouterr().out == "visitrail: rebuilt 1 profile\n"
+    with sqlite3.connect(tmp_path / "events.db") as connection:
+        assert sorted(connection.execute("SELECT kind, value FROM identities")) == [("anonymous", "A1"), ("user", "U1")]
+    connection.close()
+    assert main(["rebuild-profiles", "--db", "mysql://x/y"]) == 2
+    assert "Unsupported database URL" in capsys.readouterr().err

@@ -1,7 +1,6 @@
-"""One suite for every storage backend, chosen by URL (as encode/databases tests its backends).
-
-SQLite always runs, in memory and on disk; set VISITRAIL_TEST_DATABASE_URLS (comma-separated)
-to run the suite against more URLs, e.g. a PostgreSQL backend once one exists.
+"""One suite for every storage backend, chosen by URL (as encode/databases tests its backends):
+SQLite in memory and on disk, and PostgreSQL (see `db_url` in conftest.py). Profiles have their
+own suite in test_profile_storage.py.
 """
 
 from __future__ import annotations
@@ -9,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import os
 import pathlib
 import sqlite3
 import typing
@@ -35,11 +33,9 @@ def event(n: int, key: str = "wk", anonymous_id: str | None = "A1", **changes: t
     return dataclasses.replace(base, **changes)
 
 
-@pytest.fixture(params=["memory", "file", *filter(None, os.environ.get("VISITRAIL_TEST_DATABASE_URLS", "").split(","))])
-def url(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> str:
-    return {"memory": "sqlite:///:memory:", "file": f"sqlite:///{tmp_path / 'events.db'}"}.get(
-        request.param, request.param
-    )
+@pytest.fixture
+def url(db_url: str) -> str:
+    return db_url
 
 
 def run(url: str, scenario: typing.Callable[[Storage], typing.Awaitable[typing.Any]]) -> typing.Any:

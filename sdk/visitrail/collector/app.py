@@ -2,10 +2,14 @@
 
 POST /v1/{identify,track,page,screen,group,alias,batch}, /v1/{i,t,p,s,g,a,b}, /v1/m   tracking.py
 OPTIONS /v1/*                                           CORS preflight, cors.py
-GET  /api/events?anonymousId=|userId=|messageId=        read API (admin bearer), events_api.py
+GET  /api/events?anonymousId=|userId=|messageId=|profileId=   read API (admin), events_api.py
+GET  /api/profiles/lookup?userId=|anonymousId=, /api/profiles/{id}, /api/profiles?query=
+                                                        profiles read API (admin), profiles_api.py
+GET  /, /profiles/{id}; GET|POST /login; POST /logout  the dashboard, dashboard.py
 POST /api/test/fail-next                                only with test_hooks, testhooks.py
 GET  /analytics/...                                     built browser assets, static.py
 GET  /healthz                                           {"ok": true}
+Every answer but the assets' carries the security headers of security.py.
 """
 
 from __future__ import annotations
@@ -16,13 +20,17 @@ import typing
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from .config import Config
+from .dashboard import STYLE_HASH, Dashboard
 from .errors import ApiError
 from .events_api import EventsAPI
+from .profiles_api import ProfilesAPI
+from .security import SecurityHeaders
 from .static import Assets
 from .storage import Storage, open_storage
 from .testhooks import Faults
@@ -64,9 +72,19 @@ def create_app(
     store = storage if storage is not None else open_storage(config.db_url)
     faults = Faults() if config.test_hooks else None
     tracking = TrackingAPI(config, store, clock, faults)
+    profiles = ProfilesAPI(config, store)
+    dashboard = Dashboard(config, store)
     routes = [
         Route("/v1/{kind}", tracking.endpoint, methods=["POST", "OPTIONS"]),
         Route("/api/events", EventsAPI(config, store).endpoint, methods=["GET"]),
+        Route("/api/profiles", profiles.search, methods=["GET"]),
+        Route("/api/profiles/lookup", profiles.lookup, methods=["GET"]),
+        Route("/api/profiles/{profile_id}", profiles.get, methods=["GET"]),
+        Route("/", dashboard.home, methods=["GET"]),
+        Route("/profiles/{profile_id}", dashboard.profile, methods=["GET"]),
+        Route("/login", dashboard.login_form, methods=["GET"]),
+        Route("/login", dashboard.login, methods=["POST"]),
+        Route("/logout", dashboard.logout, methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
         Mount("/analytics", app=Assets(config.assets_dir), name="analytics"),
     ]
@@ -88,6 +106,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(SecurityHeaders, style_hash=STYLE_HASH)],
         exception_handlers={ApiError: api_error, HTTPException: http_error},
     )
     app.state.config = config

@@ -3,6 +3,7 @@
     visitrail serve [--host 127.0.0.1] [--port 8001] [--db sqlite:///visitrail.db]
                     [--write-key KEY]... [--allow-origin ORIGIN]... [--admin-token TOKEN]
                     [--assets DIR] [--config FILE.json] [--test-hooks] [--log-level info]
+    visitrail rebuild-profiles [--db URL] [--config FILE.json]
     visitrail demo ...        handed to visitrail.demo:main(argv)
 
 `serve` prints one line once the socket is bound, e.g.
@@ -11,11 +12,14 @@
 `--port 0` picks a free port; read it from that line. Every --allow-origin applies to every
 --write-key given on the command line; a --config file can give each source its own origins.
 The admin token defaults to $VISITRAIL_ADMIN_TOKEN, else a random one.
+`rebuild-profiles` recomputes session ids and profiles from the stored events (profiles.py), in one
+transaction; collectors may keep running, their batches wait for it.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import socket
 import sys
@@ -50,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--test-hooks", action="store_true", help="enable POST /api/test/fail-next (tests only)")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    rebuild = commands.add_parser(
+        "rebuild-profiles", help="recompute every profile from the stored events (e.g. after an upgrade)"
+    )
+    rebuild.add_argument("--db", help="database URL (default: sqlite:///visitrail.db, in the working directory)")
+    rebuild.add_argument("--config", metavar="FILE", help="JSON config file; its db is used unless --db is given")
     # Listed for --help only: main() hands `demo` its arguments untouched, before parsing.
     commands.add_parser(
         "demo", help="run the demo site against a collector (see visitrail demo --help)", add_help=False
@@ -71,6 +80,8 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "rebuild-profiles":
+        return rebuild_profiles(args)
     return 2  # pragma: no cover  (argparse rejects unknown commands)
 
 
@@ -78,13 +89,33 @@ def config_from_args(args: argparse.Namespace) -> Config:
     """Flags on top of the --config file; --write-key adds sources, the other flags replace values."""
     options: dict[str, typing.Any] = load_config_file(args.config) if args.config else {}
     options.setdefault("sources", [])
-    options["sources"] += [Source(key, tuple(args.allow_origin)) for key in args.write_key]
-    for name, value in (("admin_token", args.admin_token), ("db_url", args.db), ("assets_dir", args.assets)):
-        if value:
-            options[name] = value
-    if args.test_hooks:
+    options["sources"] += [Source(key, tuple(args.allow_origin)) for key in getattr(args, "write_key", [])]
+    for name, flag in (("admin_token", "admin_token"), ("db_url", "db"), ("assets_dir", "assets")):
+        if getattr(args, flag, None):
+            options[name] = getattr(args, flag)
+    if getattr(args, "test_hooks", False):
         options["test_hooks"] = True
     return Config(**options)
+
+
+def rebuild_profiles(args: argparse.Namespace) -> int:
+    from .storage import open_storage
+
+    async def rebuild(url: str) -> int:
+        storage = open_storage(url)
+        await storage.connect()  # migrates the schema first, if needed
+        try:
+            return await storage.rebuild_profiles()
+        finally:
+            await storage.disconnect()
+
+    try:
+        count = asyncio.run(rebuild(config_from_args(args).db_url))
+    except (OSError, ValueError) as exc:  # a bad --config file or database URL
+        print(f"visitrail: {exc}", file=sys.stderr)
+        return 2
+    print(f"visitrail: rebuilt {count} profile{'' if count == 1 else 's'}")
+    return 0
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -1,10 +1,16 @@
 """The read API, for tests and debugging: stored events as JSON.
 
-    GET /api/events?anonymousId=A1            Authorization: Bearer <admin token>
+    GET /api/events?anonymousId=A1            Authorization: Bearer <admin token> (or the dashboard's cookie)
     -> 200 {"events": [<stored message, with receivedAt>, ...]}   oldest first
 
 Filters (all optional, combined with AND): anonymousId, userId, messageId, writeKey.
 Paging: order=asc|desc, limit (default 1000, at most 10000), offset.
+
+    GET /api/events?profileId=P&limit=100&offset=0
+    -> 200 {"events": [...], "next": 100 | null}    newest first, by skew-corrected timestamp
+
+A profile's events, whichever IDs they carry; `next` is the offset of the next page, null on the
+last one. profileId takes no other filter and no `order`.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .auth import check_admin
+from .auth import check_admin_request
 from .config import Config
 from .errors import invalid
 from .storage import Storage
@@ -20,7 +26,10 @@ from .storage import Storage
 __all__ = ["EventsAPI"]
 
 DEFAULT_LIMIT = 1000
+DEFAULT_PROFILE_LIMIT = 100
 MAX_LIMIT = 10000
+MAX_OFFSET = 2**62  # fits SQLite's and Postgres' int8
+FILTERS = ("anonymousId", "userId", "messageId", "writeKey", "order")
 
 
 def int_param(request: Request, name: str, default: int, maximum: int) -> int:
@@ -38,8 +47,10 @@ class EventsAPI:
         self.storage = storage
 
     async def endpoint(self, request: Request) -> JSONResponse:
-        check_admin(request.headers.get("authorization"), self.config.admin_token)
+        check_admin_request(request, self.config.admin_token)
         params = request.query_params
+        if "profileId" in params:
+            return await self.profile_events(request)
         order = params.get("order", "asc")
         if order not in ("asc", "desc"):
             raise invalid("order must be asc or desc")
@@ -50,6 +61,17 @@ class EventsAPI:
             message_id=params.get("messageId"),
             descending=order == "desc",
             limit=int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT),
-            offset=int_param(request, "offset", 0, 2**62),  # 2**62: fits SQLite's and Postgres' int8
+            offset=int_param(request, "offset", 0, MAX_OFFSET),
         )
         return JSONResponse({"events": events})
+
+    async def profile_events(self, request: Request) -> JSONResponse:
+        params = request.query_params
+        if any(name in params for name in FILTERS):
+            raise invalid("profileId can't be combined with other filters or order; its events are newest first")
+        limit = int_param(request, "limit", DEFAULT_PROFILE_LIMIT, MAX_LIMIT)
+        offset = int_param(request, "offset", 0, MAX_OFFSET)
+        # One more than asked for: whether it comes back says if there is a next page.
+        events = await self.storage.profile_events(params["profileId"], limit=limit + 1, offset=offset)
+        more = len(events) > limit
+        return JSONResponse({"events": events[:limit], "next": offset + limit if more else None})

@@ -13,6 +13,7 @@ import typing
 import uuid
 
 from .errors import invalid
+from .profiles import session_id_of
 from .storage import Event
 from .timestamps import corrected_timestamp, format_timestamp, parse_timestamp
 
@@ -183,4 +184,5 @@ def _event(
         sent_at=stored.get("sentAt"),
         received_at=stored["receivedAt"],
         body=json.dumps(stored, separators=(",", ":"), ensure_ascii=False),
+        session_id=session_id_of(stored),
     )

@@ -1,1 +1,2 @@
-"""Platform adapters: one per runtime (see visitrail.platform)."""
+"""Platform adapters, one per runtime: `pyscript` (PyScript: MicroPython, Pyodide) and `memory`
+(tests). Import the one you need; importing this package imports none of them."""

@@ -1,7 +1,7 @@
 """Storage backends, chosen by the database URL's scheme (as encode/databases does).
 
-Backends are imported lazily from a string so that optional drivers (psycopg for PostgreSQL)
-are only needed when their scheme is used.
+Backends are imported lazily from a string so that a driver (psycopg for PostgreSQL) is only
+imported when its scheme is used.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from .base import Event, Storage
 
 __all__ = ["Event", "Storage", "SUPPORTED_BACKENDS", "open_storage"]
 
-# A PostgreSQL backend would be added here as "postgresql": "...postgres:PostgresStorage".
 SUPPORTED_BACKENDS = {
     "sqlite": "visitrail.collector.storage.sqlite:SQLiteStorage",
+    "postgresql": "visitrail.collector.storage.postgres:PostgresStorage",
+    "postgres": "visitrail.collector.storage.postgres:PostgresStorage",  # libpq accepts both spellings
 }
 
 
@@ -24,6 +25,12 @@ def open_storage(url: str) -> Storage:
         supported = ", ".join(f"{name}://" for name in SUPPORTED_BACKENDS)
         raise ValueError(f"Unsupported database URL {url!r}; supported schemes: {supported}")
     module_name, _, class_name = SUPPORTED_BACKENDS[scheme].partition(":")
-    backend_cls: type[Storage] = getattr(importlib.import_module(module_name), class_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not exc.name.startswith("psycopg"):
+            raise
+        raise ValueError(f"{scheme}:// needs psycopg: pip install 'visitrail[postgres]'") from None
+    backend_cls: type[Storage] = getattr(module, class_name)
     assert issubclass(backend_cls, Storage)
     return backend_cls(url)

@@ -1,8 +1,13 @@
 """The storage interface, one plain class in the manner of encode/databases' `interfaces.py`.
 
-A backend stores normalised events and reads them back. Methods are async so a backend with an
-async driver (psycopg 3's `AsyncConnection` for PostgreSQL) fits without changing callers;
-a blocking backend runs its calls in a thread.
+A backend stores normalised events, resolves them into profiles (`profiles.py`) in the same
+transaction, and reads both back. Methods are async so callers never block the event loop; both
+backends run blocking drivers (sqlite3, psycopg's sync connections) in worker threads, which lets
+them share one implementation of the SQL (`sql.py`).
+
+Profiles are returned as JSON-ready dicts, the read API's shape:
+    {"profileId", "userIds", "anonymousIds", "traits", "eventCount", "firstSeen", "lastSeen"}
+plus "sessions" from `profile()`: [{"sessionId", "firstSeen", "lastSeen", "eventCount"}], newest first.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ class Event:
     sent_at: str | None
     received_at: str
     body: str
+    session_id: str | None = None  # context.sessionId, see profiles.session_id_of
 
 
 class Storage:
@@ -44,7 +50,8 @@ class Storage:
         """Store `events` in one transaction, all or nothing.
 
         An event whose (write_key, message_id) is already stored, earlier or in the same call,
-        is skipped. Returns how many rows were inserted.
+        is skipped. The inserted events are resolved into profiles in the same transaction.
+        Returns how many rows were inserted.
         """
         raise NotImplementedError()  # pragma: no cover
 
@@ -60,4 +67,28 @@ class Storage:
         offset: int = 0,
     ) -> list[dict[str, typing.Any]]:
         """Stored message bodies matching every given filter, in insertion order (oldest first)."""
+        raise NotImplementedError()  # pragma: no cover
+
+    async def find_profile(self, *, user_id: str | None = None, anonymous_id: str | None = None) -> str | None:
+        """The profileId owning this userId (or anonymousId), if it has been seen."""
+        raise NotImplementedError()  # pragma: no cover
+
+    async def profile(self, profile_id: str) -> dict[str, typing.Any] | None:
+        """A profile with its sessions, or None if there is no such profile (any more: merged)."""
+        raise NotImplementedError()  # pragma: no cover
+
+    async def search_profiles(self, query: str = "", limit: int = 50) -> list[dict[str, typing.Any]]:
+        """Profiles with an ID or trait value containing `query` (case-insensitive), last seen first.
+        An empty query lists the profiles seen last."""
+        raise NotImplementedError()  # pragma: no cover
+
+    async def profile_events(
+        self, profile_id: str, *, limit: int = 100, offset: int = 0
+    ) -> list[dict[str, typing.Any]]:
+        """A profile's stored message bodies, newest first by (skew-corrected) timestamp."""
+        raise NotImplementedError()  # pragma: no cover
+
+    async def rebuild_profiles(self) -> int:
+        """Recompute everything derived from the events table (session ids, identities, profiles,
+        traits) by replaying every event in arrival order. Returns the number of profiles."""
         raise NotImplementedError()  # pragma: no cover

@@ -6,12 +6,14 @@ which `f"sqlite:///{absolute_path}"` produces) is absolute, and `sqlite:///:memo
 
 One connection is shared behind a lock and every call runs in a worker thread, so requests never
 block the event loop and never interleave inside a transaction. Batches are small and SQLite
-serialises writers anyway, so a pool would buy nothing.
+serialises writers anyway, so a pool would buy nothing. Writes use BEGIN IMMEDIATE, which takes
+the database's write lock up front: a second process on the same file waits (busy timeout) instead
+of resolving profiles from a snapshot that another writer is about to change.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import sqlite3
 import threading
@@ -19,39 +21,74 @@ import typing
 
 from starlette.concurrency import run_in_threadpool
 
-from .base import Event, Storage
+from .sql import Migration, Session, SQLStorage, rebuild, rollback_on_error
 
-__all__ = ["SQLiteStorage"]
+__all__ = ["SQLiteStorage", "MIGRATIONS"]
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    write_key TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    type TEXT NOT NULL,
-    anonymous_id TEXT,
-    user_id TEXT,
-    event TEXT,
-    timestamp TEXT NOT NULL,
-    original_timestamp TEXT,
-    sent_at TEXT,
-    received_at TEXT NOT NULL,
-    body TEXT NOT NULL,
-    UNIQUE (write_key, message_id)
-);
-CREATE INDEX IF NOT EXISTS events_anonymous_id ON events (anonymous_id);
-CREATE INDEX IF NOT EXISTS events_user_id ON events (user_id);
-"""
+BUSY_TIMEOUT_SECONDS = 30.0
 
-INSERT = """
-INSERT INTO events (write_key, message_id, type, anonymous_id, user_id, event,
-                    timestamp, original_timestamp, sent_at, received_at, body)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (write_key, message_id) DO NOTHING
-"""
+MIGRATIONS = (
+    Migration(
+        1,
+        (
+            """CREATE TABLE IF NOT EXISTS events (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                write_key TEXT NOT NULL,
+                message_id TEXT NOT NULL,
+                type TEXT NOT NULL,
+                anonymous_id TEXT,
+                user_id TEXT,
+                event TEXT,
+                timestamp TEXT NOT NULL,
+                original_timestamp TEXT,
+                sent_at TEXT,
+                received_at TEXT NOT NULL,
+                body TEXT NOT NULL,
+                UNIQUE (write_key, message_id)
+            )""",
+            "CREATE INDEX IF NOT EXISTS events_anonymous_id ON events (anonymous_id)",
+            "CREATE INDEX IF NOT EXISTS events_user_id ON events (user_id)",
+        ),
+    ),
+    Migration(
+        2,
+        (
+            "ALTER TABLE events ADD COLUMN session_id TEXT",
+            "ALTER TABLE events ADD COLUMN profile_id TEXT",
+            "CREATE INDEX events_profile ON events (profile_id, timestamp)",
+            """CREATE TABLE profiles (
+                id TEXT PRIMARY KEY,
+                event_count INTEGER NOT NULL,
+                first_seen TEXT,
+                last_seen TEXT
+            )""",
+            "CREATE INDEX profiles_last_seen ON profiles (last_seen)",
+            """CREATE TABLE identities (
+                value TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                profile_id TEXT NOT NULL,
+                folded TEXT NOT NULL,
+                PRIMARY KEY (value, kind)
+            )""",
+            "CREATE INDEX identities_profile ON identities (profile_id)",
+            """CREATE TABLE traits (
+                profile_id TEXT NOT NULL,
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                timestamp TEXT NOT NULL,
+                event_id INTEGER NOT NULL,
+                folded TEXT NOT NULL,
+                PRIMARY KEY (profile_id, key)
+            )""",
+        ),
+        then=rebuild,  # events stored before version 2 get their session ids and profiles
+    ),
+)
 
 
-class SQLiteStorage(Storage):
+class SQLiteStorage(SQLStorage):
+    migrations = MIGRATIONS
+
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.path = url.split("://", 1)[1][1:]  # drop the "/" that separates the empty host
@@ -72,12 +109,15 @@ class SQLiteStorage(Storage):
                     "(sqlite:///rel.db is relative to the working directory, sqlite:////abs/path.db absolute)"
                 )
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a batch is one explicit transaction.
-        connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        connection = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS
+        )
         if self.path != ":memory:":
             # WAL lets readers (the read API, a test peeking at the file) run while a batch is written.
             connection.execute("PRAGMA journal_mode=WAL")
-        connection.executescript(SCHEMA)
         self._connection = connection
+        with self.transaction(write=True) as db:
+            self.migrate(db)
 
     async def disconnect(self) -> None:
         if self._connection is not None:
@@ -85,54 +125,16 @@ class SQLiteStorage(Storage):
                 self._connection.close()
                 self._connection = None
 
-    async def add(self, events: typing.Sequence[Event]) -> int:
-        return await run_in_threadpool(self._add, events)
-
-    def _add(self, events: typing.Sequence[Event]) -> int:
-        rows = [
-            (e.write_key, e.message_id, e.type, e.anonymous_id, e.user_id, e.event,
-             e.timestamp, e.original_timestamp, e.sent_at, e.received_at, e.body)
-            for e in events
-        ]  # fmt: skip
+    @contextlib.contextmanager
+    def transaction(self, write: bool) -> typing.Iterator[Session]:
         with self._lock:
             connection = self._require_connection()
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                before = connection.total_changes
-                connection.executemany(INSERT, rows)
-                inserted = connection.total_changes - before
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-        return inserted
+            connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            with rollback_on_error(connection):
+                yield Session(connection)
 
-    async def find(
-        self,
-        *,
-        write_key: str | None = None,
-        anonymous_id: str | None = None,
-        user_id: str | None = None,
-        message_id: str | None = None,
-        descending: bool = False,
-        limit: int = 1000,
-        offset: int = 0,
-    ) -> list[dict[str, typing.Any]]:
-        filters = {"write_key": write_key, "anonymous_id": anonymous_id, "user_id": user_id, "message_id": message_id}
-        # Column names come from the fixed keys above, never from the request.
-        clauses = [f"{name} = ?" for name, value in filters.items() if value is not None]
-        params: list[typing.Any] = [value for value in filters.values() if value is not None]
-        sql = "SELECT body FROM events"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += f" ORDER BY id {'DESC' if descending else 'ASC'} LIMIT ? OFFSET ?"
-        params += [limit, offset]
-        rows = await run_in_threadpool(self._fetch, sql, params)
-        return [json.loads(body) for (body,) in rows]
-
-    def _fetch(self, sql: str, params: list[typing.Any]) -> list[tuple[str]]:
-        with self._lock:
-            return self._require_connection().execute(sql, params).fetchall()
+    def has_table(self, db: Session, name: str) -> bool:
+        return bool(db.all("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
 
     def _require_connection(self) -> sqlite3.Connection:
         if self._connection is None:

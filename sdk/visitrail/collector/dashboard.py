@@ -1,0 +1,158 @@
+"""The dashboard: server-rendered HTML pages over the profiles, for the admin.
+
+    GET  /                        profiles, last seen first; ?q= searches IDs and trait values
+    GET  /profiles/{profileId}    IDs, merged traits, sessions, event timeline (newest first, ?offset=)
+    GET  /login, POST /login      the login form: the admin token in, a session cookie out
+    POST /logout
+
+Without a valid session cookie every page shows the login form. The cookie (auth.py) is HttpOnly
+and SameSite=Strict, so no other site can make the browser send it; POSTs must also come from the
+dashboard's own origin. Templates are Jinja2 with autoescaping on, so every value (traits and IDs
+come straight from tracked events) is HTML-escaped. The pages run no script; the one inline style
+sheet is allowed by its hash in the Content-Security-Policy (security.py sends it).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import pathlib
+import typing
+import urllib.parse
+
+import jinja2
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from .auth import SESSION_COOKIE, SESSION_SECONDS, is_admin, session_cookie
+from .body import read_body
+from .config import Config
+from .errors import ApiError
+from .storage import Storage
+
+__all__ = ["Dashboard", "CSS", "STYLE_HASH"]
+
+TEMPLATES = pathlib.Path(__file__).resolve().parent / "templates"
+CSS = (TEMPLATES / "dashboard.css").read_text(encoding="utf-8")
+STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
+PROFILES_SHOWN = 100
+EVENTS_PER_PAGE = 50
+MAX_FORM_BYTES = 4096
+
+
+def trait_text(value: typing.Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def event_details(event: dict[str, typing.Any]) -> str:
+    """What an event carries beyond its type and name: properties, traits, previousId, groupId."""
+    fields = {key: event[key] for key in ("properties", "traits", "previousId", "groupId") if event.get(key)}
+    return json.dumps(fields, ensure_ascii=False, indent=1) if fields else ""
+
+
+def local_path(value: str | None) -> str:
+    """`value` if it is a path on this site, else "/": the login form must not redirect elsewhere."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+ENVIRONMENT = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+ENVIRONMENT.filters["trait"] = trait_text
+ENVIRONMENT.filters["details"] = event_details
+
+
+class Dashboard:
+    def __init__(self, config: Config, storage: Storage) -> None:
+        self.config = config
+        self.storage = storage
+
+    def logged_in(self, request: Request) -> bool:
+        return is_admin(None, self.config.admin_token, request.cookies.get(SESSION_COOKIE))
+
+    def render(self, name: str, status_code: int = 200, **context: typing.Any) -> HTMLResponse:
+        html = ENVIRONMENT.get_template(name).render(css=Markup(CSS), **context)
+        return HTMLResponse(html, status_code=status_code)
+
+    def login_page(self, next_path: str | None, error: str = "", status_code: int = 200) -> HTMLResponse:
+        return self.render("login.html", status_code, logged_in=False, next=local_path(next_path), error=error)
+
+    def login_here(self, request: Request) -> HTMLResponse:
+        """The login form in place of the page asked for, which it returns to."""
+        return self.login_page(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+
+    async def home(self, request: Request) -> Response:
+        if not self.logged_in(request):
+            return self.login_here(request)
+        query = request.query_params.get("q", "").strip()
+        profiles = await self.storage.search_profiles(query, PROFILES_SHOWN)
+        return self.render("profiles.html", logged_in=True, profiles=profiles, query=query)
+
+    async def profile(self, request: Request) -> Response:
+        if not self.logged_in(request):
+            return self.login_here(request)
+        profile = await self.storage.profile(request.path_params["profile_id"])
+        if profile is None:
+            return self.render(
+                "message.html",
+                404,
+                logged_in=True,
+                heading="No such profile",
+                message="There is no profile with this ID. A profile merged into another one keeps no ID "
+                "of its own: look its user or anonymous ID up from the profiles list.",
+            )
+        offset = request.query_params.get("offset", "0")
+        offset_n = int(offset) if offset.isascii() and offset.isdigit() and len(offset) < 12 else 0
+        events = await self.storage.profile_events(profile["profileId"], limit=EVENTS_PER_PAGE + 1, offset=offset_n)
+        more = len(events) > EVENTS_PER_PAGE
+        return self.render(
+            "profile.html",
+            logged_in=True,
+            profile=profile,
+            events=events[:EVENTS_PER_PAGE],
+            offset=offset_n,
+            limit=EVENTS_PER_PAGE,
+            next=offset_n + EVENTS_PER_PAGE if more else None,
+        )
+
+    async def login_form(self, request: Request) -> Response:
+        if self.logged_in(request):
+            return RedirectResponse(local_path(request.query_params.get("next")), status_code=303)
+        return self.login_page(request.query_params.get("next"))
+
+    async def login(self, request: Request) -> Response:
+        check_same_origin(request)
+        form = urllib.parse.parse_qs(
+            (await read_body(request.stream(), limit=MAX_FORM_BYTES)).decode("utf-8", "replace")
+        )
+        token = (form.get("token") or [""])[0]
+        next_path = local_path((form.get("next") or ["/"])[0])
+        if not is_admin(f"Bearer {token}", self.config.admin_token):
+            return self.login_page(next_path, "That is not the admin token.", 401)
+        response = RedirectResponse(next_path, status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            session_cookie(self.config.admin_token),
+            max_age=SESSION_SECONDS,
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        check_same_origin(request)
+        response = RedirectResponse("/", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
+
+def check_same_origin(request: Request) -> None:
+    """Refuse a form POST sent from another site. Browsers send Origin with every POST; a client
+    without one (curl) isn't a browser that another site could drive."""
+    origin = request.headers.get("origin")
+    if origin is not None and urllib.parse.urlsplit(origin).netloc != request.headers.get("host"):
+        raise ApiError(403, "cross_origin", "this form only accepts posts from the dashboard itself")

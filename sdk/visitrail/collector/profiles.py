@@ -1,0 +1,244 @@
+"""Identity resolution: which profile each anonymousId, userId and event belongs to. Pure logic, no I/O.
+
+A storage backend loads the part of the identity graph a batch touches into a `Graph`, applies the
+batch's events in order, and writes back what changed, in the transaction that stores the events.
+Rebuilding replays every stored event through the same code, oldest first.
+
+Profiles span the whole collector, every write key alike: a site's browser source and its server
+source (analytics-python's identify) must land on the same person.
+
+The rules, applied to each event in arrival order:
+
+1. Every userId and every anonymousId belongs to exactly one profile, created by the first event
+   that names it. Each event belongs to exactly one profile: its userId's if it has one, else its
+   anonymousId's.
+2. An event with a userId U and an anonymousId A links them:
+   - A unknown: A joins U's profile.
+   - A's profile has no userId yet (anonymous browsing): U joins it if U is new, else A's whole
+     profile (IDs, traits, events) merges into U's.
+   - A's profile already has a different userId: nothing moves (a shared device). A stays with the
+     first user it was linked to, U gets or keeps its own profile, and this event belongs to U.
+   So without alias, a profile never holds two userIds: two users are never merged through an
+   anonymousId alone.
+3. `alias` (userId U, previousId X) first links its own userId and anonymousId as rule 2 says, then
+   merges X's profile into U's, even when X's profile has another userId: alias is an explicit
+   instruction, and merging two identified profiles (a legacy ID into a new one) is what it is for.
+   X is looked up as a userId first, then as an anonymousId; an unknown X is recorded as an
+   anonymousId of U's profile, since alias is mostly used to link a client-side visitor.
+4. When profiles merge, the one holding the event's userId survives, keeping its profileId; the
+   other's IDs, traits and events move to it and its profileId stops existing.
+5. Traits come from identify calls and merge per key: the value from the latest event wins, by
+   the event's skew-corrected timestamp, then by event id (arrival order) on a tie. Each key keeps
+   its own timestamp, so a late identify with an older timestamp can't overwrite a newer value,
+   and the result is the same in whatever order events and merges happen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+import uuid
+
+__all__ = ["USER", "ANONYMOUS", "Link", "Trait", "Profile", "Graph", "session_id_of", "new_profile_id"]
+
+USER = "user"
+ANONYMOUS = "anonymous"
+Identity = tuple[str, str]  # (USER | ANONYMOUS, value)
+
+
+def new_profile_id() -> str:
+    return uuid.uuid4().hex
+
+
+def session_id_of(body: dict[str, typing.Any]) -> str | None:
+    """An event's session: `context.sessionId` (Visitrail's SDK), else the session_id that
+    Segment's Amplitude (Actions) plugin puts in `integrations`, as analytics-next users send it."""
+    context = body.get("context")
+    session = context.get("sessionId") if isinstance(context, dict) else None
+    if session is None or session == "":
+        amplitude = (body.get("integrations") or {}).get("Actions Amplitude")
+        session = amplitude.get("session_id") if isinstance(amplitude, dict) else None
+    if isinstance(session, bool) or not isinstance(session, (str, int, float)) or session == "":
+        return None
+    return str(session)
+
+
+@dataclasses.dataclass(frozen=True)
+class Link:
+    """What identity resolution needs of one stored event."""
+
+    event_id: int  # the events table's id: arrival order
+    type: str
+    timestamp: str  # skew-corrected, ISO-8601 UTC with milliseconds: sorts as text
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    previous_id: str | None = None  # alias only
+    traits: dict[str, typing.Any] | None = None  # identify only
+
+    @classmethod
+    def from_row(
+        cls, event_id: int, type: str, timestamp: str, user_id: str | None, anonymous_id: str | None, body: str
+    ) -> Link:
+        previous_id, traits = None, None
+        if type in ("identify", "alias"):  # only these carry anything more; don't parse the rest
+            message = json.loads(body)
+            if type == "alias" and message.get("previousId") not in (None, ""):
+                previous_id = str(message["previousId"])
+            if type == "identify" and isinstance(message.get("traits"), dict):
+                traits = message["traits"]
+        return cls(event_id, type, timestamp, user_id, anonymous_id, previous_id, traits)
+
+
+@dataclasses.dataclass(frozen=True)
+class Trait:
+    value: typing.Any  # any JSON value
+    timestamp: str
+    event_id: int
+
+    def newer_than(self, other: Trait | None) -> bool:
+        return other is None or (self.timestamp, self.event_id) > (other.timestamp, other.event_id)
+
+
+@dataclasses.dataclass
+class Profile:
+    id: str
+    user_ids: set[str] = dataclasses.field(default_factory=set)
+    anonymous_ids: set[str] = dataclasses.field(default_factory=set)
+    traits: dict[str, Trait] = dataclasses.field(default_factory=dict)
+    event_count: int = 0
+    first_seen: str | None = None
+    last_seen: str | None = None
+
+    def identities(self) -> list[Identity]:
+        return [(USER, u) for u in sorted(self.user_ids)] + [(ANONYMOUS, a) for a in sorted(self.anonymous_ids)]
+
+    def ids_of(self, kind: str) -> set[str]:
+        return self.user_ids if kind == USER else self.anonymous_ids
+
+    def seen(self, timestamp: str, count: int = 1) -> None:
+        self.event_count += count
+        self.first_seen = min(filter(None, (self.first_seen, timestamp)))
+        self.last_seen = max(filter(None, (self.last_seen, timestamp)))
+
+
+class Graph:
+    """The profiles a batch touches, changed in memory; the `*_changed` sets say what to write back.
+
+    Load every profile owning an identity in `identities_of(links)`, with all its identities and
+    traits, then `apply` each link in arrival order.
+    """
+
+    def __init__(
+        self, profiles: typing.Iterable[Profile] = (), new_id: typing.Callable[[], str] = new_profile_id
+    ) -> None:
+        self.new_id = new_id
+        self.profiles: dict[str, Profile] = {}
+        self.owner: dict[Identity, str] = {}
+        for profile in profiles:
+            self.profiles[profile.id] = profile
+            for identity in profile.identities():
+                self.owner[identity] = profile.id
+        self.merged: dict[str, str] = {}  # removed profileId -> the profile it merged into
+        self.event_profiles: dict[int, str] = {}  # event_id -> profileId when it was applied
+        self.profiles_changed: set[str] = set()
+        self.identities_changed: set[Identity] = set()
+        self.traits_changed: set[tuple[str, str]] = set()  # (profileId, key)
+
+    @staticmethod
+    def identities_of(links: typing.Iterable[Link]) -> set[Identity]:
+        """The identities whose profiles must be loaded before applying `links`."""
+        needed: set[Identity] = set()
+        for link in links:
+            if link.user_id is not None:
+                needed.add((USER, link.user_id))
+            if link.anonymous_id is not None:
+                needed.add((ANONYMOUS, link.anonymous_id))
+            if link.previous_id is not None:
+                needed |= {(USER, link.previous_id), (ANONYMOUS, link.previous_id)}
+        return needed
+
+    def apply(self, link: Link) -> Profile | None:
+        """Resolve one event; returns the profile it belongs to (None if it names no one)."""
+        if link.user_id is None and link.anonymous_id is None:
+            return None  # the tracking API refuses these; a hand-made row may still have one
+        profile = self._link(link.user_id, link.anonymous_id)
+        if link.type == "alias" and link.previous_id is not None:
+            previous = self.profile_of((USER, link.previous_id)) or self.profile_of((ANONYMOUS, link.previous_id))
+            if previous is None:
+                self._attach((ANONYMOUS, link.previous_id), profile)
+            elif previous is not profile:
+                self._merge(previous, profile)
+        profile.seen(link.timestamp)
+        for key, value in (link.traits or {}).items():
+            trait = Trait(value, link.timestamp, link.event_id)
+            if trait.newer_than(profile.traits.get(key)):
+                profile.traits[key] = trait
+                self.traits_changed.add((profile.id, key))
+        self.profiles_changed.add(profile.id)
+        self.event_profiles[link.event_id] = profile.id
+        return profile
+
+    def profile_of(self, identity: Identity) -> Profile | None:
+        profile_id = self.owner.get(identity)
+        return None if profile_id is None else self.profiles[profile_id]
+
+    def final_id(self, profile_id: str) -> str:
+        """The profile `profile_id` ended up in, following merges."""
+        while profile_id in self.merged:
+            profile_id = self.merged[profile_id]
+        return profile_id
+
+    def final_event_profiles(self) -> dict[int, str]:
+        return {event_id: self.final_id(profile_id) for event_id, profile_id in self.event_profiles.items()}
+
+    def _link(self, user_id: str | None, anonymous_id: str | None) -> Profile:
+        user = None if user_id is None else (USER, user_id)
+        anonymous = None if anonymous_id is None else (ANONYMOUS, anonymous_id)
+        user_profile = None if user is None else self.profile_of(user)
+        anonymous_profile = None if anonymous is None else self.profile_of(anonymous)
+        if user is None:
+            assert anonymous is not None
+            return anonymous_profile or self._create(anonymous)
+        if user_profile is None:
+            if anonymous_profile is not None and not anonymous_profile.user_ids:
+                self._attach(user, anonymous_profile)
+                return anonymous_profile
+            # New user; A (if any) is new too, or stays with the user it was first linked to.
+            user_profile = self._create(user)
+            if anonymous is not None and anonymous_profile is None:
+                self._attach(anonymous, user_profile)
+            return user_profile
+        if anonymous is not None and anonymous_profile is None:
+            self._attach(anonymous, user_profile)
+        elif anonymous_profile is not None and anonymous_profile is not user_profile and not anonymous_profile.user_ids:
+            self._merge(anonymous_profile, user_profile)
+        return user_profile
+
+    def _create(self, identity: Identity) -> Profile:
+        profile = Profile(self.new_id())
+        self.profiles[profile.id] = profile
+        self._attach(identity, profile)
+        return profile
+
+    def _attach(self, identity: Identity, profile: Profile) -> None:
+        profile.ids_of(identity[0]).add(identity[1])
+        self.owner[identity] = profile.id
+        self.identities_changed.add(identity)
+        self.profiles_changed.add(profile.id)
+
+    def _merge(self, loser: Profile, survivor: Profile) -> None:
+        for identity in loser.identities():
+            self._attach(identity, survivor)
+        for key, trait in loser.traits.items():
+            if trait.newer_than(survivor.traits.get(key)):
+                survivor.traits[key] = trait
+                self.traits_changed.add((survivor.id, key))
+        if loser.event_count:
+            assert loser.first_seen is not None and loser.last_seen is not None
+            survivor.seen(loser.first_seen, loser.event_count)
+            survivor.seen(loser.last_seen, 0)
+        del self.profiles[loser.id]
+        self.merged[loser.id] = survivor.id
+        self.profiles_changed.discard(loser.id)
+        self.traits_changed = {(p, key) for p, key in self.traits_changed if p != loser.id}

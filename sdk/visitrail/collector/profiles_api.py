@@ -1,0 +1,64 @@
+"""The profiles read API (admin bearer token, or the dashboard's cookie).
+
+    GET /api/profiles/lookup?userId=U1      (or ?anonymousId=A1)
+    -> 200 {"profileId", "userIds", "anonymousIds", "traits", "eventCount", "firstSeen", "lastSeen",
+            "sessions": [{"sessionId", "firstSeen", "lastSeen", "eventCount"}, ...]}   newest first
+       404 {"code": "not_found"} if that ID was never seen
+    GET /api/profiles/{profileId}           the same, by profileId (404 once merged into another)
+    GET /api/profiles?query=acme&limit=50
+    -> 200 {"profiles": [<the same without sessions>, ...]}   last seen first; an ID or a trait value
+       contains `query`, case-insensitively; no query lists the profiles seen last
+
+A profile's events: GET /api/events?profileId=... (events_api.py). Identity rules: profiles.py.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from .auth import check_admin_request
+from .config import Config
+from .errors import ApiError, invalid
+from .events_api import int_param
+from .storage import Storage
+
+__all__ = ["ProfilesAPI"]
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+
+
+class ProfilesAPI:
+    def __init__(self, config: Config, storage: Storage) -> None:
+        self.config = config
+        self.storage = storage
+
+    async def lookup(self, request: Request) -> JSONResponse:
+        check_admin_request(request, self.config.admin_token)
+        params = request.query_params
+        given = [name for name in ("userId", "anonymousId") if params.get(name)]
+        if len(given) != 1:
+            raise invalid("give exactly one of userId or anonymousId")
+        if given == ["userId"]:
+            profile_id = await self.storage.find_profile(user_id=params["userId"])
+        else:
+            profile_id = await self.storage.find_profile(anonymous_id=params["anonymousId"])
+        return await self._profile(profile_id, f"no profile has {given[0]} {params[given[0]]!r}")
+
+    async def get(self, request: Request) -> JSONResponse:
+        check_admin_request(request, self.config.admin_token)
+        profile_id = request.path_params["profile_id"]
+        return await self._profile(profile_id, f"no profile {profile_id!r}")
+
+    async def _profile(self, profile_id: str | None, missing: str) -> JSONResponse:
+        profile = None if profile_id is None else await self.storage.profile(profile_id)
+        if profile is None:
+            raise ApiError(404, "not_found", missing)
+        return JSONResponse(profile)
+
+    async def search(self, request: Request) -> JSONResponse:
+        check_admin_request(request, self.config.admin_token)
+        query = request.query_params.get("query", "").strip()
+        limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+        return JSONResponse({"profiles": await self.storage.search_profiles(query, limit)})

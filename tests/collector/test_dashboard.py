@@ -1,0 +1,219 @@
+"""The dashboard in process: login, cookie, pages, escaping, security headers."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html.parser
+import re
+import time
+import typing
+
+import pytest
+from starlette.testclient import TestClient
+from visitrail.collector.auth import SESSION_COOKIE, session_cookie
+
+from .conftest import ADMIN_TOKEN, WRITE_KEY, basic
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def send(client: TestClient, *batch: dict[str, typing.Any]) -> None:
+    assert client.post("/v1/batch", json={"batch": list(batch)}, headers=basic(WRITE_KEY)).status_code == 200
+
+
+def log_in(client: TestClient, next_path: str = "/") -> typing.Any:
+    return client.post("/login", data={"token": ADMIN_TOKEN, "next": next_path}, follow_redirects=False)
+
+
+class Elements(html.parser.HTMLParser):
+    """ids, classes and the tags seen, enough to check a page's structure without a browser."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.classes: list[str] = []
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.feed(page)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        self.tags.append((tag, attributes))
+        if attributes.get("id"):
+            self.ids.add(typing.cast(str, attributes["id"]))
+        self.classes += (attributes.get("class") or "").split()
+
+
+@pytest.fixture
+def logged_in(client: TestClient) -> TestClient:
+    response = log_in(client)
+    assert response.status_code == 303
+    return client
+
+
+def test_without_login_every_page_is_the_login_form(client: TestClient) -> None:
+    for path in ("/", "/?q=x", "/profiles/abc", "/login"):
+        response = client.get(path)
+        assert response.status_code == 200
+        page = Elements(response.text)
+        assert "login" in page.ids and "profiles" not in page.ids and "logout" not in page.ids
+    assert 'name="next" value="/profiles/abc"' in client.get("/profiles/abc").text
+    assert client.get("/api/profiles").status_code == 401
+
+
+def test_login_sets_a_strict_http_only_cookie(client: TestClient) -> None:
+    response = log_in(client, "/profiles/abc")
+    assert response.status_code == 303 and response.headers["location"] == "/profiles/abc"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=")
+    attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
+    assert {"httponly", "samesite", "path", "max-age"} <= attributes and "samesite=strict" in cookie.lower()
+    assert "secure" not in attributes  # plain http; set on https (test below)
+    assert ADMIN_TOKEN not in cookie
+    assert Elements(client.get("/").text).ids >= {"profiles", "logout", "search"}
+    assert client.get("/api/profiles").status_code == 200  # the cookie opens the JSON API too
+
+
+def test_the_cookie_is_secure_over_https(config: typing.Any) -> None:
+    from visitrail.collector.app import create_app
+
+    with TestClient(create_app(config), base_url="https://collector.test") as client:
+        assert "secure" in log_in(client).headers["set-cookie"].lower()
+
+
+def test_wrong_token_is_refused(client: TestClient) -> None:
+    response = client.post("/login", data={"token": "guess"}, follow_redirects=False)
+    assert response.status_code == 401
+    assert "login-error" in Elements(response.text).ids and "set-cookie" not in response.headers
+
+
+@pytest.mark.parametrize("target", ["//evil.test/x", "https://evil.test/", "/\\evil.test", "profiles"])
+def test_login_only_redirects_to_local_paths(client: TestClient, target: str) -> None:
+    assert log_in(client, target).headers["location"] == "/"
+
+
+def test_cross_site_posts_are_refused(client: TestClient) -> None:
+    response = client.post(
+        "/login", data={"token": ADMIN_TOKEN}, headers={"Origin": "http://evil.test"}, follow_redirects=False
+    )
+    assert response.status_code == 403 and "set-cookie" not in response.headers
+    same = client.post(
+        "/login", data={"token": ADMIN_TOKEN}, headers={"Origin": "http://testserver"}, follow_redirects=False
+    )
+    assert same.status_code == 303
+
+
+def test_forged_and_expired_cookies_are_refused(client: TestClient) -> None:
+    expired = session_cookie(ADMIN_TOKEN, now=time.time() - 13 * 3600)
+    forged = session_cookie("another-token")
+    for value in (expired, forged, "9999999999.00", "garbage"):
+        client.cookies.set(SESSION_COOKIE, value)
+        assert client.get("/api/profiles").status_code == 401
+        assert "login" in Elements(client.get("/").text).ids
+
+
+def test_logout_clears_the_cookie(logged_in: TestClient) -> None:
+    response = logged_in.post("/logout", follow_redirects=False)
+    assert response.status_code == 303
+    assert (
+        f'{SESSION_COOKIE}=""' in response.headers["set-cookie"]
+        or "max-age=0" in response.headers["set-cookie"].lower()
+    )
+    assert "login" in Elements(logged_in.get("/").text).ids
+
+
+def test_profiles_list_and_search(logged_in: TestClient) -> None:
+    send(
+        logged_in,
+        {"type": "identify", "userId": "ann", "traits": {"company": "Acme"}, "timestamp": "2026-11-25T10:00:00Z"},
+        {"type": "track", "event": "E", "anonymousId": "visitor-1", "timestamp": "2026-11-25T11:00:00Z"},
+    )
+    page = Elements(logged_in.get("/").text)
+    assert page.classes.count("profile-row") == 2
+    found = logged_in.get("/", params={"q": "acme"}).text
+    assert Elements(found).classes.count("profile-row") == 1 and "ann" in found and "visitor-1" not in found
+
+
+def test_profile_page(logged_in: TestClient) -> None:
+    send(
+        logged_in,
+        {"type": "page", "name": "Home", "anonymousId": "A1", "context": {"sessionId": "s1"},
+         "timestamp": "2026-11-25T10:00:00Z", "messageId": "m1"},
+        {"type": "identify", "userId": "U1", "anonymousId": "A1", "traits": {"plan": "pro"},
+         "context": {"sessionId": "s1"}, "timestamp": "2026-11-25T10:01:00Z", "messageId": "m2"},
+    )  # fmt: skip
+    profile_id = logged_in.get("/api/profiles/lookup", params={"userId": "U1"}).json()["profileId"]
+    response = logged_in.get(f"/profiles/{profile_id}")
+    assert response.status_code == 200
+    page = Elements(response.text)
+    assert page.ids >= {"profile", "user-ids", "anonymous-ids", "traits", "sessions", "timeline"}
+    assert page.classes.count("trait") == 1 and page.classes.count("session") == 1
+    timeline = [
+        attrs["data-message-id"] for tag, attrs in page.tags if tag == "li" and "event" in (attrs.get("class") or "")
+    ]
+    assert timeline == ["m2", "m1"]  # newest first
+    assert logged_in.get("/profiles/nope").status_code == 404
+
+
+def test_timeline_pages(logged_in: TestClient) -> None:
+    send(logged_in, *[{"type": "track", "event": f"E{n}", "userId": "U1", "messageId": f"m{n:02}",
+                       "timestamp": f"2026-11-25T10:00:{n:02}Z"} for n in range(55)])  # fmt: skip
+    profile_id = logged_in.get("/api/profiles/lookup", params={"userId": "U1"}).json()["profileId"]
+    first = Elements(logged_in.get(f"/profiles/{profile_id}").text)
+    assert first.classes.count("event") == 50 and "older" in first.ids and "newer" not in first.ids
+    second = Elements(logged_in.get(f"/profiles/{profile_id}", params={"offset": "50"}).text)
+    assert second.classes.count("event") == 5 and "older" not in second.ids and "newer" in second.ids
+
+
+def test_tracked_values_are_escaped(logged_in: TestClient) -> None:
+    send(
+        logged_in,
+        {"type": "identify", "userId": f"u{XSS}", "anonymousId": f"a{XSS}", "context": {"sessionId": XSS},
+         "traits": {XSS: XSS, "nested": {"html": XSS}}, "messageId": f"m{XSS}"[:90]},
+        {"type": "track", "event": XSS, "userId": f"u{XSS}", "properties": {"x": XSS}},
+    )  # fmt: skip
+    pages = [logged_in.get("/").text, logged_in.get("/", params={"q": XSS}).text]
+    profile_id = logged_in.get("/api/profiles/lookup", params={"userId": f"u{XSS}"}).json()["profileId"]
+    pages.append(logged_in.get(f"/profiles/{profile_id}").text)
+    for page in pages:
+        assert XSS not in page and "<img" not in page
+        assert "&lt;img src=x onerror=alert(1)&gt;" in page
+        assert not any(tag == "img" or tag == "script" for tag, _ in Elements(page).tags)
+
+
+def csp(response: typing.Any) -> dict[str, str]:
+    return {
+        part.strip().split(" ", 1)[0]: part.strip().partition(" ")[2]
+        for part in response.headers["content-security-policy"].split(";")
+    }
+
+
+def test_dashboard_security_headers(logged_in: TestClient) -> None:
+    for response in (logged_in.get("/"), logged_in.get("/profiles/nope"), TestClient(logged_in.app).get("/")):
+        policy = csp(response)
+        assert policy["default-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
+        assert "script-src" not in policy and "unsafe-inline" not in response.headers["content-security-policy"]
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["cache-control"] == "no-store"
+        # The one inline style sheet is the one the policy's hash allows.
+        [style] = re.findall(r"<style>(.*?)</style>", response.text, re.S)
+        digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+        assert policy["style-src"] == f"'sha256-{digest}'"
+        assert not any("style" in attrs for _, attrs in Elements(response.text).tags)  # no style="": unhashable
+
+
+def test_api_and_tracking_answers_carry_nosniff_and_a_locked_policy(client: TestClient) -> None:
+    responses = [
+        client.get("/api/profiles"),
+        client.get("/api/events"),
+        client.post("/v1/track", json={"event": "E", "anonymousId": "A"}, headers=basic(WRITE_KEY)),
+        client.get("/healthz"),
+    ]
+    for response in responses:
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert csp(response)["default-src"] == "'none'" and csp(response)["frame-ancestors"] == "'none'"
+
+
+def test_assets_are_left_alone(client: TestClient) -> None:
+    response = client.get("/analytics/loader.js")
+    assert "content-security-policy" not in response.headers

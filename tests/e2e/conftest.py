@@ -1,0 +1,254 @@
+"""End-to-end fixtures: Debian's Chromium, the real collector in a subprocess, a site on another
+origin, and a guard that no request leaves this machine.
+
+    collector   `visitrail serve` on a free port with a fresh SQLite file (session-wide);
+                .events(anonymousId=..., userId=...) reads the stored events back
+                .fail_next(count, status, retry_after) makes the next tracking requests fail
+    site        the demo site (web/demo/ at /) and the test pages (tests/e2e/pages/ at /t/), whose
+                {{collector}} and {{writeKey}} are filled in; another origin than the collector,
+                also reachable as http://a.example.test:PORT and b.example.test (the collector
+                allows all three origins)
+    run_python  runs Python inside the page's MicroPython, after the SDK booted
+    wait_for    polls a condition until it holds or a deadline passes
+"""
+
+import json
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from visitrail import demo
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+PAGES = HERE / "pages"
+WRITE_KEY = "e2e-key"
+ADMIN_TOKEN = "e2e-admin-token"
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+LOCAL_SCHEMES = {"data", "blob", "about"}
+# Test-only host names (RFC 2606 reserves .test) that Chromium resolves to 127.0.0.1, for sites
+# on subdomains of one registrable domain (cookies with Domain=example.test).
+MAPPED_DOMAIN = "example.test"
+MAPPED_HOSTS = ["a." + MAPPED_DOMAIN, "b." + MAPPED_DOMAIN]
+
+# Everything build.py turns into web/dist/.
+BUILD_INPUTS = [ROOT / "build.py", ROOT / "web" / "loader.js", ROOT / "package-lock.json", ROOT / "sdk" / "visitrail"]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if HERE in Path(item.path).parents and item.get_closest_marker("e2e") is None:
+            raise pytest.UsageError(f"{item.nodeid}: end-to-end tests carry @pytest.mark.e2e")
+
+
+# -- Waiting on conditions -----------------------------------------------------------------------
+
+
+# Playwright's sync API delivers events (console, request, route handlers) only while the test is
+# inside one of its calls. wait_for makes one cheap call per try, so that waiting on a condition
+# that depends on them (a route handler, a console line) works.
+_pump = [None]
+
+
+def wait_for(condition, timeout_s=15.0, interval_s=0.05, what="the condition"):
+    """Call condition() until it returns something truthy, and return that; fail at the deadline.
+    The pause between tries is the polling interval, not a guess at how long something takes."""
+    deadline = time.monotonic() + timeout_s
+    pause = threading.Event()
+    last = None
+    while True:
+        if _pump[0] is not None:
+            _pump[0]()
+        last = condition()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}; last value: {last!r}")
+        pause.wait(interval_s)
+
+
+# -- Build, servers ------------------------------------------------------------------------------
+
+
+def _newest_input_mtime():
+    newest = 0.0
+    for path in BUILD_INPUTS:
+        files = path.rglob("*.py") if path.is_dir() else [path]
+        for file in files:
+            if "collector" not in file.parts and file.exists():
+                newest = max(newest, file.stat().st_mtime)
+    return newest
+
+
+@pytest.fixture(scope="session")
+def dist():
+    """web/dist/, rebuilt once per session if any input is newer than it."""
+    loader = demo.DIST / "loader.js"
+    if not loader.exists() or loader.stat().st_mtime < _newest_input_mtime():
+        demo.build_assets(force=True)
+    return demo.DIST
+
+
+class CollectorHandle:
+    def __init__(self, url, token):
+        self.url = url
+        self.token = token
+        self.http = httpx.Client(base_url=url, headers={"Authorization": "Bearer " + token}, timeout=10)
+
+    def events(self, **filters):
+        """Stored events matching anonymousId=/userId=/messageId=, oldest first."""
+        response = self.http.get("/api/events", params=filters)
+        response.raise_for_status()
+        return response.json()["events"]
+
+    def fail_next(self, count, status=503, retry_after=None):
+        """The collector answers the next `count` tracking requests with `status` (and a
+        Retry-After header of retry_after seconds) without storing them."""
+        body = {"count": count, "status": status}
+        if retry_after is not None:
+            body["retryAfter"] = retry_after
+        self.http.post("/api/test/fail-next", json=body).raise_for_status()
+
+    def wait_for_events(self, count, timeout_s=15.0, **filters):
+        """At least `count` stored events matching the filters."""
+        return wait_for(lambda: (lambda e: e if len(e) >= count else None)(self.events(**filters)),
+                        timeout_s, what=f"{count} events matching {filters}")
+
+
+@pytest.fixture(scope="session")
+def site():
+    server = demo.SiteServer(0, {"/": demo.DEMO_SITE, "/t/": PAGES})
+    server.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def collector(dist, site, tmp_path_factory):
+    db = "sqlite:///" + str(tmp_path_factory.mktemp("collector") / "events.db")
+    port = site.server_address[1]
+    origins = [site.url] + ["http://%s:%d" % (host, port) for host in MAPPED_HOSTS]
+    proc = demo.Collector(db, ADMIN_TOKEN, origins, write_key=WRITE_KEY, test_hooks=True)
+    url = proc.start()
+    site.values.update(collector=url, writeKey=WRITE_KEY)
+    handle = CollectorHandle(url, ADMIN_TOKEN)
+    yield handle
+    handle.http.close()
+    proc.stop()
+
+
+# -- Browser -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--host-resolver-rules=MAP *.{MAPPED_DOMAIN} 127.0.0.1",
+        ],
+    }
+
+
+class PageRecord:
+    """What the pages of one test did: requests, console messages, uncaught errors."""
+
+    def __init__(self):
+        self.requests = []
+        self.console = []
+        self.errors = []
+
+    def console_of(self, *types):
+        return [m for m in self.console if m[0] in types]
+
+
+def _is_local(url):
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return parts.scheme in LOCAL_SCHEMES or host in LOCAL_HOSTS or host.endswith("." + MAPPED_DOMAIN)
+
+
+@pytest.fixture(autouse=True)
+def record(context):
+    """Every request any page of the test makes must stay on this machine; uncaught page errors
+    (including unhandled promise rejections) fail the test too."""
+    rec = PageRecord()
+
+    def on_page(page):
+        page.on("console", lambda m: rec.console.append((m.type, m.text)))
+        page.on("pageerror", lambda e: rec.errors.append(str(e)))
+
+    context.on("request", lambda r: rec.requests.append(r.url))
+    context.on("page", on_page)
+    _pump[0] = context.cookies  # a round trip to the browser that does not depend on any page
+    yield rec
+    _pump[0] = None
+    for page in context.pages:  # one round trip each, so that every pending event is delivered
+        page.evaluate("0")
+    remote = [u for u in rec.requests if not _is_local(u)]
+    assert not remote, f"requests left the machine: {remote}"
+    assert not rec.errors, f"uncaught errors in the page: {rec.errors}"
+
+
+@pytest.fixture
+def open_page(page, site, collector):
+    """Open a test page (a path under tests/e2e/pages/, or / for the demo) and wait for the SDK."""
+
+    def open_(path, ready=True):
+        page.goto(site.url + (path if path.startswith("/") else "/t/" + path))
+        if ready:
+            page.wait_for_function("window.analytics && window.analytics._q === 0")
+        return page
+
+    return open_
+
+
+@pytest.fixture
+def run_python(page):
+    """run_python(code) -> value: exec `code` in the page's MicroPython (the SDK's interpreter) and
+    return the JSON-able `result` it assigns; a Python exception fails the test with its repr."""
+
+    wrapper = (
+        "import json\n"
+        "from pyscript import window\n"
+        "_g = {}\n"
+        "try:\n"
+        "    exec(json.loads(window.__vt_code), _g)\n"
+        "    window.__vt_out = json.dumps({'result': _g.get('result')})\n"
+        "except Exception as e:\n"
+        "    window.__vt_out = json.dumps({'error': repr(e)})\n"
+    )
+
+    def run(code):
+        out = page.evaluate(
+            """([code, wrapper]) => new Promise(resolve => {
+                window.__vt_code = JSON.stringify(code);
+                window.__vt_out = undefined;
+                const s = document.createElement("script");
+                s.type = "mpy";
+                s.id = "vt-run-" + Math.random().toString(36).slice(2);
+                s.setAttribute("target", s.id);
+                s.textContent = wrapper;
+                s.addEventListener("mpy:done", () => { s.remove(); resolve(window.__vt_out); });
+                document.head.appendChild(s);
+            })""",
+            [code, wrapper],
+        )
+        assert out is not None, "the Python snippet did not finish (a JS exception escaped it?)"
+        out = json.loads(out)
+        assert "error" not in out, out["error"]
+        return out["result"]
+
+    return run

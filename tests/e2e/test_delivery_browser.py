@@ -1,0 +1,147 @@
+"""Delivery in a real browser: offline, a collector's bad minute, leaving the page at once (while
+the runtime boots and after), a reload mid-flush, two tabs. Nothing lost, nothing stored twice."""
+
+import json
+from urllib.parse import urlsplit
+
+import pytest
+
+from visitrail import backoff
+
+from .conftest import wait_for
+
+pytestmark = pytest.mark.e2e
+
+READY = "window.analytics && window.analytics._q === 0"
+
+
+def tracks(collector, **filters):
+    return [e for e in collector.events(**filters) if e["type"] == "track"]
+
+
+def sent_batches(record):
+    """The event messageIds of every /v1/batch request the pages made, request by request."""
+    return [[m["messageId"] for m in json.loads(body)["batch"]] for url, body in record.posts
+            if url.endswith("/v1/batch")]
+
+
+@pytest.fixture
+def posts(context, record):
+    record.posts = []
+    context.on("request", lambda r: record.posts.append((r.url, r.post_data)) if r.method == "POST" else None)
+    return record
+
+
+def test_200_events_tracked_offline_arrive_once_when_back_online(open_page, context, collector):
+    page = open_page("plain.html")
+    visitor = page.evaluate("analytics.user().anonymousId()")
+    context.set_offline(True)
+    page.evaluate("for (let i = 0; i < 200; i++) analytics.track('offline ' + i)")
+    assert page.evaluate("JSON.parse(localStorage.visitrail_queue).length") >= 200
+    context.set_offline(False)
+    stored = wait_for(lambda: (lambda t: t if len(t) >= 200 else None)(tracks(collector, anonymousId=visitor)),
+                      timeout_s=30, what="200 tracks")
+    assert len(stored) == 200
+    assert sorted(e["event"] for e in stored) == sorted(f"offline {i}" for i in range(200))
+    assert len({e["messageId"] for e in stored}) == 200
+
+
+def test_a_bad_minute_at_the_collector_is_retried_with_backoff(open_page, context, collector, posts):
+    context.clock.install()
+    page = open_page("plain.html")
+    page.evaluate("analytics.flush()")
+    visitor = page.evaluate("analytics.user().anonymousId()")
+    collector.fail_next(3, 503)
+    page.evaluate("analytics.track('During the outage')")
+
+    def delivered():
+        context.clock.run_for(250)  # fake time moves only as far as the test lets it
+        return tracks(collector, anonymousId=visitor)
+
+    stored = wait_for(delivered, timeout_s=30, what="the track after three 503s")
+    assert len(stored) == 1
+    mine = stored[0]["messageId"]
+    attempts = [json.loads(body)["sentAt"] for url, body in posts.posts
+                if url.endswith("/v1/batch") and mine in body]
+    assert len(attempts) == 4
+    ms = [_ms(t) for t in attempts]
+    for n, (a, b) in enumerate(zip(ms, ms[1:]), 1):
+        # Full jitter below the ceiling for attempt n, plus at most one run_for step of slack.
+        assert backoff.FLOOR_MS <= b - a <= backoff.ceiling(n) + 500, (n, b - a)
+
+
+def _ms(iso):
+    from datetime import datetime
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+@pytest.mark.parametrize("booted", [False, True], ids=["runtime-booting", "runtime-booted"])
+def test_identify_and_track_then_leaving_at_once_loses_nothing(page, site, collector, booted):
+    away = "http://localhost:%d/t/no-sdk.html" % urlsplit(site.url).port  # another origin
+    held = []
+
+    def hold(route):
+        held.append(route)  # never answered: the runtime is still on its way when the page leaves
+
+    for visit in range(20):
+        user = f"leaver-{'b' if booted else 'n'}-{visit}"
+        if not booted:
+            page.route("**/micropython.wasm*", hold)
+        page.goto(site.url + "/t/plain.html")
+        if booted:
+            page.wait_for_function(READY)
+        page.evaluate("""u => {
+            analytics.identify(u, {visit: true});
+            analytics.track('Signed up');
+            location.href = '%s';
+        }""" % away, user)
+        page.wait_for_url(away)
+        if not booted:
+            page.unroute("**/micropython.wasm*")
+        # The visitor comes back to the site.
+        page.goto(site.url + "/t/plain.html")
+        page.wait_for_function(READY)
+        page.evaluate("analytics.flush()")
+        got = wait_for(lambda: (lambda e: e if len(e) >= 2 else None)(collector.events(userId=user)),
+                       what=f"identify and track of {user}")
+        assert sorted(e["type"] for e in got) == ["identify", "track"]
+
+
+def test_a_reload_in_the_middle_of_a_flush_loses_nothing_and_stores_nothing_twice(page, site, collector):
+    page.goto(site.url + "/t/plain.html")
+    page.wait_for_function(READY)
+    visitor = page.evaluate("analytics.user().anonymousId()")
+    arrived = []
+
+    def deliver_then_hang(route):
+        route.fetch()           # the collector gets and stores the batch...
+        arrived.append(route)   # ...but the page is gone before the answer comes back
+
+    page.route("**/v1/batch", deliver_then_hang)
+    page.evaluate("for (let i = 0; i < 30; i++) analytics.track('reload ' + i)")
+    wait_for(lambda: arrived, what="the batch to reach the collector")
+    page.unroute("**/v1/batch")
+    page.reload()
+    page.wait_for_function(READY)
+    page.evaluate("analytics.flush()")
+    stored = wait_for(lambda: (lambda t: t if len(t) >= 30 else None)(tracks(collector, anonymousId=visitor)),
+                      what="30 tracks")
+    names = [e["event"] for e in stored]
+    assert sorted(names) == sorted(f"reload {i}" for i in range(30))
+    assert page.evaluate("localStorage.visitrail_queue === undefined")
+
+
+def test_two_tabs_share_one_queue_and_send_each_event_once(context, site, collector, posts):
+    a = context.new_page()
+    b = context.new_page()
+    for p in (a, b):
+        p.goto(site.url + "/t/plain.html")
+        p.wait_for_function(READY)
+    visitor = a.evaluate("analytics.user().anonymousId()")
+    for i in range(20):
+        (a if i % 2 else b).evaluate("n => analytics.track(n)", f"tab event {i}")
+    stored = wait_for(lambda: (lambda t: t if len(t) >= 20 else None)(tracks(collector, anonymousId=visitor)),
+                      what="20 tracks")
+    assert sorted(e["event"] for e in stored) == sorted(f"tab event {i}" for i in range(20))
+    ids = [i for batch in sent_batches(posts) for i in batch if i in {e["messageId"] for e in stored}]
+    assert len(ids) == len(set(ids)) == 20

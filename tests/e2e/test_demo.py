@@ -1,0 +1,64 @@
+"""The demo: its page works against the collector, and `visitrail demo` starts and stops both."""
+
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_demo_page_identifies_tracks_and_resets(open_page, collector):
+    page = open_page("/")
+    page.wait_for_function("document.getElementById('anonymous-id').textContent.length === 36")
+    first_anonymous_id = page.text_content("#anonymous-id")
+
+    page.fill("#uid", "demo-user")
+    page.click("#identify")
+    assert page.text_content("#user-id") == "demo-user"
+    assert page.text_content("#traits") == '{"plan":"pro"}'
+    page.click("#track")
+    page.click("#flush")
+    page.wait_for_function("document.getElementById('log').textContent.includes('flushed')")
+    events = collector.events(userId="demo-user")
+    assert [(e["type"], e.get("event")) for e in events] == [("identify", None), ("track", "Clicked")]
+    assert {e["anonymousId"] for e in events} == {first_anonymous_id}
+
+    page.click("#reset")
+    assert page.text_content("#user-id") == "–"
+    assert page.text_content("#anonymous-id") not in ("", first_anonymous_id)
+
+
+def test_the_demo_command_serves_both_and_stops_on_ctrl_c(dist):
+    code = "import sys; from visitrail.collector.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "demo", "--port", "0", "--collector-port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+    )
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout] + [lines.put(None)], daemon=True).start()
+    output = []
+    try:
+        while not output or "Ctrl-C stops both" not in output[-1]:
+            line = lines.get(timeout=30)
+            assert line is not None, "the demo exited:\n" + "".join(output)
+            output.append(line)
+        text = "".join(output)
+        site = re.search(r"demo site +(http://\S+)", text).group(1)
+        collector = re.search(r"collector +(http://\S+)", text).group(1)
+        assert re.search(r"admin token +\S{20,}", text)
+
+        page = httpx.get(site, timeout=10)
+        assert page.status_code == 200
+        assert f'src="{collector}/analytics/loader.js"' in page.text
+        assert 'data-write-key="demo-key"' in page.text
+        loader = httpx.get(collector + "/analytics/loader.js", timeout=10)
+        assert loader.status_code == 200 and "analytics" in loader.text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0

@@ -1,0 +1,167 @@
+"""web/loader.js: the stub queue, replay at boot, ready/flush before and after boot, the async
+snippet, a second copy of the tag, and a runtime that fails to load."""
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def visitrail_lines(record, kind):
+    return [text for t, text in record.console if t == kind and text.startswith("[visitrail]")]
+
+
+def block(page, pattern):
+    page.route(pattern, lambda route: route.fulfill(status=404, body="blocked by the test"))
+
+
+def test_early_calls_replay_and_an_early_flush_resolves_after_delivery(open_page, collector, record):
+    page = open_page("early.html")
+    assert page.evaluate("window.early") is True
+    # Before boot: getters answer null, calls answer undefined; the callback was dropped.
+    assert page.evaluate("window.beforeBoot") == {"anonymousId": None, "sessionId": None, "track": None}
+    assert page.evaluate("window.calledBack") is None
+    anonymous_id = page.evaluate("analytics.user().anonymousId()")
+    # flush() resolved: both calls are stored already, no waiting needed.
+    events = {e.get("event"): e for e in collector.events(anonymousId=anonymous_id) if e["type"] == "track"}
+    assert set(events) == {"Early", "Early 2"}
+    early = events["Early"]
+    assert early["properties"] == {"n": 1}
+    assert early["context"]["page"]["path"] == "/t/early.html"
+    assert early["context"]["page"]["title"] == "Early calls"
+    # Ready callbacks ran once, in order, each in its own task.
+    page.wait_for_function("window.order.length === 2")
+    assert page.evaluate("window.order") == ["ready 1", "ready promise"]
+    assert page.evaluate("new Promise(r => analytics.ready(() => r(window.order.length)))") == 2
+    assert visitrail_lines(record, "error") == visitrail_lines(record, "warning") == []
+
+
+def test_calls_are_copied_when_made_and_never_throw(open_page, record):
+    page = open_page("plain.html", ready=False)
+    block(page, "**/pyscript/core.js")  # keep the SDK from starting: the stub alone
+    page.reload()
+    page.wait_for_function("document.readyState === 'complete'")
+    queued = page.evaluate(
+        """() => {
+            const traits = { plan: "pro", since: new Date(0) };
+            analytics.identify("u9", traits, () => {});
+            traits.plan = "changed later";
+            const cyclic = { name: "loop" }; cyclic.self = cyclic;
+            const shared = { x: 1 };
+            const unreadable = { get boom() { throw new Error("getter"); } };
+            const results = [
+                analytics.track("Odd values", { cyclic, big: 10n, f() {}, el: document.body, w: window, list: [shared, shared] }),
+                analytics.track("Unreadable", unreadable),
+                analytics.track(),
+                analytics.page(),
+            ];
+            return { results, q: JSON.parse(JSON.stringify(analytics._q)) };
+        }"""
+    )
+    assert queued["results"] == [None, None, None, None]
+    identify, odd, track, page_call = queued["q"]
+    assert identify[0] == "identify"
+    assert identify[1] == ["u9", {"plan": "pro", "since": "1970-01-01T00:00:00.000Z"}]
+    assert isinstance(identify[2], int) and len(identify[3]) == 36
+    assert identify[4]["path"] == "/t/plain.html" and identify[4]["title"] == "Plain page"
+    # What JSON cannot carry is marked for the SDK to drop and report (calls.py).
+    assert odd[1] == [
+        "Odd values",
+        {
+            "cyclic": {"name": "loop", "self": {"__unserialisable__": "cycle"}},
+            "big": {"__unserialisable__": "bigint"},
+            "f": {"__unserialisable__": "function"},
+            "el": {"__unserialisable__": "node"},
+            "w": {"__unserialisable__": "node"},
+            "list": [{"x": 1}, {"x": 1}],
+        },
+    ]
+    assert track[:2] == ["track", []]
+    assert page_call[:2] == ["page", []]
+    assert visitrail_lines(record, "error") == [
+        "[visitrail] track(): its arguments could not be read: Error: getter",
+    ]
+
+
+def test_the_queue_is_bounded_with_one_warning(open_page, record):
+    page = open_page("plain.html", ready=False)
+    block(page, "**/pyscript/core.js")
+    page.reload()
+    page.wait_for_function("document.readyState === 'complete'")
+    length = page.evaluate("for (let i = 0; i < 1200; i++) analytics.track('e' + i); analytics._q.length")
+    assert length == 1000
+    assert page.evaluate("analytics._q[999][1][0]") == "e999"
+    warnings = visitrail_lines(record, "warning")
+    assert warnings.count("[visitrail] 1000 calls queued before the SDK started; dropping the rest") == 1
+
+
+@pytest.mark.parametrize(
+    "blocked", ["**/pyscript/core.js", "**/micropython.wasm", "**/micropython.mjs", "**/visitrail/client.py*", "**/boot.py*"]
+)
+def test_a_runtime_that_fails_to_load_warns_once_and_keeps_the_calls(open_page, record, blocked):
+    page = open_page("slice.html", ready=False)
+    block(page, blocked)
+    with page.expect_console_message(lambda m: m.text.startswith("[visitrail]")):
+        page.reload()
+    assert page.evaluate("analytics._q !== 0")  # still the stub
+    assert visitrail_lines(record, "warning") == ["[visitrail] the SDK runtime did not start; calls stay queued"]
+    assert page.evaluate("analytics._q.map(c => c[0])") == ["identify"]
+    assert page.evaluate("analytics.user().anonymousId()") is None
+    # `record` also checks that nothing was left as an uncaught error or rejection in the page.
+
+
+def test_an_async_tag_adopts_the_snippet_queue(open_page, collector):
+    page = open_page("snippet.html")
+    page.wait_for_function("window.snippetReady === true")
+    assert page.evaluate("analytics.flush()") is True
+    events = collector.events(userId="u-snippet")
+    assert [(e["type"], e.get("event")) for e in events if e["type"] != "page"] == [
+        ("identify", None),
+        ("track", "From the snippet"),
+    ]
+
+
+def test_a_second_copy_of_the_tag_changes_nothing(open_page, collector):
+    page = open_page("twice.html")
+    assert page.evaluate("document.querySelectorAll('script[type=mpy]').length") == 1
+    assert page.evaluate("analytics.flush()") is True
+    anonymous_id = page.evaluate("analytics.user().anonymousId()")
+    tracks = [e["event"] for e in collector.events(anonymousId=anonymous_id) if e["type"] == "track"]
+    assert tracks == ["Before the second tag"]
+
+
+def test_live_calls_return_getter_values_and_report_bad_input(open_page, record):
+    page = open_page("plain.html")
+    result = page.evaluate(
+        """() => {
+            const cyclic = {}; cyclic.self = cyclic;
+            return {
+                bad: analytics.track("Cyclic", cyclic),
+                identify: analytics.identify("u-live", { plan: "team" }),
+                id: analytics.user().id(),
+                traits: analytics.user().traits(),
+                session: typeof analytics.session().id(),
+            };
+        }"""
+    )
+    assert result == {"bad": None, "identify": None, "id": "u-live", "traits": {"plan": "team"}, "session": "string"}
+    assert visitrail_lines(record, "error") == [
+        "[visitrail] track(): properties.self is not serialisable (cycle) and was dropped"
+    ]
+
+
+def test_a_csp_without_unsafe_eval_stops_the_runtime_with_one_warning(open_page, record):
+    # PyScript 0.7.31 builds functions with Function() (hooks.js: createFunction) and compiles
+    # wasm: a page CSP must allow 'unsafe-eval' for the SDK to start.
+    page = open_page("csp-strict.html", ready=False)
+    with page.expect_console_message(lambda m: m.text.startswith("[visitrail]")):
+        page.reload()
+    assert visitrail_lines(record, "warning") == ["[visitrail] the SDK runtime did not start; calls stay queued"]
+    assert page.evaluate("analytics._q.map(c => c[1][0])") == ["Under CSP"]
+
+
+def test_a_csp_that_allows_eval_runs_the_sdk(open_page, collector):
+    page = open_page("csp-eval.html", ready=False)  # wait_for_function itself needs eval
+    page.evaluate("analytics.ready()")
+    assert page.evaluate("analytics.flush()") is True
+    anonymous_id = page.evaluate("analytics.user().anonymousId()")
+    assert [e["event"] for e in collector.events(anonymousId=anonymous_id) if e["type"] == "track"] == ["Under CSP"]

@@ -1,0 +1,180 @@
+/*! Visitrail loader | MIT */
+// The page's only script: <script src="https://collector/analytics/loader.js" data-write-key="...">.
+// It installs a window.analytics stub that queues calls, then, once the page has loaded, starts
+// PyScript + MicroPython on visitrail/boot.py, which replays the queue and calls _ready().
+// No product rules live here. build.py strips comment lines and bakes in the module list.
+(function (w, d) {
+  var a = w.analytics, s = d.currentScript, P = "[visitrail] ";
+  // A second copy of this script on the page: the first one owns window.analytics.
+  if (a && a._vt) return;
+  // An inline snippet (for an async tag) may have queued [method, args, time] entries already.
+  var prev = a && a.length ? a : [];
+  var q = [], py, pf, flushes = [], readies = [], full, failed;
+  var V = /*MANIFEST*/0; // [version, [module, ...]]
+  var base = new URL(".", s.src).href;
+  var M = "identify track page group alias reset rotate setAnonymousId debug".split(" ");
+
+  a = w.analytics = { _vt: 1, _q: q };
+  a._o = JSON.stringify(Object.assign({ base: base }, s.dataset));
+
+  function page() {
+    var l = location;
+    return { path: l.pathname, url: l.href.replace(/#.*/, ""), title: d.title, referrer: d.referrer, search: l.search };
+  }
+
+  function uuid() {
+    var c = w.crypto;
+    // randomUUID exists only in secure contexts; plain http gets 32 random hex digits.
+    return c.randomUUID ? c.randomUUID() : [].map.call(c.getRandomValues(new Uint8Array(16)), function (b) {
+      return (b | 256).toString(16).slice(1);
+    }).join("");
+  }
+
+  // A JSON-able copy of a value. What JSON cannot carry (a function, a DOM node, a cycle, a
+  // BigInt) becomes {__unserialisable__: kind}, for the SDK to drop and report (calls.py).
+  function copy(v, seen) {
+    var t = typeof v, o, k;
+    if (t == "function" || t == "bigint" || t == "symbol") return { __unserialisable__: t };
+    if (!v || t != "object") return v;
+    if (v.toJSON) return v.toJSON();
+    if (v.nodeType || v.window == v) return { __unserialisable__: "node" };
+    if (seen.indexOf(v) >= 0 || seen.length > 32) return { __unserialisable__: "cycle" };
+    seen.push(v);
+    if (Array.isArray(v)) o = v.map(function (x) { return copy(x, seen); });
+    else for (k in (o = {}, v)) if (Object.prototype.hasOwnProperty.call(v, k)) o[k] = copy(v[k], seen);
+    seen.pop();
+    return o;
+  }
+
+  // One call from the page. Arguments are copied at call time, so later changes to the page's
+  // objects do not change the event; a function argument (a callback) is dropped. Never throws.
+  function call(m, args, t) {
+    var j;
+    try {
+      j = JSON.stringify(copy([].filter.call(args, function (x) { return typeof x != "function"; }), []));
+    } catch (e) {
+      return console.error(P + m + "(): its arguments could not be read: " + e);
+    }
+    if (py) {
+      try {
+        return JSON.parse(py(m, j) || "null");
+      } catch (e) {
+        return console.error(P + m + "(): " + e);
+      }
+    }
+    if (q.length >= 1000) {
+      if (!full) console.warn(P + "1000 calls queued before the SDK started; dropping the rest");
+      full = 1;
+      return;
+    }
+    q.push([m, JSON.parse(j), t || Date.now(), uuid(), page()]);
+  }
+
+  M.forEach(function (m) {
+    a[m] = function () { return call(m, arguments); };
+  });
+
+  function get(m) {
+    return function () { return py ? call(m, []) : null; };
+  }
+  a.user = function () {
+    return { anonymousId: get("user.anonymousId"), id: get("user.id"), traits: get("user.traits") };
+  };
+  a.session = function () {
+    return { id: get("session.id") };
+  };
+
+  // Resolves once everything queued so far is acknowledged by the collector (or given up).
+  a.flush = function () {
+    return new Promise(function (r) { py ? pf(r) : flushes.push(r); });
+  };
+
+  // ready(cb) and `await analytics.ready()`, before or after boot; cb runs in its own task.
+  a.ready = function (cb) {
+    return new Promise(function (r) {
+      function f() { r(); cb && cb(); }
+      readies ? readies.push(f) : setTimeout(f);
+    });
+  };
+
+  // Called by boot.py last, after it has replayed a._q: c(method, argsJSON) -> resultJSON,
+  // f(done) calls done() when flushed.
+  a._ready = function (c, f) {
+    py = c;
+    pf = f;
+    a._q = q = 0;
+    flushes.forEach(function (r) { f(r); });
+    readies.forEach(function (r) { setTimeout(r); });
+    flushes = readies = 0;
+  };
+
+  // For the platform's JS calls that may throw (blocked storage, a bad URL): on MicroPython a JS
+  // exception does not become a Python one, it unwinds through the interpreter. Returns [o[p]],
+  // or [o[p](x, y, z)] when that is a function, or the error as a string.
+  a._x = function (o, p, x, y, z) {
+    try {
+      var v = o[p];
+      return [typeof v == "function" ? v.call(o, x, y, z) : v];
+    } catch (e) {
+      return "" + e;
+    }
+  };
+
+  // For the platform's "navigate" event: history methods are wrapped here, in JS (see
+  // platforms/pyscript.py); cb runs in its own task, after the page's router has moved on.
+  a._nav = function (cb) {
+    function n() { setTimeout(cb); }
+    ["pushState", "replaceState"].forEach(function (k) {
+      var f = history[k];
+      history[k] = function () {
+        var r = f.apply(this, arguments);
+        n();
+        return r;
+      };
+    });
+    w.addEventListener("popstate", n);
+  };
+
+  for (var i = 0; i < prev.length; i++) {
+    var e = prev[i];
+    M.indexOf(e[0]) < 0 ? a[e[0]] && a[e[0]].apply(a, e[1]) : call(e[0], e[1], e[2]);
+  }
+
+  function fail() {
+    failed || console.warn(P + "the SDK runtime did not start; calls stay queued");
+    failed = 1;
+  }
+
+  function el(tag, attrs) {
+    var e = d.createElement(tag);
+    for (var k in attrs) e.setAttribute(k, attrs[k]);
+    return d.head.appendChild(e);
+  }
+
+  // Order matters: PyScript reads both configs once, when core.js is evaluated. The second,
+  // <py-config>, is needed to keep the plugins out for the other interpreter type too; without
+  // "!error" PyScript would paint Python tracebacks into the page.
+  function boot() {
+    var X = ["!error", "!py-editor", "!py-game", "!py-terminal", "!donkey", "!deprecations-manager", "!codemirror"];
+    var v = "?v=" + V[0], files = {}, id = "visitrail-boot";
+    V[1].forEach(function (m) { files[base + "visitrail/" + m + ".py" + v] = "./visitrail/" + m + ".py"; });
+    d.querySelector("py-config") || (el("py-config", {}).textContent = JSON.stringify({ plugins: X }));
+    // target: its own id, so PyScript adds no output element to the page.
+    el("script", {
+      type: "mpy", id: id, target: id, src: base + "visitrail/boot.py" + v,
+      config: JSON.stringify({ interpreter: base + "micropython/micropython.mjs", files: files, plugins: X })
+    }).addEventListener("mpy:done", function () { py || fail(); });
+    el("script", { type: "module", src: base + "pyscript/core.js" }).onerror = fail;
+    // A runtime file that fails to load (404, CSP) surfaces as a rejection inside PyScript: ours
+    // when it names our files. Warn once instead of leaving an uncaught error in the host page.
+    w.addEventListener("unhandledrejection", function (e) {
+      var r = e.reason;
+      if (!py && String(r && r.stack || r).indexOf(base) >= 0) {
+        e.preventDefault();
+        fail();
+      }
+    });
+  }
+
+  d.readyState == "complete" ? boot() : w.addEventListener("load", boot);
+})(window, document);
