@@ -195,6 +195,8 @@ def test_dashboard_security_headers(logged_in: TestClient) -> None:
         assert "script-src" not in policy and "unsafe-inline" not in response.headers["content-security-policy"]
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["cache-control"] == "no-store"
+        # Not no-referrer: Chromium would then send Origin: null with the login POST.
+        assert response.headers["referrer-policy"] == "same-origin"
         # The one inline style sheet is the one the policy's hash allows.
         [style] = re.findall(r"<style>(.*?)</style>", response.text, re.S)
         digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
@@ -217,3 +219,7 @@ def test_api_and_tracking_answers_carry_nosniff_and_a_locked_policy(client: Test
 def test_assets_are_left_alone(client: TestClient) -> None:
     response = client.get("/analytics/loader.js")
     assert "content-security-policy" not in response.headers
+
+
+def test_favicon_is_an_empty_answer(client: TestClient) -> None:
+    assert client.get("/favicon.ico").status_code == 204

@@ -5,7 +5,7 @@ OPTIONS /v1/*                                           CORS preflight, cors.py
 GET  /api/events?anonymousId=|userId=|messageId=|profileId=   read API (admin), events_api.py
 GET  /api/profiles/lookup?userId=|anonymousId=, /api/profiles/{id}, /api/profiles?query=
                                                         profiles read API (admin), profiles_api.py
-GET  /, /profiles/{id}; GET|POST /login; POST /logout  the dashboard, dashboard.py
+GET  /, /profiles/{id}; GET|POST /login; POST /logout; GET /favicon.ico   the dashboard, dashboard.py
 POST /api/test/fail-next                                only with test_hooks, testhooks.py
 GET  /analytics/...                                     built browser assets, static.py
 GET  /healthz                                           {"ok": true}
@@ -85,6 +85,7 @@ def create_app(
         Route("/login", dashboard.login_form, methods=["GET"]),
         Route("/login", dashboard.login, methods=["POST"]),
         Route("/logout", dashboard.logout, methods=["POST"]),
+        Route("/favicon.ico", dashboard.favicon, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
         Mount("/analytics", app=Assets(config.assets_dir), name="analytics"),
     ]

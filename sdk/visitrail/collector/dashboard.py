@@ -4,6 +4,7 @@
     GET  /profiles/{profileId}    IDs, merged traits, sessions, event timeline (newest first, ?offset=)
     GET  /login, POST /login      the login form: the admin token in, a session cookie out
     POST /logout
+    GET  /favicon.ico             204: browsers ask for it; an answer keeps their consoles quiet
 
 Without a valid session cookie every page shows the login form. The cookie (auth.py) is HttpOnly
 and SameSite=Strict, so no other site can make the browser send it; POSTs must also come from the
@@ -142,6 +143,9 @@ class Dashboard:
             secure=request.url.scheme == "https",
         )
         return response
+
+    async def favicon(self, request: Request) -> Response:
+        return Response(status_code=204)
 
     async def logout(self, request: Request) -> Response:
         check_same_origin(request)

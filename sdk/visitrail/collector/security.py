@@ -6,8 +6,10 @@ tracking API's JSON answers.
 - A Content-Security-Policy: HTML pages (the dashboard) may load nothing but their own hashed
   inline style sheet and post forms to this origin; other answers may load nothing at all. Both
   forbid framing (`frame-ancestors 'none'`, and X-Frame-Options for older browsers).
-- `Referrer-Policy: no-referrer` and `Cache-Control: no-store` (unless a route set its own):
-  profile pages and API answers hold personal data.
+- `Referrer-Policy: same-origin` and `Cache-Control: no-store` (unless a route set its own):
+  profile pages and API answers hold personal data, and their URLs name people. Not no-referrer:
+  under it Chromium sends `Origin: null` with the login form's POST, which the dashboard's
+  same-origin check (dashboard.py) must then refuse.
 /analytics/ is left alone: its files are served to other origins' pages, CORS and all (static.py).
 """
 
@@ -46,7 +48,7 @@ class SecurityHeaders:
                 headers["Content-Security-Policy"] = self.html_csp if is_html else API_CSP
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["X-Frame-Options"] = "DENY"
-                headers["Referrer-Policy"] = "no-referrer"
+                headers["Referrer-Policy"] = "same-origin"
                 if "cache-control" not in headers:
                     headers["Cache-Control"] = "no-store"
             await send(message)

@@ -8,9 +8,9 @@ Tables (the DDL is in each backend, the dialects differ only in column types):
     traits(profile_id, key, value, timestamp, event_id, folded) value: JSON text
     schema_version(version)
 `folded` is the case-folded text searched by `search_profiles`, computed here rather than with
-SQL's lower(), which SQLite applies to ASCII only. The collector keeps profile_id columns
-consistent itself (no foreign keys: a merge rewrites them in one statement per table, in an order
-the constraints would only get in the way of); `rebuild_profiles` recomputes them all.
+SQL's lower(), which SQLite applies to ASCII only. There are no foreign keys: `save` keeps every
+profile_id pointing at a living profile (test_profile_storage.py checks it after every history),
+and `rebuild_profiles` recomputes them all.
 Timestamps stay ISO-8601 text in both databases: they sort as text, and one code path reads them.
 """
 
