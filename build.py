@@ -2,10 +2,12 @@
 
     python build.py
 
-    web/dist/loader.js                      web/loader.js, comments stripped, module list baked in
+    web/dist/loader.js                      web/loader.js minified, the module list baked in
     web/dist/pyscript/*.js, core.css        @pyscript/core's dist (no source maps)
     web/dist/micropython/micropython.{mjs,wasm}
     web/dist/visitrail/...                  the browser SDK: BROWSER_MODULES below
+
+web/dist/ is replaced as a whole: the old one is moved aside only once the new one is complete.
 
 The runtimes come from node_modules/ (`npm ci`); the collector serves web/dist/ at /analytics/.
 """
@@ -14,6 +16,7 @@ import ast
 import gzip
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -188,20 +191,24 @@ def build():
         digest.update(name.encode() + b"\0" + (SDK / (name + ".py")).read_bytes())
     version = digest.hexdigest()[:10]
 
-    if DIST.exists():
-        shutil.rmtree(DIST)
+    # Written next to web/dist/ and swapped in with two renames, so that a page (or a test run)
+    # loading from web/dist/ meanwhile never sees it half-written.
+    staging = DIST.with_name(f"dist.new-{os.getpid()}")
+    if staging.exists():
+        shutil.rmtree(staging)
     written = []
 
     def write(rel, data):
-        path = DIST / rel
+        path = staging / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         written.append((rel, data))
 
     write("loader.js", build_loader(version).encode())
     if shutil.which("node"):
-        check = subprocess.run(["node", "--check", str(DIST / "loader.js")], capture_output=True, text=True)
+        check = subprocess.run(["node", "--check", str(staging / "loader.js")], capture_output=True, text=True)
         if check.returncode:
+            shutil.rmtree(staging)
             raise BuildError("web/dist/loader.js does not parse:\n" + check.stderr)
     for src in sorted(PYSCRIPT.iterdir()):
         if src.suffix == ".js" or src.name == "core.css":
@@ -210,6 +217,13 @@ def build():
         write("micropython/" + name, (MICROPYTHON / name).read_bytes())
     for name in BROWSER_MODULES:
         write("visitrail/" + name + ".py", (SDK / (name + ".py")).read_bytes())
+
+    old = DIST.with_name(f"dist.old-{os.getpid()}")
+    if DIST.exists():
+        DIST.rename(old)
+    staging.rename(DIST)
+    if old.exists():
+        shutil.rmtree(old)
     return version, written
 
 

@@ -2,7 +2,8 @@
 // The page's only script: <script src="https://collector/analytics/loader.js" data-write-key="...">.
 // It installs a window.analytics stub that queues calls, then, once the page has loaded, starts
 // PyScript + MicroPython on visitrail/boot.py, which replays the queue and calls _ready().
-// No product rules live here. build.py strips comment lines and bakes in the module list.
+// No product rules live here. build.py minifies it (comments, whitespace) and bakes in the list of
+// SDK modules. Calls queued here replay in order; a page left before boot saves them for the next.
 (function (w, d) {
   var a = w.analytics, s = d.currentScript, P = "[visitrail] ";
   // A second copy of this script on the page: the first one owns window.analytics.
@@ -98,7 +99,7 @@
   };
 
   // Called by boot.py last, after it has replayed a._q: c(method, argsJSON) -> resultJSON,
-  // f(done) calls done() when flushed.
+  // f(done) calls done(ok) once flushed.
   a._ready = function (c, f) {
     py = c;
     pf = f;
@@ -121,9 +122,13 @@
   };
 
   // For the platform's "navigate" event: history methods are wrapped here, in JS (see
-  // platforms/pyscript.py); cb runs in its own task, after the page's router has moved on.
+  // platforms/pyscript.py). cb(pageJSON) runs in its own task, with the page as it was at the
+  // navigation: two quick pushState calls are two different pages.
   a._nav = function (cb) {
-    function n() { setTimeout(cb); }
+    function n() {
+      var p = JSON.stringify(page());
+      setTimeout(function () { cb(p); });
+    }
     ["pushState", "replaceState"].forEach(function (k) {
       var f = history[k];
       history[k] = function () {
@@ -139,6 +144,20 @@
     var e = prev[i];
     M.indexOf(e[0]) < 0 ? a[e[0]] && a[e[0]].apply(a, e[1]) : call(e[0], e[1], e[2]);
   }
+
+  // Leaving before the SDK is up: keep the queued calls for the next page of this site, whose
+  // boot replays them (boot.py). Not with data-id-storage="memory", which stores nothing.
+  function save() {
+    var k = "visitrail_calls", ids = {};
+    if (py || !q.length || s.dataset.idStorage == "memory") return;
+    try {
+      q.forEach(function (c) { ids[c[3]] = 1; });
+      var old = JSON.parse(localStorage.getItem(k) || "[]").filter(function (c) { return !ids[c[3]]; });
+      localStorage.setItem(k, JSON.stringify(old.concat(q).slice(-1000)));
+    } catch (e) {}
+  }
+  w.addEventListener("pagehide", save);
+  d.addEventListener("visibilitychange", function () { d.visibilityState == "hidden" && save(); });
 
   function fail() {
     failed || console.warn(P + "the SDK runtime did not start; calls stay queued");

@@ -1,8 +1,9 @@
 """The page's entry script, run by PyScript (web/loader.js adds it to the page).
 
 It builds the platform and the client from the script tag's data-* attributes, replays the calls
-the loader queued before Python was up, starts the client, then hands the loader the two
-functions behind window.analytics and so signals ready. Everything crosses as JSON text;
+the loader queued before Python was up (this page's, and those of earlier pages left before the
+SDK was up), starts the client, then hands the loader the two functions behind window.analytics
+and so signals ready. Everything crosses as JSON text;
 flush() promises resolve to true, or false when the collector could not be reached.
 """
 
@@ -14,6 +15,7 @@ from visitrail.platforms.pyscript import PyScriptPlatform, create_proxy, window
 NUMBERS = ("sessionTimeout", "flushAt", "flushInterval")
 FLAGS = ("persistUser", "debug", "autoPage")
 FALSE = ("false", "0", "no", "off")
+SAVED_CALLS = "visitrail_calls"
 
 
 def options(data):
@@ -39,10 +41,32 @@ def options(data):
     return opts
 
 
+def queued_calls(stub, platform):
+    """The loader's queue: calls saved by earlier pages of this site that were left before the
+    SDK was up (localStorage `visitrail_calls`, written by the loader), then this page's own.
+    Each is [method, args, time, messageId, page]; a call saved by this very page (hidden, then
+    shown again) is in both lists and is replayed once."""
+    live = json.loads(window.JSON.stringify(stub._q))
+    saved = []
+    try:
+        store = platform.local_store()
+        text = store.get(SAVED_CALLS)
+        if text:
+            store.remove(SAVED_CALLS)
+            saved = json.loads(text)
+    except Exception:  # storage blocked, or not JSON: nothing to replay
+        pass
+    ids = set(c[3] for c in live)
+    # Earlier pages' calls first, in the order they were saved. No sort by time: calls made in
+    # the same millisecond must keep their order (and MicroPython's sort is not stable).
+    return [c for c in saved if isinstance(c, list) and len(c) == 5 and c[3] not in ids] + live
+
+
 def main():
     stub = window.analytics
-    client = Client(PyScriptPlatform(), options(json.loads(stub._o)))
-    for method, args, at, message_id, page in json.loads(window.JSON.stringify(stub._q)):
+    platform = PyScriptPlatform()
+    client = Client(platform, options(json.loads(stub._o)))
+    for method, args, at, message_id, page in queued_calls(stub, platform):
         client.call(method, args, {"timestamp": at, "messageId": message_id, "page": page})
     client.start()
 

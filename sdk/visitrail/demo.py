@@ -21,7 +21,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-__all__ = ["Collector", "SiteServer", "build_assets", "main"]
+__all__ = ["Collector", "SiteServer", "assets_stale", "build_assets", "main"]
 
 ROOT = Path(__file__).resolve().parents[2]  # the source checkout (an editable install)
 DIST = ROOT / "web" / "dist"
@@ -30,9 +30,26 @@ WRITE_KEY = "demo-key"
 LISTENING = re.compile(r"listening on (http://\S+)")
 
 
-def build_assets(force=False):
-    """Run build.py unless web/dist/ already has a loader (force: always)."""
-    if force or not (DIST / "loader.js").exists():
+# What build.py turns into web/dist/ (the collector's sources are not among them).
+BUILD_INPUTS = [ROOT / "build.py", ROOT / "web" / "loader.js", ROOT / "package-lock.json", ROOT / "sdk" / "visitrail"]
+
+
+def assets_stale():
+    """True when web/dist/ is missing or older than any of its inputs."""
+    loader = DIST / "loader.js"
+    if not loader.exists():
+        return True
+    built = loader.stat().st_mtime
+    for path in BUILD_INPUTS:
+        for file in (path.rglob("*.py") if path.is_dir() else [path]):
+            if "collector" not in file.parts and file.exists() and file.stat().st_mtime > built:
+                return True
+    return False
+
+
+def build_assets(force=False, if_stale=False):
+    """Run build.py: when web/dist/ has no loader, when it is stale (if_stale), or always (force)."""
+    if force or not (DIST / "loader.js").exists() or (if_stale and assets_stale()):
         subprocess.run([sys.executable, str(ROOT / "build.py")], check=True)
 
 

@@ -24,7 +24,6 @@ import pytest
 from visitrail import demo
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 PAGES = HERE / "pages"
 WRITE_KEY = "e2e-key"
 ADMIN_TOKEN = "e2e-admin-token"
@@ -35,8 +34,6 @@ LOCAL_SCHEMES = {"data", "blob", "about"}
 MAPPED_DOMAIN = "example.test"
 MAPPED_HOSTS = ["a." + MAPPED_DOMAIN, "b." + MAPPED_DOMAIN]
 
-# Everything build.py turns into web/dist/.
-BUILD_INPUTS = [ROOT / "build.py", ROOT / "web" / "loader.js", ROOT / "package-lock.json", ROOT / "sdk" / "visitrail"]
 
 
 def pytest_collection_modifyitems(items):
@@ -74,22 +71,10 @@ def wait_for(condition, timeout_s=15.0, interval_s=0.05, what="the condition"):
 # -- Build, servers ------------------------------------------------------------------------------
 
 
-def _newest_input_mtime():
-    newest = 0.0
-    for path in BUILD_INPUTS:
-        files = path.rglob("*.py") if path.is_dir() else [path]
-        for file in files:
-            if "collector" not in file.parts and file.exists():
-                newest = max(newest, file.stat().st_mtime)
-    return newest
-
-
 @pytest.fixture(scope="session")
 def dist():
-    """web/dist/, rebuilt once per session if any input is newer than it."""
-    loader = demo.DIST / "loader.js"
-    if not loader.exists() or loader.stat().st_mtime < _newest_input_mtime():
-        demo.build_assets(force=True)
+    """web/dist/, rebuilt once per session if any of its inputs is newer than it."""
+    demo.build_assets(if_stale=True)
     return demo.DIST
 
 

@@ -187,8 +187,10 @@ def test_listen_storage_navigate_hide_and_online(open_page, run_python, context,
     page.wait_for_function("JSON.parse(window.e2eHeard).length >= 2")
     assert heard()[-2:] == [["storage", "e2e-shared", "hello"], ["storage", "e2e-shared", None]]
 
-    page.evaluate("history.pushState({}, '', '/t/next?x=1')")
+    # Two navigations in one task: each is reported with its own page.
+    page.evaluate("history.pushState({}, '', '/t/first'); history.pushState({}, '', '/t/next?x=1')")
     page.wait_for_function("window.e2eHeard.includes('/t/next')")
+    assert [e for e in heard() if e[0] == "navigate"] == [["navigate", "/t/first"], ["navigate", "/t/next"]]
     # An undefined URL must stay undefined (a Python wrapper would pass null: "/t/null").
     page.evaluate("history.replaceState({}, '', undefined)")
     assert page.evaluate("location.pathname") == "/t/next"

@@ -5,11 +5,13 @@ module is written against it. Data crosses the boundary as strings and numbers, 
 on MicroPython a JS object must never be iterated or passed to dict(), and on Pyodide JS null is
 `jsnull`, not None.
 
-On MicroPython (PyScript's build, 1.28) a JS integer crosses as 32 bits, in both directions:
-numbers beyond +-2**31 (epoch milliseconds) must cross as text. And a JS exception is not turned into a Python exception: it
-unwinds through the interpreter, past every `except`, to the JS that called into Python. So every
-JS call that can throw (blocked storage or cookies, a malformed cookie, a bad URL) goes through
-`js_call`, which uses the loader's `analytics._x` to catch it in JS and raises JsError here.
+Two MicroPython facts (PyScript's build, 1.28) shape this module:
+- a JS integer crosses as 32 bits, in both directions: a number beyond +-2**31 (epoch
+  milliseconds) must cross as text, or not at all (now_ms reads MicroPython's own clock);
+- a JS exception is not turned into a Python exception: it unwinds through the interpreter, past
+  every `except`, to the JS that called into Python. So every JS call that can throw (blocked
+  storage or cookies, a malformed cookie, a bad URL) goes through `js_call`, which uses the
+  loader's `analytics._x` to catch it in JS and raises JsError here.
 """
 
 import json
@@ -149,6 +151,7 @@ class PyScriptPlatform(Platform):
     def __init__(self):
         self._listeners = {}
         self._hidden = False
+        self._nav_page = None  # during "navigate" listeners: the page navigated to
 
     # Clock and randomness
 
@@ -268,11 +271,20 @@ class PyScriptPlatform(Platform):
         elif name == "navigate":
             # pushState/replaceState are wrapped by the loader, in JS: a Python wrapper would
             # turn an `undefined` URL argument into null, which the browser reads as "/null".
+            # The loader hands over the page as it was when the navigation happened; page()
+            # answers with it while the listeners run.
+            def on_navigate(page_json=None):
+                self._nav_page = json.loads(page_json) if isinstance(page_json, str) else None
+                try:
+                    fire()
+                finally:
+                    self._nav_page = None
+
             hook = getattr(getattr(window, "analytics", None), "_nav", None)
             if hook is not None:
-                hook(create_proxy(lambda *_: fire()))
+                hook(create_proxy(on_navigate))
             else:
-                window.addEventListener("popstate", create_proxy(lambda event: fire()))
+                window.addEventListener("popstate", create_proxy(lambda event: on_navigate()))
 
     def is_online(self):
         return bool(window.navigator.onLine)
@@ -280,6 +292,8 @@ class PyScriptPlatform(Platform):
     # Page and console
 
     def page(self):
+        if self._nav_page is not None:
+            return dict(self._nav_page)
         location = window.location
         return {
             "path": location.pathname,
