@@ -11,7 +11,7 @@ from .calls import CallError
 from .events import build
 from .identity import Identity, id_stores
 from .ids import uuid4
-from .queue import Delivery
+from .queue import QUEUE_PREFIX, Delivery
 from .session import DEFAULT_TIMEOUT_MIN, Sessions
 from .storage import Health, LayeredStore
 
@@ -146,12 +146,19 @@ class Client:
         self.started = True
         p = self.platform
         p.listen("hide", self._guard(self.delivery.on_hide))
+        p.listen("storage", self._guard(self._on_storage))
+        self.delivery.adopt()
         p.listen("online", self._guard(lambda: self.delivery.flush()))
         if self.auto_page:
             self.call("page", [], page_meta)
             p.listen("navigate", self._guard(lambda: self.call("page", [])))
         if self.delivery.pending():
             self.delivery.flush()  # what an earlier page (or the replay) left behind
+
+    def _on_storage(self, key, value):
+        # Another tab left with events still queued: take them over now rather than at the next load.
+        if key and key.startswith(QUEUE_PREFIX) and value and '"closed": true' in value[:80]:
+            self.delivery.adopt()
 
     def flush(self, on_done=None):
         try:

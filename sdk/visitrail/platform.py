@@ -42,6 +42,10 @@ class Store:
     def remove(self, key):
         raise NotImplementedError
 
+    def keys(self):
+        """Every key in the store (the delivery queue looks for other tabs' queues)."""
+        raise NotImplementedError
+
 
 class MemoryStore(Store):
     """A store that lives as long as the page (or the test)."""
@@ -59,6 +63,9 @@ class MemoryStore(Store):
 
     def remove(self, key):
         self.data.pop(key, None)
+
+    def keys(self):
+        return list(self.data)
 
 
 class Platform:
@@ -110,7 +117,7 @@ class Platform:
     def listen(self, name, fn):
         """Subscribe to a page event the core cares about:
 
-        "hide"      the page is hidden or being left (visibilitychange/pagehide): fn()
+        "hide"      the page is hidden (visibilitychange): fn(False); or left (pagehide): fn(True)
         "online"    the browser came back online: fn()
         "storage"   another tab changed localStorage: fn(key, new_value)
         "navigate"  a single-page-app navigation (pushState, replaceState, popstate): fn()

@@ -1,12 +1,15 @@
 """Delivery that loses nothing: a persisted queue, batches, retries, and beacons on page hide.
 
-Every event is written to localStorage (`visitrail_queue`) before it is sent and removed only when
-the collector acknowledges it, so a reload, a crash or a closed tab loses nothing: the next page
-load sends what was left. The collector deduplicates by messageId, which makes every resend free.
+Every event is written to localStorage before it is sent and removed only when the collector
+acknowledges it, so a reload, a crash or a closed tab loses nothing: the next page load sends what
+was left. The collector deduplicates by messageId, which makes every resend free.
 
-Only one tab sends at a time: the sender holds a lease (`visitrail_lease`: owner tab and expiry)
-while it has requests in flight, and tabs without it leave the shared queue to the holder. A tab
-whose lease expired (closed, frozen) is replaced by the next tab that wants to send.
+Each tab owns its queue, under its own key `visitrail_queue_<tab>`: {"seen", "closed", "items"}.
+One shared key would need a read-modify-write from every tab, and localStorage has no transaction:
+two tabs appending at the same moment lose one of the two writes (measured: five tabs firing at once
+lost three events). With one writer per key that cannot happen, and no event is sent by two tabs.
+A queue changes hands only when its tab is gone: marked "closed" on pagehide, or silent for
+ORPHAN_MS after a crash; the next tab to send adopts its events and removes the key.
 
 Outcomes (backoff.py): 2xx removes the batch; a network error, 408, 429 and 5xx retry with
 backoff; 400/413 on a batch splits it in halves so one bad message cannot hold back the valid ones;
@@ -19,14 +22,13 @@ from . import backoff
 from .ids import iso_utc, uuid4
 from .platform import QuotaError
 
-QUEUE_KEY = "visitrail_queue"
-LEASE_KEY = "visitrail_lease"
+QUEUE_PREFIX = "visitrail_queue_"
 MAX_EVENT_BYTES = 32 * 1024      # the collector's per-message limit
 MAX_BATCH_BYTES = 480 * 1000     # under the collector's 500 KB per request
 MAX_BATCH_EVENTS = 500
 MAX_BEACON_BYTES = 60 * 1000     # browsers refuse keepalive bodies beyond 64 KB in flight
 MAX_QUEUED = 1000                # events kept while the collector is unreachable; oldest go first
-LEASE_MS = 10000
+ORPHAN_MS = 10 * 60000           # a queue nobody wrote for this long belonged to a crashed tab
 FLUSH_GIVE_UP_ATTEMPTS = 8       # a flush() promise settles after this many failed tries
 
 
@@ -41,13 +43,14 @@ class Delivery:
         self.log = health.log
         self.flush_at = max(1, flush_at)
         self.flush_interval_ms = max(0, flush_interval_ms)
-        self.tab = uuid4(platform.random_bytes(16))
+        self.key = QUEUE_PREFIX + uuid4(platform.random_bytes(16))
         self.timer = None
         self.timer_due = None
         self.in_flight = None         # the messageIds of the request under way
         self.attempt = 0
         self.batch_limit = MAX_BATCH_EVENTS
         self.waiters = []             # [pending messageIds, on_done, failures]
+        self.beaconed = {}            # messageIds already handed to a beacon on this page
         self.debug = False
         self._warned = {}
         # The last queue text read or written, its items and each item's JSON: a push then costs
@@ -65,21 +68,16 @@ class Delivery:
         if not self._persisted():
             return list(self.memory)
         try:
-            raw = self.store.get(QUEUE_KEY)
+            raw = self.store.get(self.key)
         except Exception as e:
             self.health.fail(self.store, "read", e)
             return list(self.memory)
         if raw == self._raw:
             return list(self._items)
-        items = []
-        try:
-            parsed = json.loads(raw) if raw else []
-            if isinstance(parsed, list):
-                items = [m for m in parsed if isinstance(m, dict) and isinstance(m.get("messageId"), str)]
-            else:
-                raise ValueError
-        except Exception:
+        items = _items_of(raw)
+        if items is None:
             self._warn_once("corrupt", "the persisted event queue was unreadable and has been reset")
+            items = []
         self._raw, self._items = raw, items
         return list(items)
 
@@ -106,15 +104,16 @@ class Delivery:
             self._json = cache
         return "[" + ",".join(parts) + "]"
 
-    def _save(self, items):
+    def _save(self, items, closed=False):
         while self._persisted():
             try:
                 if items:
-                    raw = self._text(items)
-                    self.store.set(QUEUE_KEY, raw)
+                    raw = ('{"seen": ' + str(self.platform.now_ms()) + ', "closed": ' + ("true" if closed else "false")
+                           + ', "items": ' + self._text(items) + "}")
+                    self.store.set(self.key, raw)
                 else:
                     raw = None
-                    self.store.remove(QUEUE_KEY)
+                    self.store.remove(self.key)
                 self._raw, self._items = raw, list(items)
                 self.memory = []
                 return items
@@ -185,39 +184,40 @@ class Delivery:
         self.timer_due = None
         self._send_next()
 
-    def _lease(self):
-        """Take or renew the sending lease; False while another live tab holds it."""
-        if not self._persisted():
-            return True
-        now = self.platform.now_ms()
-        try:
-            raw = self.store.get(LEASE_KEY)
-            lease = json.loads(raw) if raw else None
-            if isinstance(lease, dict) and lease.get("owner") != self.tab and lease.get("until", 0) > now:
-                return False
-            self.store.set(LEASE_KEY, json.dumps({"owner": self.tab, "until": now + LEASE_MS}))
-            # Two tabs may have written in the same instant: the one whose write stuck sends.
-            lease = json.loads(self.store.get(LEASE_KEY) or "{}")
-            return lease.get("owner") == self.tab
-        except Exception:
-            return True
-
-    def _lease_wait(self):
-        try:
-            lease = json.loads(self.store.get(LEASE_KEY) or "{}")
-            return max(50, lease.get("until", 0) - self.platform.now_ms() + 10)
-        except Exception:
-            return 1000
-
-    def _release(self):
+    def adopt(self):
+        """Take over the queues of tabs that are gone (closed, or silent since a crash)."""
         if not self._persisted():
             return
         try:
-            lease = json.loads(self.store.get(LEASE_KEY) or "{}")
-            if lease.get("owner") == self.tab:
-                self.store.remove(LEASE_KEY)
+            keys = self.store.keys()
         except Exception:
-            pass
+            return  # a store that cannot list its keys: each tab keeps to its own queue
+        now = self.platform.now_ms()
+        taken = []
+        for key in keys:
+            if not key.startswith(QUEUE_PREFIX) or key == self.key:
+                continue
+            try:
+                raw = self.store.get(key)
+                record = json.loads(raw) if raw else None
+            except Exception:
+                record = None
+            if isinstance(record, dict) and not record.get("closed") and now - _int(record.get("seen")) < ORPHAN_MS:
+                continue  # a live tab's queue
+            taken.extend(_items_of(raw) or [])
+            try:
+                self.store.remove(key)
+            except Exception:
+                pass
+        if taken:
+            items = self._load()
+            have = {}
+            for m in items:
+                have[m["messageId"]] = True
+            # The adopted events are older than ours: they go first.
+            merged = [m for m in taken if m["messageId"] not in have] + items
+            self._save(merged[-MAX_QUEUED:])
+            self._schedule(0)
 
     def _send_next(self):
         if self.in_flight is not None:
@@ -225,13 +225,9 @@ class Delivery:
         items = self._load()
         self._settle_waiters(items)
         if not items:
-            self._release()
             return
         if not self.platform.is_online():
             return  # the "online" listener flushes when the browser is back
-        if not self._lease():
-            self._schedule(self._lease_wait())
-            return
         batch, size = [], 0
         for m in items:
             s = self._size(m)
@@ -304,9 +300,15 @@ class Delivery:
 
     # The page going away ------------------------------------------------------------------
 
-    def on_hide(self):
-        """Hand what is queued to the browser's beacon; it stays queued until acknowledged."""
+    def on_hide(self, final=False):
+        """Hand what is queued to the browser's beacon; it stays queued until acknowledged.
+
+        final: the page is being left (pagehide), so its queue is marked closed for the next tab.
+        """
         items = self._load()
+        if final and items:
+            self._save(items, closed=True)
+        items = [m for m in items if m["messageId"] not in self.beaconed]
         chunk, size = [], 0
         for m in items:
             s = self._size(m)
@@ -321,6 +323,9 @@ class Delivery:
 
     def _beacon(self, batch):
         ok = self.platform.beacon(self.url, self._body(batch))
+        if ok:
+            for m in batch:
+                self.beaconed[m["messageId"]] = True
         if self.debug:
             self.log("debug", "beacon of " + str(len(batch)) + " events: " + ("queued" if ok else "refused"))
         return ok
@@ -329,3 +334,19 @@ class Delivery:
         if key not in self._warned:
             self._warned[key] = True
             self.log("warn", message)
+
+
+def _int(v):
+    return v if isinstance(v, int) and not isinstance(v, bool) else 0
+
+
+def _items_of(raw):
+    """The events in a stored queue record, or None when it is unreadable."""
+    try:
+        record = json.loads(raw) if raw else {"items": []}
+        items = record.get("items") if isinstance(record, dict) else None
+        if not isinstance(items, list):
+            return None
+        return [m for m in items if isinstance(m, dict) and isinstance(m.get("messageId"), str)]
+    except Exception:
+        return None

@@ -4,7 +4,11 @@ from support import deliver, tab
 
 from visitrail import backoff
 from visitrail.platforms.memory import QuotaStore, World
-from visitrail.queue import LEASE_KEY, MAX_BEACON_BYTES, MAX_QUEUED, QUEUE_KEY
+from visitrail.queue import MAX_BEACON_BYTES, MAX_QUEUED, ORPHAN_MS, QUEUE_PREFIX
+
+
+def queue_keys(w):
+    return [k for k in w.local if k.startswith(QUEUE_PREFIX)]
 
 
 def events(w):
@@ -28,9 +32,10 @@ def test_a_full_batch_goes_at_once_and_a_partial_one_after_the_interval():
 def test_every_event_is_persisted_before_sending_and_removed_on_acknowledgement():
     c, p, w = tab()
     c.call("track", ["A"])
-    assert '"A"' in w.local[QUEUE_KEY]
+    (key,) = queue_keys(w)
+    assert '"A"' in w.local[key]
     deliver(w)
-    assert QUEUE_KEY not in w.local
+    assert queue_keys(w) == []
 
 
 def test_a_reload_sends_what_was_left_and_a_resend_is_not_stored_twice():
@@ -41,13 +46,13 @@ def test_a_reload_sends_what_was_left_and_a_resend_is_not_stored_twice():
         c.call("track", [str(i)])
     w.advance(1000)           # the batch is in flight when the page goes away
     assert len(w.sent) == 1
+    p.emit("hide", True)      # pagehide
     w.tabs.remove(p)
     w.timers = []             # the old page's callbacks never run
     reloaded, _, _ = tab(w)
-    reloaded.start()
     w.run_until_idle()
     assert events(w) == ["0", "1", "2", "3", "4"]
-    assert QUEUE_KEY not in w.local
+    assert queue_keys(w) == []
 
 
 def test_offline_events_wait_and_go_once_online():
@@ -103,7 +108,7 @@ def test_a_4xx_other_than_400_is_not_retried_and_logged_once():
     c, p, w = tab(World(handler=lambda url, body: 401))
     c.call("track", ["A"])
     w.run_until_idle()
-    assert len(w.sent) == 1 and len(p.errors()) == 1 and QUEUE_KEY not in w.local
+    assert len(w.sent) == 1 and len(p.errors()) == 1 and queue_keys(w) == []
 
 
 def test_an_event_over_32kb_is_rejected_with_one_error_and_others_go():
@@ -173,21 +178,60 @@ def test_two_tabs_one_queue_each_event_sent_once():
     sent_ids = [m["messageId"] for body, _ in w.sent for m in body["batch"]]
     assert len(sent_ids) == len(set(sent_ids)) == 30
     assert sorted(events(w), key=int) == [str(i) for i in range(30)]
-    assert LEASE_KEY not in w.local
+    assert queue_keys(w) == []
 
 
-def test_a_dead_tab_lease_expires_and_another_tab_takes_over():
+def test_each_tab_writes_only_its_own_queue_key():
+    # Tabs in separate renderer processes can read stale localStorage: with one shared queue key,
+    # appends made at the same moment overwrite each other. One writer per key cannot lose any.
+    w = World()
+    w.online = False
+    tabs = [tab(w)[0] for _ in range(5)]
+    for i, t in enumerate(tabs):
+        t.call("track", ["tab " + str(i)])
+    assert len(queue_keys(w)) == 5
+    w.online = True
+    for t in tabs:
+        t.flush()
+    w.run_until_idle()
+    assert sorted(events(w)) == ["tab " + str(i) for i in range(5)]
+
+
+def test_a_crashed_tab_queue_is_adopted_after_it_falls_silent():
     w = World()
     w.latency_ms = 100
     a, pa, _ = tab(w)
+    w.online = False
     a.call("track", ["A"])
-    w.advance(1000)          # tab A sends, then dies before the answer
+    w.advance(1000)          # tab A cannot send, then crashes: no pagehide
+    w.online = True
     w.timers = []
     w.tabs.remove(pa)
     b, pb, _ = tab(w)
     b.call("track", ["B"])
     w.run_until_idle()
-    assert sorted(events(w)) == ["A", "B"]
+    assert events(w) == ["B"]
+    w.advance(ORPHAN_MS)
+    c, pc, _ = tab(w)        # a later page load takes the silent queue over
+    w.run_until_idle()
+    assert sorted(events(w)) == ["A", "B"] and queue_keys(w) == []
+
+
+def test_a_tab_that_leaves_hands_its_queue_to_an_open_tab():
+    w = World()
+    w.online = False
+    a, pa, _ = tab(w)
+    b, pb, _ = tab(w)
+    a.call("track", ["from A"])
+    pa.emit("hide", True)
+    w.tabs.remove(pa)
+    w.timers = []
+    (key,) = queue_keys(w)
+    pb.emit("storage", key, w.local[key])
+    w.online = True
+    b.flush()
+    w.run_until_idle()
+    assert events(w) == ["from A"] and queue_keys(w) == []
 
 
 def test_page_hide_beacons_the_queue_in_chunks_and_keeps_it_until_acknowledged():
@@ -200,5 +244,7 @@ def test_page_hide_beacons_the_queue_in_chunks_and_keeps_it_until_acknowledged()
     assert all(b["writeKey"] == "wk" for b in w.beacons)
     beaconed = [m["event"] for b in w.beacons for m in b["batch"]]
     assert beaconed == [str(i) for i in range(10)]
-    assert QUEUE_KEY in w.local
+    assert queue_keys(w)
+    p.emit("hide", True)     # the pagehide that follows beacons nothing twice
+    assert [m["event"] for b in w.beacons for m in b["batch"]] == beaconed
     assert MAX_BEACON_BYTES < 64 * 1024

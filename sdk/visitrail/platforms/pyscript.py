@@ -20,7 +20,7 @@ import time
 import pyscript
 from pyscript.ffi import create_proxy
 
-from ..platform import Platform, Store
+from ..platform import Platform, QuotaError, Store
 
 # -- FFI shim ----------------------------------------------------------------------------------
 
@@ -90,10 +90,19 @@ class LocalStore(Store):
         return None if is_nullish(value) else value
 
     def set(self, key, value):
-        js_call(self._js(), "setItem", key, value)
+        try:
+            js_call(self._js(), "setItem", key, value)
+        except JsError as exc:
+            if "quota" in str(exc).lower():
+                raise QuotaError(str(exc))
+            raise
 
     def remove(self, key):
         js_call(self._js(), "removeItem", key)
+
+    def keys(self):
+        storage = self._js()
+        return [js_call(storage, "key", i) for i in range(js_call(storage, "length"))]
 
 
 class CookieStore(Store):
@@ -150,7 +159,6 @@ def _retry_after_s(value):
 class PyScriptPlatform(Platform):
     def __init__(self):
         self._listeners = {}
-        self._hidden = False
         self._nav_page = None  # during "navigate" listeners: the page navigated to
 
     # Clock and randomness
@@ -240,25 +248,15 @@ class PyScriptPlatform(Platform):
                     self.log("error", name + " handler failed: " + repr(exc))
 
         if name == "hide":
-            # Leaving a page fires both visibilitychange (hidden) and pagehide, in either order;
-            # report one "hide" per trip away from the page.
+            # Hidden (tab switch, minimised) may be the last chance to send on mobile; pagehide is
+            # the page being left for good (or for the back/forward cache). The core beacons on
+            # both and marks its queue closed only on the second.
             def on_visibility(event):
                 if document.visibilityState == "hidden":
-                    on_hide(event)
-                else:
-                    self._hidden = False
-
-            def on_hide(event):
-                if not self._hidden:
-                    self._hidden = True
-                    fire()
-
-            def on_show(event):
-                self._hidden = False
+                    fire(False)
 
             document.addEventListener("visibilitychange", create_proxy(on_visibility))
-            window.addEventListener("pagehide", create_proxy(on_hide))
-            window.addEventListener("pageshow", create_proxy(on_show))
+            window.addEventListener("pagehide", create_proxy(lambda event: fire(True)))
         elif name == "online":
             window.addEventListener("online", create_proxy(lambda event: fire()))
         elif name == "storage":
