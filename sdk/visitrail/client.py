@@ -16,6 +16,9 @@ from .session import DEFAULT_TIMEOUT_MIN, Sessions
 from .storage import Health, LayeredStore
 
 ID_STORAGE_MODES = ("localStorage", "cookie", "memory")
+CONSENT_KEY = "visitrail_consent"
+# Calls held while consent is pending: they change identity or make events.
+HELD = ("identify", "track", "page", "group", "alias", "reset", "rotate", "setAnonymousId")
 
 
 def _flag(value, default):
@@ -62,6 +65,10 @@ class Client:
                                  int(_number(o.get("flushAt"), 20, 1, 500)),
                                  int(_number(o.get("flushInterval"), 1000, 0, 600000)))
         self.delivery.debug = self.debug_on
+        self.local = local
+        self.held = []
+        self.consent = self._stored_consent() or (o.get("consent") if o.get("consent") in ("pending", "granted") else "granted")
+        self.token = o.get("identityToken") or None
         if not self.endpoint:
             self.log("error", "no data-endpoint on the tag: events are queued but cannot be sent")
         self.started = False
@@ -89,6 +96,16 @@ class Client:
         return None
 
     def _call(self, method, args, meta):
+        if method in ("consent.grant", "consent.deny"):
+            return self._decide(method == "consent.grant")
+        if method == "consent.state":
+            return self.consent
+        if self.consent != "granted":
+            # Pending: nothing stored, nothing sent; the call keeps the time and page it was made
+            # at, for grant(). Denied: dropped.
+            if self.consent == "pending" and method in HELD:
+                self.held.append((method, args, self._stamp(meta)))
+            return None
         getter = GETTERS.get(method)
         if getter is not None:
             return getter(self)
@@ -112,9 +129,19 @@ class Client:
             return None
         return self._event(method, fields, meta)
 
-    def _event(self, kind, fields, meta):
+    def _stamp(self, meta):
+        """The call's time, messageId and page: given by the loader for a replayed call, else now."""
         t = meta.get("timestamp")
         t = int(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else self.platform.now_ms()
+        message_id = meta.get("messageId")
+        if not isinstance(message_id, str) or not message_id or len(message_id) >= 100:
+            message_id = uuid4(self.platform.random_bytes(16))
+        page = meta.get("page") if isinstance(meta.get("page"), dict) else self.platform.page()
+        return {"timestamp": t, "messageId": message_id, "page": page}
+
+    def _event(self, kind, fields, meta):
+        meta = self._stamp(meta)
+        t = meta["timestamp"]
         if kind == "identify":
             token = fields["options"].get("identityToken")
             traits, send = self.identity.identify(fields["userId"], fields["traits"], token)
@@ -129,12 +156,34 @@ class Client:
         if kind == "alias" and not fields.get("previousId"):
             fields["previousId"] = ids.get("userId") or ids["anonymousId"]
         session = self.sessions.touch(t, ids["anonymousId"])
-        message_id = meta.get("messageId")
-        if not isinstance(message_id, str) or not message_id or len(message_id) >= 100:
-            message_id = uuid4(self.platform.random_bytes(16))
-        page = meta.get("page") if isinstance(meta.get("page"), dict) else self.platform.page()
-        msg = build(kind, fields, ids, t, message_id, page, session, self.platform.environment())
+        msg = build(kind, fields, ids, t, meta["messageId"], meta["page"], session, self.platform.environment())
         self.delivery.push(msg)
+        return None
+
+    # Consent ------------------------------------------------------------------------------
+
+    def _stored_consent(self):
+        try:
+            value = self.local.get(CONSENT_KEY) if self.local is not None else None
+        except Exception:
+            return None
+        return value if value in ("granted", "denied") else None
+
+    def _decide(self, granted):
+        self.consent = "granted" if granted else "denied"
+        try:
+            if self.local is not None:
+                self.local.set(CONSENT_KEY, self.consent)  # the choice persists
+        except Exception:
+            pass
+        held, self.held = self.held, []
+        if granted and self.token:
+            self.identity.set_token(self.token)
+        if granted:
+            for method, args, meta in held:
+                self.call(method, args, meta)
+            if self.started:
+                self._begin()
         return None
 
     # Lifecycle ----------------------------------------------------------------------------
@@ -145,19 +194,25 @@ class Client:
             return
         self.started = True
         p = self.platform
+        if self.token and self.consent == "granted":
+            self.identity.set_token(self.token)  # data-identity-token, rendered by the site's server
         p.listen("hide", self._guard(self.delivery.on_hide))
         p.listen("storage", self._guard(self._on_storage))
-        self.delivery.adopt()
         p.listen("online", self._guard(lambda: self.delivery.flush()))
         if self.auto_page:
             self.call("page", [], page_meta)
             p.listen("navigate", self._guard(lambda: self.call("page", [])))
+        if self.consent == "granted":
+            self._begin()
+
+    def _begin(self):
+        self.delivery.adopt()
         if self.delivery.pending():
             self.delivery.flush()  # what an earlier page (or the replay) left behind
 
     def _on_storage(self, key, value):
         # Another tab left with events still queued: take them over now rather than at the next load.
-        if key and key.startswith(QUEUE_PREFIX) and value and '"closed": true' in value[:80]:
+        if self.consent == "granted" and key and key.startswith(QUEUE_PREFIX) and value and '"closed": true' in value[:80]:
             self.delivery.adopt()
 
     def flush(self, on_done=None):

@@ -130,6 +130,12 @@ class Identity:
         self._save(user)
         return merged, send
 
+    def set_token(self, token):
+        user = self._user()
+        if user.get("token") != token:
+            user["token"] = token
+            self._save(user)
+
     def set_group(self, group_id, traits):
         user = self._user()
         held = user.get("group") or {}

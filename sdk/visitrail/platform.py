@@ -96,8 +96,9 @@ class Platform:
     def send(self, url, body, on_done):
         """POST `body` (a JSON string, sent as text/plain so no CORS preflight is needed).
 
-        Calls on_done(status, retry_after_s) later: status is the HTTP status, 0 for a network
-        error; retry_after_s is the Retry-After header in seconds, or None.
+        Calls on_done(status, retry_after_s, text) later: status is the HTTP status, 0 for a network
+        error; retry_after_s is the Retry-After header in seconds, or None; text is the response
+        body (the collector explains refusals there), or None.
         """
         raise NotImplementedError
 

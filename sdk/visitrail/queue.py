@@ -239,7 +239,8 @@ class Delivery:
         body = self._body(batch)
         sent = self.in_flight
 
-        def done(status, retry_after_s=None):
+        def done(status, retry_after_s=None, text=None):
+            self._report(status, text)
             self._on_response(sent, status, retry_after_s)
 
         self.platform.send(self.url, body, done)
@@ -270,6 +271,26 @@ class Delivery:
                  + "; they were dropped")
         self._forget(ids)
         self._send_next()
+
+    def _report(self, status, text):
+        """Say once what the collector refused and why: {"error"} on a 4xx, {"rejected": [...]}
+        when it stored a batch but not every event of it (an identity token it would not accept)."""
+        if not text or status == 0 or status >= 500 or '"error' not in text and '"rejected"' not in text:
+            return
+        try:
+            body = json.loads(text)
+        except Exception:
+            return
+        reasons = []
+        if isinstance(body, dict):
+            if isinstance(body.get("error"), str):
+                reasons.append(body["error"])
+            for r in body.get("rejected") or []:
+                if isinstance(r, dict) and isinstance(r.get("reason"), str):
+                    reasons.append(r["reason"])
+        for reason in reasons:
+            self._warn_once("collector:" + reason, "the collector refused events: " + reason
+                            + " (anonymous events are still sent)", "error")
 
     def _forget(self, ids):
         gone = {}
@@ -330,10 +351,10 @@ class Delivery:
             self.log("debug", "beacon of " + str(len(batch)) + " events: " + ("queued" if ok else "refused"))
         return ok
 
-    def _warn_once(self, key, message):
+    def _warn_once(self, key, message, level="warn"):
         if key not in self._warned:
             self._warned[key] = True
-            self.log("warn", message)
+            self.log(level, message)
 
 
 def _int(v):

@@ -164,9 +164,10 @@ class MemoryPlatform(Platform):
         w = self.world
         parsed = json.loads(body)
         result = w.handler(url, parsed) if w.online else 0
-        status, retry_after = result if isinstance(result, tuple) else (result, None)
+        result = tuple(result) if isinstance(result, tuple) else (result,)
+        status, retry_after, text = (result + (None, None))[:3]
         w.sent.append((parsed, status))
-        w.add_timer(lambda: on_done(status, retry_after), w.latency_ms)
+        w.add_timer(lambda: on_done(status, retry_after, text), w.latency_ms)
 
     def beacon(self, url, body):
         self.world.beacons.append(json.loads(body))

@@ -186,12 +186,12 @@ class PyScriptPlatform(Platform):
     def send(self, url, body, on_done):
         done = [False]
 
-        def finish(status, retry_after_s):
+        def finish(status, retry_after_s, text=None):
             if done[0]:
                 return
             done[0] = True
             try:
-                on_done(status, retry_after_s)
+                on_done(status, retry_after_s, text)
             except Exception as exc:  # never let a core bug become an unhandled rejection
                 self.log("error", "send callback failed: " + repr(exc))
 
@@ -199,8 +199,11 @@ class PyScriptPlatform(Platform):
             try:
                 status, retry = int(response.status), _retry_after_s(response.headers.get("Retry-After"))
             except Exception:
-                status, retry = 0, None
-            finish(status, retry)
+                finish(0, None)
+                return
+            # The body says why events were refused (an expired identity token, say).
+            response.text().then(once(lambda text: finish(status, retry, text if isinstance(text, str) else None)),
+                                 once(lambda error: finish(status, retry)))
 
         def on_error(error):
             finish(0, None)
