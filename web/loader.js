@@ -18,17 +18,30 @@
   a = w.analytics = { _vt: 1, _q: q };
   a._o = JSON.stringify(Object.assign({ base: base }, s.dataset));
 
+  // Consent and privacy signals are read here because the stub itself must store and send nothing
+  // without consent. The choice persists (localStorage visitrail_consent), as the SDK reads it.
+  function load(k) {
+    try { return localStorage.getItem(k); } catch (e) {}
+  }
+  function store(k, v) {
+    try { localStorage.setItem(k, v); } catch (e) {}
+  }
+  var data = s.dataset, n = navigator;
+  var consent = load("visitrail_consent") || data.consent || "granted";
+  // data-respect-dnt: with Do Not Track or Global Privacy Control on, the SDK never starts.
+  var inert = /^(true|1|yes)$/i.test(data.respectDnt || "") && (n.doNotTrack == "1" || n.globalPrivacyControl === true);
+
   function page() {
     var l = location;
     return { path: l.pathname, url: l.href.replace(/#.*/, ""), title: d.title, referrer: d.referrer, search: l.search };
   }
 
+  // A UUID v4. randomUUID exists only in secure contexts; plain http builds one from random bytes.
   function uuid() {
     var c = w.crypto;
-    // randomUUID exists only in secure contexts; plain http gets 32 random hex digits.
-    return c.randomUUID ? c.randomUUID() : [].map.call(c.getRandomValues(new Uint8Array(16)), function (b) {
-      return (b | 256).toString(16).slice(1);
-    }).join("");
+    return c.randomUUID ? c.randomUUID() : "10000000-1000-4000-8000-100000000000".replace(/[018]/g, function (x) {
+      return (x ^ c.getRandomValues(new Uint8Array(1))[0] & 15 >> x / 4).toString(16);
+    });
   }
 
   // A JSON-able copy of a value. What JSON cannot carry (a function, a DOM node, a cycle, a
@@ -51,6 +64,7 @@
   // objects do not change the event; a function argument (a callback) is dropped. Never throws.
   function call(m, args, t) {
     var j;
+    if (inert) return;
     try {
       j = JSON.stringify(copy([].filter.call(args, function (x) { return typeof x != "function"; }), []));
     } catch (e) {
@@ -145,16 +159,47 @@
     M.indexOf(e[0]) < 0 ? a[e[0]] && a[e[0]].apply(a, e[1]) : call(e[0], e[1], e[2]);
   }
 
-  // Leaving before the SDK is up: keep the queued calls for the next page of this site, whose
-  // boot replays them (boot.py). Not with data-id-storage="memory", which stores nothing.
+  a.consent = {};
+  ["grant", "deny"].forEach(function (m) {
+    a.consent[m] = function () {
+      consent = m == "grant" ? "granted" : "denied";
+      store("visitrail_consent", consent);
+      call("consent." + m, []);
+    };
+  });
+
+  // Leaving before the SDK is up (pagehide, or hidden: mobile browsers may never fire pagehide):
+  // 1. keep the queued calls for the next page of this site, whose boot replays them (boot.py);
+  // 2. send them now, as they are, to the collector's /v1/calls, which builds the events with the
+  //    SDK's own code: the visitor who never comes back is not lost. Same messageIds both ways, so
+  //    the collector stores each call once. Nothing of this without consent.
   function save() {
-    var k = "visitrail_calls", ids = {};
-    if (py || !q.length || s.dataset.idStorage == "memory") return;
-    try {
-      q.forEach(function (c) { ids[c[3]] = 1; });
-      var old = JSON.parse(localStorage.getItem(k) || "[]").filter(function (c) { return !ids[c[3]]; });
-      localStorage.setItem(k, JSON.stringify(old.concat(q).slice(-1000)));
-    } catch (e) {}
+    var memory = data.idStorage == "memory", sent = {}, body;
+    if (py || !q.length || consent != "granted") return;
+    var aid = load("visitrail_aid") || (/(?:^|; )visitrail_aid=([^;]*)/.exec(d.cookie) || [])[1];
+    if (!aid) {
+      aid = uuid();
+      memory || store("visitrail_aid", aid);  // the SDK adopts it at the next boot
+    }
+    var user = {};
+    try { user = JSON.parse(load("visitrail_user")) || {}; } catch (e) {}
+    if (!memory) {
+      var old = [];
+      try { old = JSON.parse(load("visitrail_calls")) || []; } catch (e) {}
+      q.forEach(function (c) { sent[c[3]] = 1; });
+      store("visitrail_calls", JSON.stringify(old.filter(function (c) { return !sent[c[3]]; }).concat(q).slice(-1000)));
+    }
+    var calls = q.filter(function (c) { return !c.b; });
+    while (calls.length) {
+      body = JSON.stringify({ writeKey: data.writeKey, anonymousId: aid, userId: user.id || null,
+        session: load("visitrail_session") || null, sentAt: new Date().toISOString(), calls: calls });
+      if (body.length < 6e4) break;
+      calls = calls.slice(0, calls.length >> 1);  // beacons are capped at 64 KB: the first calls go now
+    }
+    var url = (data.endpoint || base.split("/").slice(0, 3).join("/")).replace(/\/$/, "") + "/v1/calls";
+    if (calls.length && (n.sendBeacon && n.sendBeacon(url, body) ||
+        w.fetch && fetch(url, { method: "POST", body: body, keepalive: true, credentials: "omit" }).catch(function () {})))
+      calls.forEach(function (c) { c.b = 1; });
   }
   w.addEventListener("pagehide", save);
   d.addEventListener("visibilitychange", function () { d.visibilityState == "hidden" && save(); });
@@ -195,5 +240,12 @@
     });
   }
 
-  d.readyState == "complete" ? boot() : w.addEventListener("load", boot);
+  if (inert) {
+    console.info(P + "Do Not Track / Global Privacy Control is on: nothing is stored or sent");
+    readies.forEach(function (r) { setTimeout(r); });
+    readies = 0;
+    a.flush = function () { return Promise.resolve(true); };
+  } else {
+    d.readyState == "complete" ? boot() : w.addEventListener("load", boot);
+  }
 })(window, document);

@@ -26,7 +26,7 @@ def options(data):
     """
     base = data.get("base") or ""
     opts = {"endpoint": (data.get("endpoint") or "/".join(base.split("/")[:3])).rstrip("/")}
-    for key in ("writeKey", "idStorage", "domain"):
+    for key in ("writeKey", "idStorage", "domain", "consent", "identityToken"):
         if data.get(key):
             opts[key] = data[key]
     for key in NUMBERS:
