@@ -58,7 +58,7 @@ class Collector:
     allow_origin: one origin or a list of them."""
 
     def __init__(self, db, admin_token, allow_origin, port=0, write_key=WRITE_KEY, echo=False,
-                 log_level="warning", test_hooks=False):
+                 log_level="warning", test_hooks=False, extra_args=()):
         origins = [allow_origin] if isinstance(allow_origin, str) else list(allow_origin)
         self.args = [
             "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db,
@@ -69,6 +69,7 @@ class Collector:
             self.args += ["--allow-origin", origin]
         if test_hooks:
             self.args.append("--test-hooks")
+        self.args += list(extra_args)
         self.echo = echo
         self.output = []
         self.proc = None
