@@ -192,6 +192,8 @@
     var calls = q.filter(function (c) { return !c.b; });
     while (calls.length) {
       body = JSON.stringify({ writeKey: data.writeKey, anonymousId: aid, userId: user.id || null,
+        identityToken: user.token || data.identityToken || null, sessionTimeout: +data.sessionTimeout || null,
+        environment: { locale: n.language, timezone: Intl.DateTimeFormat().resolvedOptions().timeZone },
         session: load("visitrail_session") || null, sentAt: new Date().toISOString(), calls: calls });
       if (body.length < 6e4) break;
       calls = calls.slice(0, calls.length >> 1);  // beacons are capped at 64 KB: the first calls go now
@@ -209,25 +211,57 @@
     failed = 1;
   }
 
-  function el(tag, attrs) {
+  function el(tag, attrs, text) {
     var e = d.createElement(tag);
     for (var k in attrs) e.setAttribute(k, attrs[k]);
+    if (text) e.textContent = text;
     return d.head.appendChild(e);
   }
 
-  // Order matters: PyScript reads both configs once, when core.js is evaluated. The second,
-  // <py-config>, is needed to keep the plugins out for the other interpreter type too; without
-  // "!error" PyScript would paint Python tracebacks into the page.
+  // Only the runtime named by data-runtime is fetched: "mpy" (PyScript + MicroPython, the
+  // default), "py" (PyScript + Pyodide) or "brython". Each ends in `import visitrail.boot`.
   function boot() {
+    var r = data.runtime || "mpy", v = "?v=" + V[0];
+    if (r == "brython") return brython(v);
+    if (r == "mpy" || r == "py") return pyscript(r, v);
+    console.warn(P + 'data-runtime="' + r + '" is not mpy, py or brython: calls stay queued');
+    failed = 1;
+  }
+
+  // PyScript reads each type's config once, when core.js is evaluated: our script and its config
+  // go in first. The other type gets a config too, only to keep PyScript's plugins out (without
+  // "!error" it would paint Python tracebacks into the page). The SDK's modules are written into
+  // the interpreter's file system from the config's `files`: MicroPython bytecode (.mpy) or
+  // Python sources for Pyodide.
+  function pyscript(r, v) {
     var X = ["!error", "!py-editor", "!py-game", "!py-terminal", "!donkey", "!deprecations-manager", "!codemirror"];
-    var v = "?v=" + V[0], files = {}, id = "visitrail-boot";
-    V[1].forEach(function (m) { files[base + "visitrail/" + m + ".py" + v] = "./visitrail/" + m + ".py"; });
-    d.querySelector("py-config") || (el("py-config", {}).textContent = JSON.stringify({ plugins: X }));
-    // target: its own id, so PyScript adds no output element to the page.
-    el("script", {
-      type: "mpy", id: id, target: id, src: base + "visitrail/boot.py" + v,
-      config: JSON.stringify({ interpreter: base + "micropython/micropython.mjs", files: files, plugins: X })
-    }).addEventListener("mpy:done", function () { py || fail(); });
+    var o = r == "py" ? "mpy" : "py", x = r == "py" ? ".py" : ".mpy", files = {}, code = "import visitrail.boot";
+    var live = Symbol.for("@pyscript/core") in w, own = d.querySelector(r + "-config,script[type=" + r + "][config]");
+    // A page that runs PyScript itself: a second config for this type would stop the page's
+    // Python ("Unable to use different configs"), and once core.js has run it would be ignored.
+    // The SDK joins the page's interpreter instead and writes its modules itself.
+    if (live || own) {
+      console.info(P + "this page runs PyScript (" + r + ") of its own: the SDK runs in the page's " + r +
+        " interpreter, under the page's config");
+      return Promise.all(V[1].map(function (m) {
+        return fetch(base + "visitrail/" + m + ".py" + v).then(function (f) {
+          if (!f.ok) throw Error(f.url + ": HTTP " + f.status);
+          return f.text();
+        }).then(function (t) { return ["visitrail/" + m + ".py", t]; });
+      })).then(function (src) {
+        a._src = JSON.stringify(src);
+        start(r, {}, JOIN + code);
+        if (!live) el("script", { type: "module", src: base + "pyscript/core.js" }).onerror = fail;
+      }, fail);
+    }
+    V[1].forEach(function (m) { files[base + "visitrail/" + m + x + v] = "./visitrail/" + m + x; });
+    d.querySelector(o + "-config," + o + "-script,script[type=" + o + "]") ||
+      el(o + "-config", {}, JSON.stringify({ plugins: X }));
+    start(r, {
+      config: JSON.stringify({
+        interpreter: base + (r == "py" ? "pyodide/pyodide.mjs" : "micropython/micropython.mjs"), files: files, plugins: X
+      })
+    }, code);
     el("script", { type: "module", src: base + "pyscript/core.js" }).onerror = fail;
     // A runtime file that fails to load (404, CSP) surfaces as a rejection inside PyScript: ours
     // when it names our files. Warn once instead of leaving an uncaught error in the host page.
@@ -237,6 +271,53 @@
         e.preventDefault();
         fail();
       }
+    });
+  }
+
+  // Python that writes the SDK's modules (a._src: [[path, text], ...]) where the page's
+  // interpreter imports from, before `import visitrail.boot`. Names stay out of the page's globals.
+  var JOIN = "def _vt():\n import json, os\n from pyscript import window\n" +
+    " for p, t in json.loads(window.analytics._src):\n  d = ''\n  for n in p.split('/')[:-1]:\n" +
+    "   d += n\n   try:\n    os.mkdir(d)\n   except OSError:\n    pass\n   d += '/'\n" +
+    "  with open(p, 'w') as f:\n   f.write(t)\n_vt()\ndel _vt\n";
+
+  // target: its own id, so PyScript adds no output element to the page.
+  function start(r, attrs, code) {
+    var id = "visitrail-boot";
+    attrs.type = r;
+    attrs.id = attrs.target = id;
+    el("script", attrs, code).addEventListener(r + ":done", function () { py || fail(); });
+  }
+
+  // Brython compiles Python to JS and evals it: brython.min.js, then the bundle (the SDK and the
+  // few stdlib modules it needs, so Brython fetches no module), run in that order; then
+  // brython(), then the entry script: a text/python script added before brython() is never run.
+  // A page that runs Brython itself keeps its own (it calls brython() on load, which also runs
+  // the entry script); the bundle leaves the page's own stdlib modules alone.
+  function brython(v) {
+    var B = w.__BRYTHON__, n = B ? 1 : 2;
+    try {
+      Function("");
+    } catch (e) {
+      return fail();  // a CSP without 'unsafe-eval'
+    }
+    B && console.info(P + "this page runs Brython of its own: the SDK runs in it");
+    a._d = function () { py || fail(); };
+    function go() {
+      if (--n) return;
+      if (!w.__BRYTHON__) return fail();
+      B || w.brython({ debug: 0, indexeddb: 0 });
+      el("script", { type: "text/python", id: "visitrail_boot" },
+        "from browser import window\ntry:\n    import visitrail.boot\nfinally:\n    window.analytics._d()\n");
+    }
+    [B ? 0 : base + "brython/brython.min.js", base + "brython/visitrail.js" + v].forEach(function (u) {
+      if (!u) return;
+      var e = d.createElement("script");
+      e.src = u;
+      e.async = false;  // executed in order
+      e.onload = go;
+      e.onerror = fail;
+      d.head.appendChild(e);
     });
   }
 

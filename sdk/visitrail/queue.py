@@ -274,8 +274,10 @@ class Delivery:
 
     def _report(self, status, text):
         """Say once what the collector refused and why: {"error"} on a 4xx, {"rejected": [...]}
-        when it stored a batch but not every event of it (an identity token it would not accept)."""
-        if not text or status == 0 or status >= 500 or '"error' not in text and '"rejected"' not in text:
+        when it stored a batch but not every event of it, {"unverified": [...]} when it stored
+        events whose identity token it would not accept (an expired one, say)."""
+        if not text or status == 0 or status >= 500 or '"error' not in text and '"rejected"' not in text \
+                and '"unverified"' not in text:
             return
         try:
             body = json.loads(text)
@@ -285,7 +287,7 @@ class Delivery:
         if isinstance(body, dict):
             if isinstance(body.get("error"), str):
                 reasons.append(body["error"])
-            for r in body.get("rejected") or []:
+            for r in (body.get("rejected") or []) + (body.get("unverified") or []):
                 if isinstance(r, dict) and isinstance(r.get("reason"), str):
                     reasons.append(r["reason"])
         for reason in reasons:

@@ -217,3 +217,45 @@ def test_rebuild_profiles_command(tmp_path: pathlib.Path, capsys: pytest.Capture
     connection.close()
     assert main(["rebuild-profiles", "--db", "mysql://x/y"]) == 2
     assert "Unsupported database URL" in capsys.readouterr().err
+
+
+def test_identity_privacy_and_rate_flags(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    secret = "s" * 32
+    config = config_from_args(
+        parse("--write-key", "k1", "--identity-mode", "required", "--identity-secret", secret, "--no-ip",
+              "--trust-proxy", "--rate-limit", "50", "--rate-burst", "100")
+    )  # fmt: skip
+    [source] = config.sources
+    assert (source.identity, source.identity_secret) == ("required", secret)
+    assert (config.store_ip, config.trust_proxy, config.rate_limit, config.rate_burst) == (False, 1, 50, 100)
+    assert main(["serve", "--write-key", "k1", "--identity-mode", "verified"]) == 2
+    assert "needs an identity secret" in capsys.readouterr().err
+    assert main(["serve", "--write-key", "k1", "--identity-mode", "verified", "--identity-secret", "short"]) == 2
+    assert "at least 32 bytes" in capsys.readouterr().err
+    assert main(["serve", "--identity-mode", "verified", "--identity-secret", secret]) == 2
+    assert "--write-key" in capsys.readouterr().err
+
+
+def test_config_file_identity_and_privacy(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    file = tmp_path / "visitrail.json"
+    file.write_text(
+        json.dumps(
+            {
+                "sources": [
+                    {"writeKey": "wk_open"},
+                    {"writeKey": "wk_v", "identity": "verified", "identitySecret": "v" * 40},
+                ],
+                "trustProxy": 2,
+                "storeIp": False,
+                "rateLimit": 10.5,
+                "rateBurst": 20,
+            }
+        )
+    )
+    config = config_from_args(parse("--config", str(file)))
+    assert [(s.write_key, s.identity) for s in config.sources] == [("wk_open", "open"), ("wk_v", "verified")]
+    assert (config.trust_proxy, config.store_ip, config.rate_limit, config.rate_burst) == (2, False, 10.5, 20)
+    for bad in ({"sources": [{"writeKey": "k", "identity": "required"}]}, {"storeIp": "no"}, {"rateBurst": 0}):
+        file.write_text(json.dumps(bad))
+        assert main(["serve", "--config", str(file)]) == 2
+        assert "visitrail: " in capsys.readouterr().err

@@ -111,6 +111,7 @@ def test_profiles_are_built_and_merged_across_batches(db_url: str) -> None:
             "eventCount": 5,
             "firstSeen": "2026-11-25T11:00:00.000Z",
             "lastSeen": "2026-11-25T13:00:00.000Z",
+            "verified": False,
             "sessions": [{"sessionId": "s1", "firstSeen": T0, "lastSeen": T0, "eventCount": 2}],
         }
         assert phone != profile["profileId"] and await storage.profile(phone) is None  # merged away
@@ -447,7 +448,7 @@ def test_a_sqlite_database_from_before_profiles_is_migrated(tmp_path: pathlib.Pa
 
     run(f"sqlite:///{path}", scenario)
     with sqlite3.connect(path) as connection:
-        assert connection.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert connection.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
     connection.close()
 
 

@@ -60,6 +60,7 @@ def test_lookup_by_either_id(client: TestClient) -> None:
         "eventCount": 4,
         "firstSeen": "2026-11-25T11:00:01.000Z",
         "lastSeen": "2026-11-25T11:00:04.000Z",
+        "verified": False,
         "sessions": [
             {"sessionId": "s2", "firstSeen": "2026-11-25T11:00:03.000Z", "lastSeen": "2026-11-25T11:00:04.000Z",
              "eventCount": 2},
@@ -115,7 +116,9 @@ def test_search(client: TestClient) -> None:
     )
     found = get(client, "/api/profiles", query="ACME")["profiles"]
     assert [p["userIds"] or p["anonymousIds"] for p in found] == [["visitor-acme"], ["ann"]]
-    assert set(found[1]) == {"profileId", "userIds", "anonymousIds", "traits", "eventCount", "firstSeen", "lastSeen"}
+    assert set(found[1]) == {
+        "profileId", "userIds", "anonymousIds", "traits", "eventCount", "firstSeen", "lastSeen", "verified",
+    }  # fmt: skip
     assert len(get(client, "/api/profiles")["profiles"]) == 3
     assert len(get(client, "/api/profiles", limit="1")["profiles"]) == 1
     assert client.get("/api/profiles", params={"limit": "1001"}, headers=admin()).status_code == 400

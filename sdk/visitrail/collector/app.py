@@ -1,10 +1,12 @@
 """The collector's Starlette application. Routes:
 
 POST /v1/{identify,track,page,screen,group,alias,batch}, /v1/{i,t,p,s,g,a,b}, /v1/m   tracking.py
+POST /v1/calls                                          the loader's raw calls, raw_calls.py
 OPTIONS /v1/*                                           CORS preflight, cors.py
 GET  /api/events?anonymousId=|userId=|messageId=|profileId=   read API (admin), events_api.py
 GET  /api/profiles/lookup?userId=|anonymousId=, /api/profiles/{id}, /api/profiles?query=
                                                         profiles read API (admin), profiles_api.py
+DELETE /api/profiles/{id}                               erasure (admin), profiles_api.py
 GET  /, /profiles/{id}; GET|POST /login; POST /logout; GET /favicon.ico   the dashboard, dashboard.py
 POST /api/test/fail-next                                only with test_hooks, testhooks.py
 GET  /analytics/...                                     built browser assets, static.py
@@ -80,6 +82,7 @@ def create_app(
         Route("/api/profiles", profiles.search, methods=["GET"]),
         Route("/api/profiles/lookup", profiles.lookup, methods=["GET"]),
         Route("/api/profiles/{profile_id}", profiles.get, methods=["GET"]),
+        Route("/api/profiles/{profile_id}", profiles.erase, methods=["DELETE"]),
         Route("/", dashboard.home, methods=["GET"]),
         Route("/profiles/{profile_id}", dashboard.profile, methods=["GET"]),
         Route("/login", dashboard.login_form, methods=["GET"]),
@@ -110,7 +113,11 @@ def create_app(
         middleware=[Middleware(SecurityHeaders, style_hash=STYLE_HASH)],
         exception_handlers={ApiError: api_error, HTTPException: http_error},
     )
+    # No 307 from /v1/batch/ to /v1/batch: analytics-python takes any 3xx for a failure, and a JSON
+    # 404 says what is wrong.
+    app.router.redirect_slashes = False
     app.state.config = config
     app.state.storage = store
     app.state.faults = faults
+    app.state.rate_limiter = tracking.limiter  # tests set its clock
     return app

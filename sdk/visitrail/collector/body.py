@@ -2,19 +2,26 @@
 
 The limit applies to the decompressed bytes (Segment: 500 KB per batch request), and decompression
 is capped so a small gzip bomb can never expand past limit + 1 bytes in memory.
+
+Parsing is strict JSON: no NaN or Infinity (nor numbers too big for a float, which Python would
+read as infinity), and at most `MAX_DEPTH` nested arrays and objects.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import typing
 import zlib
 
 from .errors import ApiError, invalid
 
-__all__ = ["MAX_BODY_BYTES", "read_body", "parse_json"]
+__all__ = ["MAX_BODY_BYTES", "MAX_DEPTH", "read_body", "parse_json"]
 
 MAX_BODY_BYTES = 500 * 1024
+# Segment messages nest a few levels (batch > message > context > page); 64 leaves properties
+# plenty of room and keeps every later walk over a body (validation, JSON encoding) shallow.
+MAX_DEPTH = 64
 # Deflate's worst case adds 5 bytes per 16 KB stored block, plus an 18-byte gzip header and trailer,
 # so any gzip body that decompresses within the limit is at most this much bigger than it.
 GZIP_OVERHEAD = 1024
@@ -77,11 +84,38 @@ def _reject_constant(name: str) -> typing.NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_json(body: bytes) -> typing.Any:
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400: valid JSON, but no float holds it and json.dumps would write Infinity
+        raise ValueError(f"number {text[:40]} is too large")
+    return value
+
+
+def depth(value: typing.Any) -> int:
+    """How deeply arrays and objects nest in `value` (a scalar: 0), without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: typing.Iterable[typing.Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+def parse_json(body: bytes, max_depth: int = MAX_DEPTH) -> typing.Any:
     """Parse a body as JSON whatever its Content-Type: analytics-next always sends text/plain."""
     if not body.strip():
         raise invalid("request body is empty; expected a JSON object")
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        value = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as exc:  # ValueError covers bad UTF-8 and JSONDecodeError
         raise invalid(f"request body is not valid JSON: {exc}") from None
+    if depth(value) > max_depth:
+        raise invalid(f"request body nests arrays and objects more than {max_depth} levels deep")
+    return value

@@ -2,16 +2,23 @@
 
     visitrail serve [--host 127.0.0.1] [--port 8001] [--db sqlite:///visitrail.db]
                     [--write-key KEY]... [--allow-origin ORIGIN]... [--admin-token TOKEN]
+                    [--identity-mode open|verified|required] [--identity-secret SECRET]
+                    [--trust-proxy [HOPS]] [--no-ip] [--rate-limit N] [--rate-burst N]
                     [--assets DIR] [--config FILE.json] [--test-hooks] [--log-level info]
+    visitrail token --secret SECRET --uid USER_ID [--ttl 3600]
+    visitrail erase [--db URL] [--config FILE.json] (--user-id U | --anonymous-id A | --profile-id P)
     visitrail rebuild-profiles [--db URL] [--config FILE.json]
     visitrail demo ...        handed to visitrail.demo:main(argv)
 
 `serve` prints one line once the socket is bound, e.g.
     visitrail collector listening on http://127.0.0.1:8001 (admin token: ...)
 (the token only when it was generated).
-`--port 0` picks a free port; read it from that line. Every --allow-origin applies to every
---write-key given on the command line; a --config file can give each source its own origins.
-The admin token defaults to $VISITRAIL_ADMIN_TOKEN, else a random one.
+`--port 0` picks a free port; read it from that line. Every --allow-origin, --identity-mode and
+--identity-secret applies to every --write-key given on the command line; a --config file can give
+each source its own. The admin token defaults to $VISITRAIL_ADMIN_TOKEN, else a random one; the
+identity secret to $VISITRAIL_IDENTITY_SECRET.
+`token` prints an identity token for a user (tokens.py), as a site's server would issue it.
+`erase` deletes a profile with all its IDs and events, in one transaction (the right to erasure).
 `rebuild-profiles` recomputes session ids and profiles from the stored events (profiles.py), in one
 transaction; collectors may keep running, their batches wait for it.
 """
@@ -25,7 +32,7 @@ import socket
 import sys
 import typing
 
-from .config import Config, Source, load_config_file
+from .config import DEFAULT_RATE_BURST, DEFAULT_RATE_LIMIT, IDENTITY_MODES, Config, Source, load_config_file
 
 __all__ = ["main", "build_parser", "config_from_args"]
 
@@ -52,6 +59,38 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--config", metavar="FILE", help='JSON: {"sources": [{"writeKey", "origins"}], "adminToken", "db"}'
     )
+    serve.add_argument(
+        "--identity-mode",
+        choices=IDENTITY_MODES,
+        help="what the --write-key sources do with identity tokens (default: open; see identity.py)",
+    )
+    serve.add_argument(
+        "--identity-secret",
+        default=os.environ.get("VISITRAIL_IDENTITY_SECRET"),
+        metavar="SECRET",
+        help="HS256 secret of the --write-key sources' identity tokens (at least 32 bytes)",
+    )
+    serve.add_argument(
+        "--trust-proxy",
+        type=int,
+        nargs="?",
+        const=1,
+        metavar="HOPS",
+        help="the collector is behind HOPS reverse proxies (default 1): take the client's IP from X-Forwarded-For",
+    )
+    serve.add_argument("--no-ip", action="store_true", help="store no IP address at all, not even truncated")
+    serve.add_argument(
+        "--rate-limit",
+        type=float,
+        metavar="N",
+        help=f"events per second per write key, in each process; 0: no limit (default: {DEFAULT_RATE_LIMIT:g})",
+    )
+    serve.add_argument(
+        "--rate-burst",
+        type=int,
+        metavar="N",
+        help=f"events a write key may send at once (default: {DEFAULT_RATE_BURST})",
+    )
     serve.add_argument("--test-hooks", action="store_true", help="enable POST /api/test/fail-next (tests only)")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     rebuild = commands.add_parser(
@@ -59,6 +98,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rebuild.add_argument("--db", help="database URL (default: sqlite:///visitrail.db, in the working directory)")
     rebuild.add_argument("--config", metavar="FILE", help="JSON config file; its db is used unless --db is given")
+    token = commands.add_parser("token", help="print an identity token for a user, as a site's server issues it")
+    token.add_argument(
+        "--secret", default=os.environ.get("VISITRAIL_IDENTITY_SECRET"), help="the source's identity secret"
+    )
+    token.add_argument("--uid", required=True, help="the userId the token vouches for")
+    token.add_argument("--ttl", type=int, default=3600, metavar="SECONDS", help="lifetime (default: 3600)")
+    erase = commands.add_parser("erase", help="delete a profile with all its IDs and events (right to erasure)")
+    erase.add_argument("--db", help="database URL (default: sqlite:///visitrail.db, in the working directory)")
+    erase.add_argument("--config", metavar="FILE", help="JSON config file; its db is used unless --db is given")
+    who = erase.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user-id", metavar="U", help="the profile holding this userId")
+    who.add_argument("--anonymous-id", metavar="A", help="the profile holding this anonymousId")
+    who.add_argument("--profile-id", metavar="P", help="the profile with this profileId")
     # Listed for --help only: main() hands `demo` its arguments untouched, before parsing.
     commands.add_parser(
         "demo", help="run the demo site against a collector (see visitrail demo --help)", add_help=False
@@ -82,6 +134,10 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
         return serve(args)
     if args.command == "rebuild-profiles":
         return rebuild_profiles(args)
+    if args.command == "token":
+        return print_token(args)
+    if args.command == "erase":
+        return erase_profile(args)
     return 2  # pragma: no cover  (argparse rejects unknown commands)
 
 
@@ -89,13 +145,76 @@ def config_from_args(args: argparse.Namespace) -> Config:
     """Flags on top of the --config file; --write-key adds sources, the other flags replace values."""
     options: dict[str, typing.Any] = load_config_file(args.config) if args.config else {}
     options.setdefault("sources", [])
-    options["sources"] += [Source(key, tuple(args.allow_origin)) for key in getattr(args, "write_key", [])]
+    keys = getattr(args, "write_key", [])
+    mode = getattr(args, "identity_mode", None)
+    if mode and not keys:
+        raise ValueError("--identity-mode applies to the --write-key sources; give at least one --write-key")
+    options["sources"] += [
+        Source(
+            key,
+            tuple(args.allow_origin),
+            identity=mode or "open",
+            identity_secret=getattr(args, "identity_secret", None) or "",
+        )
+        for key in keys
+    ]
     for name, flag in (("admin_token", "admin_token"), ("db_url", "db"), ("assets_dir", "assets")):
         if getattr(args, flag, None):
             options[name] = getattr(args, flag)
+    for name, flag in (("trust_proxy", "trust_proxy"), ("rate_limit", "rate_limit"), ("rate_burst", "rate_burst")):
+        if getattr(args, flag, None) is not None:
+            options[name] = getattr(args, flag)
+    if getattr(args, "no_ip", False):
+        options["store_ip"] = False
     if getattr(args, "test_hooks", False):
         options["test_hooks"] = True
     return Config(**options)
+
+
+def print_token(args: argparse.Namespace) -> int:
+    from .tokens import issue_identity_token
+
+    if not args.secret:
+        print("visitrail: give --secret (or set $VISITRAIL_IDENTITY_SECRET)", file=sys.stderr)
+        return 2
+    try:
+        print(issue_identity_token(args.secret, args.uid, args.ttl))
+    except ValueError as exc:
+        print(f"visitrail: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def erase_profile(args: argparse.Namespace) -> int:
+    from .storage import open_storage
+
+    async def erase(url: str) -> dict[str, typing.Any] | None:
+        storage = open_storage(url)
+        await storage.connect()
+        try:
+            return await storage.erase_profile(
+                profile_id=args.profile_id, user_id=args.user_id, anonymous_id=args.anonymous_id
+            )
+        finally:
+            await storage.disconnect()
+
+    try:
+        erased = asyncio.run(erase(config_from_args(args).db_url))
+    except (OSError, ValueError) as exc:  # a bad --config file or database URL
+        print(f"visitrail: {exc}", file=sys.stderr)
+        return 2
+    if erased is None:
+        named = next(f"{flag} {value}" for flag, value in (
+            ("profileId", args.profile_id), ("userId", args.user_id), ("anonymousId", args.anonymous_id)
+        ) if value is not None)  # fmt: skip
+        print(f"visitrail: no profile has {named}", file=sys.stderr)
+        return 1
+    events, identities = erased["events"], erased["identities"]
+    print(
+        f"visitrail: erased profile {erased['profileId']}: {events} event{'' if events == 1 else 's'}, "
+        f"{identities} ID{'' if identities == 1 else 's'}"
+    )
+    return 0
 
 
 def rebuild_profiles(args: argparse.Namespace) -> int:

@@ -1,11 +1,17 @@
-"""Collector configuration: sources (write key -> allowed browser origins), admin token, database, assets.
+"""Collector configuration: sources (write key -> allowed browser origins, identity policy), admin
+token, database, assets, privacy and rate limits.
 
 Built from CLI flags, optionally on top of a JSON file:
 
-    {"sources": [{"writeKey": "wk_demo", "origins": ["http://127.0.0.1:8000"]}],
-     "adminToken": "secret", "db": "sqlite:////var/lib/visitrail.db", "assets": "web/dist"}
+    {"sources": [{"writeKey": "wk_demo", "origins": ["http://127.0.0.1:8000"],
+                  "identity": "verified", "identitySecret": "<at least 32 bytes>"}],
+     "adminToken": "secret", "db": "sqlite:////var/lib/visitrail.db", "assets": "web/dist",
+     "trustProxy": 1, "storeIp": true, "rateLimit": 1000, "rateBurst": 5000}
 
 An origin of "*" allows any origin (it is still echoed back, since credentialed CORS can't use "*").
+`identity` is "open" (default), "verified" or "required"; see identity.py. `trustProxy` is how many
+reverse proxies stand in front of the collector (0: X-Forwarded-For is ignored); see client_ip.py.
+`rateLimit` is events per second per write key (0: unlimited), `rateBurst` the bucket's size.
 """
 
 from __future__ import annotations
@@ -16,9 +22,15 @@ import pathlib
 import secrets
 import typing
 
-__all__ = ["Source", "Config", "default_assets_dir", "load_config_file"]
+from .tokens import check_secret
+
+__all__ = ["IDENTITY_MODES", "Source", "Config", "default_assets_dir", "load_config_file"]
 
 DEFAULT_DB_URL = "sqlite:///visitrail.db"  # relative: in the working directory
+IDENTITY_MODES = ("open", "verified", "required")
+# Generous: a busy site's browsers together, not one abusive client; per collector process.
+DEFAULT_RATE_LIMIT = 1000.0  # events per second, per write key
+DEFAULT_RATE_BURST = 5000  # events; at least one full batch (2,500 messages)
 
 
 def default_assets_dir() -> str:
@@ -38,10 +50,19 @@ def normalise_origin(origin: str) -> str:
 class Source:
     write_key: str
     origins: tuple[str, ...] = ()
+    identity: str = "open"  # one of IDENTITY_MODES
+    identity_secret: str = dataclasses.field(default="", repr=False)
 
     def __post_init__(self) -> None:
-        assert self.write_key, "A source needs a non-empty write key"
+        if not self.write_key:
+            raise ValueError("a source needs a non-empty write key")
         object.__setattr__(self, "origins", tuple(normalise_origin(o) for o in self.origins))
+        if self.identity not in IDENTITY_MODES:
+            raise ValueError(f"source {self.write_key!r}: identity must be one of {', '.join(IDENTITY_MODES)}")
+        if self.identity != "open":
+            if not self.identity_secret:
+                raise ValueError(f"source {self.write_key!r}: identity {self.identity!r} needs an identity secret")
+            check_secret(self.identity_secret)
 
     def allows(self, origin: str) -> bool:
         return "*" in self.origins or normalise_origin(origin) in self.origins
@@ -54,10 +75,16 @@ class Config:
     db_url: str = DEFAULT_DB_URL
     assets_dir: str = dataclasses.field(default_factory=default_assets_dir)
     test_hooks: bool = False  # enables POST /api/test/fail-next, for end-to-end tests only
+    trust_proxy: int = 0  # reverse proxies in front of us whose X-Forwarded-For entries we believe
+    store_ip: bool = True  # the client's truncated IP address, in the events' ip column
+    rate_limit: float = DEFAULT_RATE_LIMIT  # events per second per write key; 0: no limit
+    rate_burst: int = DEFAULT_RATE_BURST
 
     token_generated: bool = dataclasses.field(default=False, init=False)
 
     def __post_init__(self) -> None:
+        if self.trust_proxy < 0 or self.rate_limit < 0 or self.rate_burst < 1:
+            raise ValueError("trust proxy hops and the rate limit must not be negative, the burst at least 1")
         if not self.admin_token:
             self.admin_token = secrets.token_urlsafe(24)
             self.token_generated = True
@@ -83,10 +110,31 @@ def load_config_file(path: str) -> dict[str, typing.Any]:
     sources = data.get("sources", [])
     if not isinstance(sources, list) or not all(isinstance(s, dict) and s.get("writeKey") for s in sources):
         raise ValueError(f'{path}: "sources" must be a list of {{"writeKey": ..., "origins": [...]}}')
-    kwargs["sources"] = [Source(s["writeKey"], tuple(s.get("origins", ()))) for s in sources]
+    try:
+        kwargs["sources"] = [
+            Source(
+                s["writeKey"],
+                tuple(s.get("origins", ())),
+                identity=s.get("identity") or "open",
+                identity_secret=s.get("identitySecret") or "",
+            )
+            for s in sources
+        ]
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
     for key, name in (("adminToken", "admin_token"), ("db", "db_url"), ("assets", "assets_dir")):
         if data.get(key):
             kwargs[name] = str(data[key])
     if data.get("testHooks"):
         kwargs["test_hooks"] = True
+    for key, name, kind in (
+        ("trustProxy", "trust_proxy", int),
+        ("storeIp", "store_ip", bool),
+        ("rateLimit", "rate_limit", (int, float)),
+        ("rateBurst", "rate_burst", int),
+    ):
+        if key in data:
+            if not isinstance(data[key], kind) or (kind is not bool and isinstance(data[key], bool)):
+                raise ValueError(f"{path}: {key} has the wrong type")
+            kwargs[name] = data[key]
     return kwargs

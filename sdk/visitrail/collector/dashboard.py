@@ -6,9 +6,9 @@
     POST /logout
     GET  /favicon.ico             204: browsers ask for it; an answer keeps their consoles quiet
 
-Without a valid session cookie every page shows the login form. The cookie (auth.py) is HttpOnly
-and SameSite=Strict, so no other site can make the browser send it; POSTs must also come from the
-dashboard's own origin. Templates are Jinja2 with autoescaping on, so every value (traits and IDs
+Without a valid session cookie every page answers 401 with the login form. The cookie (auth.py)
+is HttpOnly and SameSite=Strict, so no other site can make the browser send it; POSTs must also
+come from the dashboard's own origin. Templates are Jinja2 with autoescaping on, so every value (traits and IDs
 come straight from tracked events) is HTML-escaped. The pages run no script; the one inline style
 sheet is allowed by its hash in the Content-Security-Policy (security.py sends it).
 """
@@ -81,8 +81,11 @@ class Dashboard:
         return self.render("login.html", status_code, logged_in=False, next=local_path(next_path), error=error)
 
     def login_here(self, request: Request) -> HTMLResponse:
-        """The login form in place of the page asked for, which it returns to."""
-        return self.login_page(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        """The login form in place of the page asked for, which it returns to. 401, as the read API
+        answers: the page was refused (Bearer, not Basic, so browsers show the form, not a prompt)."""
+        response = self.login_page(request.url.path + (f"?{request.url.query}" if request.url.query else ""), "", 401)
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
 
     async def home(self, request: Request) -> Response:
         if not self.logged_in(request):

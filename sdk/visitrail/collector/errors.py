@@ -10,7 +10,7 @@ import typing
 
 from starlette.responses import JSONResponse
 
-__all__ = ["ApiError"]
+__all__ = ["ApiError", "invalid"]
 
 
 class ApiError(Exception):
@@ -21,6 +21,7 @@ class ApiError(Exception):
         message: str,
         errors: list[dict[str, typing.Any]] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, typing.Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
@@ -28,9 +29,10 @@ class ApiError(Exception):
         self.message = message
         self.errors = errors
         self.headers = headers or {}
+        self.extra = extra or {}  # more fields of the body, e.g. the "error" our browser SDK reads
 
     def response(self) -> JSONResponse:
-        content: dict[str, typing.Any] = {"code": self.code, "message": self.message}
+        content: dict[str, typing.Any] = {"code": self.code, "message": self.message, **self.extra}
         if self.errors is not None:
             content["errors"] = self.errors
         return JSONResponse(content, status_code=self.status_code, headers=self.headers)

@@ -2,10 +2,18 @@
 
 Limits and required fields follow Segment's HTTP API docs. A request is all or nothing: if any
 message is invalid, `normalise` raises and nothing is stored, with one `{index, reason}` per bad one.
+
+Beyond Segment's rules, what the databases can't hold is refused here, so that it is a 400 and
+never a 500: NUL characters (PostgreSQL text can't contain them), lone surrogates (not UTF-8), and
+IDs or trait keys too long for a PostgreSQL index entry.
+
+`context.identityToken` is taken out of every message here, whatever the source's identity mode:
+it is a credential, so it is never stored; identity.py judges it from the `Normalised` it comes in.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import numbers
@@ -17,18 +25,34 @@ from .profiles import session_id_of
 from .storage import Event
 from .timestamps import corrected_timestamp, format_timestamp, parse_timestamp
 
-__all__ = ["TYPES", "MAX_MESSAGE_BYTES", "MAX_BATCH_MESSAGES", "MAX_MESSAGE_ID_CHARS", "batch_items", "normalise"]
+__all__ = [
+    "TYPES", "MAX_MESSAGE_BYTES", "MAX_BATCH_MESSAGES", "MAX_MESSAGE_ID_CHARS", "MAX_ID_CHARS", "Normalised",
+    "batch_items", "normalise", "text_problem",
+]  # fmt: skip
 
 TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
 MAX_MESSAGE_BYTES = 32 * 1024  # per message, single call or in a batch
 MAX_BATCH_MESSAGES = 2500
 MAX_MESSAGE_ID_CHARS = 100  # messageId must be "fewer than 100 characters"
+# userId, anonymousId, previousId and trait keys are indexed; a PostgreSQL B-tree entry holds at
+# most ~2,700 bytes, and 512 characters are at most 2,048 bytes of UTF-8.
+MAX_ID_CHARS = 512
 MAX_ERRORS_LISTED = 100  # keep a 2,500-message rejection readable
+IDENTITY_TOKEN = "identityToken"  # in context: see identity.py
 
 # The field stored in the `event` column: what people filter each type by.
 NAME_FIELDS = {"track": "event", "page": "name", "screen": "name"}
 OBJECT_FIELDS = ("context", "integrations", "properties", "traits")
 TIMESTAMP_FIELDS = ("timestamp", "originalTimestamp", "sentAt")
+ID_FIELDS = ("userId", "anonymousId", "previousId", "groupId")
+
+
+@dataclasses.dataclass(frozen=True)
+class Normalised:
+    """A message ready to store, and the identity token it carried (already out of `event.body`)."""
+
+    event: Event
+    identity_token: typing.Any = dataclasses.field(default=None, repr=False)
 
 
 def batch_items(body: typing.Any, is_batch: bool) -> list[typing.Any]:
@@ -54,16 +78,52 @@ def is_id(value: typing.Any) -> bool:
     return isinstance(value, (str, numbers.Number)) and not isinstance(value, bool)
 
 
+def has_nul(value: typing.Any, dumped: str) -> bool:
+    """Does any string of `value` (keys too) hold a NUL? `dumped` is `value` as JSON: it spells a
+    NUL `\\u0000`, so only a value whose JSON has that text needs walking."""
+    if "\\u0000" not in dumped:
+        return False
+    stack = [value]
+    while stack:  # iterative: parse_json bounds the depth, but recursion is not needed
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+NUL_REASON = "contains a NUL character (\\u0000), which can't be stored"
+SURROGATE_REASON = "contains invalid Unicode (a lone surrogate)"
+
+
+def text_problem(value: typing.Any) -> str | None:
+    """Why a parsed JSON value can't be stored as text, or None: a NUL or a lone surrogate anywhere."""
+    dumped = json.dumps(value, ensure_ascii=False)
+    try:
+        dumped.encode()
+    except UnicodeEncodeError:  # JSON's "\ud800" escape decodes to a lone surrogate, which UTF-8 can't hold
+        return SURROGATE_REASON
+    return NUL_REASON if has_nul(value, dumped) else None
+
+
 def problem(message: typing.Any, default_type: str | None) -> str | None:
     """Why `message` can't be accepted, or None if it can."""
     if not isinstance(message, dict):
         return "message must be a JSON object"
+    dumped = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
     try:
-        size = len(json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode())
-    except UnicodeEncodeError:  # JSON's "\ud800" escape decodes to a lone surrogate, which UTF-8 can't hold
-        return "message contains invalid Unicode (a lone surrogate)"
+        size = len(dumped.encode())
+    except UnicodeEncodeError:
+        return f"message {SURROGATE_REASON}"
     if size > MAX_MESSAGE_BYTES:
         return f"message is {size} bytes; the limit is {MAX_MESSAGE_BYTES // 1024} KB per message"
+    if has_nul(message, dumped):
+        return f"message {NUL_REASON}"
     kind = message.get("type") or default_type
     if kind is None:
         return f"type is required: one of {', '.join(sorted(TYPES))}"
@@ -74,9 +134,11 @@ def problem(message: typing.Any, default_type: str | None) -> str | None:
         return "messageId must be a string"
     if message_id is not None and len(message_id) >= MAX_MESSAGE_ID_CHARS:
         return f"messageId must be fewer than {MAX_MESSAGE_ID_CHARS} characters"
-    for field in ("userId", "anonymousId", "previousId", "groupId"):
+    for field in ID_FIELDS:
         if present(message.get(field)) and not is_id(message[field]):
             return f"{field} must be a string or a number"
+        if present(message.get(field)) and len(str(message[field])) > MAX_ID_CHARS:
+            return f"{field} must be at most {MAX_ID_CHARS} characters"
     if kind == "alias":
         if not (present(message.get("userId")) and present(message.get("previousId"))):
             return "alias needs userId and previousId"
@@ -86,9 +148,13 @@ def problem(message: typing.Any, default_type: str | None) -> str | None:
         return "track needs an 'event' string"
     if kind == "group" and not present(message.get("groupId")):
         return "group needs a groupId"
+    if kind in ("page", "screen") and message.get("name") is not None and not isinstance(message["name"], str):
+        return "name must be a string"
     for field in OBJECT_FIELDS:
         if message.get(field) is not None and not isinstance(message[field], dict):
             return f"{field} must be an object"
+    if kind == "identify" and any(len(key) > MAX_ID_CHARS for key in message.get("traits") or {}):
+        return f"trait names must be at most {MAX_ID_CHARS} characters"
     for field in TIMESTAMP_FIELDS:
         if message.get(field) is not None and parse_timestamp(message[field]) is None:
             return f"{field} must be an ISO-8601 date-time"
@@ -102,6 +168,9 @@ def batch_defaults(body: dict[str, typing.Any], is_batch: bool) -> dict[str, typ
         value = body.get(field) if is_batch else None
         if value is not None and not isinstance(value, dict):
             raise invalid(f"batch-level {field} must be an object")
+        text = text_problem(value)
+        if text is not None:
+            raise invalid(f"batch-level {field} {text}")
         defaults[field] = value or {}
     sent_at = body.get("sentAt")
     if is_batch and sent_at is not None and parse_timestamp(sent_at) is None:
@@ -118,23 +187,28 @@ def normalise(
     default_type: str | None,
     write_key: str,
     received_at: datetime.datetime,
-) -> list[Event]:
+    ip: str | None = None,
+    indexes: typing.Sequence[int] | None = None,
+    noun: str = "message",
+) -> list[Normalised]:
+    """Every item as a `Normalised`, in order, or raise 400 listing the bad ones. Errors name an
+    item by `indexes[i]` when given (raw_calls.py: the call an event was built from) and `noun`."""
     defaults = batch_defaults(body, is_batch)
-    events, errors = [], []
-    for index, item in enumerate(items):
+    out, errors = [], []
+    for position, item in enumerate(items):
         reason = problem(item, default_type)
         if reason is None:
             try:
-                events.append(_event(item, defaults, default_type, write_key, received_at))
+                out.append(_event(item, defaults, default_type, write_key, received_at, ip))
             except OverflowError:  # parseable but absurd: sentAt in year 9999, timestamp in year 1
                 reason = "timestamps are too far apart to correct for clock skew"
         if reason is not None:
-            errors.append({"index": index, "reason": reason})
+            errors.append({"index": position if indexes is None else indexes[position], "reason": reason})
     if errors:
         first = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise invalid(f"message {first['index']}: {first['reason']}{more}", errors[:MAX_ERRORS_LISTED])
-    return events
+        raise invalid(f"{noun} {first['index']}: {first['reason']}{more}", errors[:MAX_ERRORS_LISTED])
+    return out
 
 
 def _device_times(
@@ -153,13 +227,15 @@ def _event(
     default_type: str | None,
     write_key: str,
     received_at: datetime.datetime,
-) -> Event:
+    ip: str | None,
+) -> Normalised:
     timestamp, original, sent_at = _device_times(message, defaults)
     stored = {key: value for key, value in message.items() if key != "writeKey"}  # the key lives in its column
     stored["type"] = message.get("type") or default_type
     for field in ("context", "integrations"):
         # The docs say batch-level values "will be merged with" each message's; the message wins.
         stored[field] = {**defaults[field], **(message.get(field) or {})}
+    token = stored["context"].pop(IDENTITY_TOKEN, None)  # a credential: judged, never stored
     stored["messageId"] = message.get("messageId") or f"srv-{uuid.uuid4()}"
     stored["timestamp"] = format_timestamp(corrected_timestamp(received_at, timestamp, original, sent_at))
     stored["receivedAt"] = format_timestamp(received_at)
@@ -172,7 +248,7 @@ def _event(
     def text(field: str) -> str | None:
         return str(message[field]) if present(message.get(field)) else None
 
-    return Event(
+    event = Event(
         write_key=write_key,
         message_id=stored["messageId"],
         type=stored["type"],
@@ -185,4 +261,6 @@ def _event(
         received_at=stored["receivedAt"],
         body=json.dumps(stored, separators=(",", ":"), ensure_ascii=False),
         session_id=session_id_of(stored),
+        ip=ip,
     )
+    return Normalised(event, token)

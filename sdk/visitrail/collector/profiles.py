@@ -30,7 +30,14 @@ The rules, applied to each event in arrival order:
 5. Traits come from identify calls and merge per key: the value from the latest event wins, by
    the event's skew-corrected timestamp, then by event id (arrival order) on a tie. Each key keeps
    its own timestamp, so a late identify with an older timestamp can't overwrite a newer value,
-   and the result is the same in whatever order events and merges happen.
+   and the result is the same in whatever order events and merges happen (but see rule 6).
+6. Verified identity (identity.py): an event whose identity token proved its userId marks its
+   profile verified, for good. From then on the profile's traits change only through verified
+   events: an unverified identify is stored and linked as usual, but its traits are not applied,
+   and a merge that an unverified event causes brings the other profile's traits along only if
+   that profile was verified too. A merge makes the survivor verified if either side was. Since
+   this depends on when a profile became verified, a rebuild (which replays in arrival order)
+   gives the same result as the live collector did, but reordering events could change it.
 """
 
 from __future__ import annotations
@@ -75,10 +82,18 @@ class Link:
     anonymous_id: str | None = None
     previous_id: str | None = None  # alias only
     traits: dict[str, typing.Any] | None = None  # identify only
+    verified: bool = False  # carried a valid identity token for its userId (identity.py)
 
     @classmethod
     def from_row(
-        cls, event_id: int, type: str, timestamp: str, user_id: str | None, anonymous_id: str | None, body: str
+        cls,
+        event_id: int,
+        type: str,
+        timestamp: str,
+        user_id: str | None,
+        anonymous_id: str | None,
+        body: str,
+        verified: typing.Any = False,
     ) -> Link:
         previous_id, traits = None, None
         if type in ("identify", "alias"):  # only these carry anything more; don't parse the rest
@@ -87,7 +102,7 @@ class Link:
                 previous_id = str(message["previousId"])
             if type == "identify" and isinstance(message.get("traits"), dict):
                 traits = message["traits"]
-        return cls(event_id, type, timestamp, user_id, anonymous_id, previous_id, traits)
+        return cls(event_id, type, timestamp, user_id, anonymous_id, previous_id, traits, bool(verified))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +124,7 @@ class Profile:
     event_count: int = 0
     first_seen: str | None = None
     last_seen: str | None = None
+    verified: bool = False  # rule 6
 
     def identities(self) -> list[Identity]:
         return [(USER, u) for u in sorted(self.user_ids)] + [(ANONYMOUS, a) for a in sorted(self.anonymous_ids)]
@@ -162,19 +178,22 @@ class Graph:
         """Resolve one event; returns the profile it belongs to (None if it names no one)."""
         if link.user_id is None and link.anonymous_id is None:
             return None  # the tracking API refuses these; a hand-made row may still have one
-        profile = self._link(link.user_id, link.anonymous_id)
+        profile = self._link(link.user_id, link.anonymous_id, link.verified)
         if link.type == "alias" and link.previous_id is not None:
             previous = self.profile_of((USER, link.previous_id)) or self.profile_of((ANONYMOUS, link.previous_id))
             if previous is None:
                 self._attach((ANONYMOUS, link.previous_id), profile)
             elif previous is not profile:
-                self._merge(previous, profile)
+                self._merge(previous, profile, link.verified)
         profile.seen(link.timestamp)
-        for key, value in (link.traits or {}).items():
-            trait = Trait(value, link.timestamp, link.event_id)
-            if trait.newer_than(profile.traits.get(key)):
-                profile.traits[key] = trait
-                self.traits_changed.add((profile.id, key))
+        if link.verified and not profile.verified:
+            profile.verified = True  # before its traits: the verifying identify's own traits apply
+        if link.verified or not profile.verified:
+            for key, value in (link.traits or {}).items():
+                trait = Trait(value, link.timestamp, link.event_id)
+                if trait.newer_than(profile.traits.get(key)):
+                    profile.traits[key] = trait
+                    self.traits_changed.add((profile.id, key))
         self.profiles_changed.add(profile.id)
         self.event_profiles[link.event_id] = profile.id
         return profile
@@ -192,7 +211,7 @@ class Graph:
     def final_event_profiles(self) -> dict[int, str]:
         return {event_id: self.final_id(profile_id) for event_id, profile_id in self.event_profiles.items()}
 
-    def _link(self, user_id: str | None, anonymous_id: str | None) -> Profile:
+    def _link(self, user_id: str | None, anonymous_id: str | None, verified: bool) -> Profile:
         user = None if user_id is None else (USER, user_id)
         anonymous = None if anonymous_id is None else (ANONYMOUS, anonymous_id)
         user_profile = None if user is None else self.profile_of(user)
@@ -212,7 +231,7 @@ class Graph:
         if anonymous is not None and anonymous_profile is None:
             self._attach(anonymous, user_profile)
         elif anonymous_profile is not None and anonymous_profile is not user_profile and not anonymous_profile.user_ids:
-            self._merge(anonymous_profile, user_profile)
+            self._merge(anonymous_profile, user_profile, verified)
         return user_profile
 
     def _create(self, identity: Identity) -> Profile:
@@ -227,13 +246,16 @@ class Graph:
         self.identities_changed.add(identity)
         self.profiles_changed.add(profile.id)
 
-    def _merge(self, loser: Profile, survivor: Profile) -> None:
+    def _merge(self, loser: Profile, survivor: Profile, verified: bool) -> None:
+        """Move `loser` into `survivor`; `verified`: the event causing the merge was (rule 6)."""
         for identity in loser.identities():
             self._attach(identity, survivor)
-        for key, trait in loser.traits.items():
-            if trait.newer_than(survivor.traits.get(key)):
-                survivor.traits[key] = trait
-                self.traits_changed.add((survivor.id, key))
+        if verified or loser.verified or not survivor.verified:
+            for key, trait in loser.traits.items():
+                if trait.newer_than(survivor.traits.get(key)):
+                    survivor.traits[key] = trait
+                    self.traits_changed.add((survivor.id, key))
+        survivor.verified = survivor.verified or loser.verified
         if loser.event_count:
             assert loser.first_seen is not None and loser.last_seen is not None
             survivor.seen(loser.first_seen, loser.event_count)

@@ -9,7 +9,14 @@
     -> 200 {"profiles": [<the same without sessions>, ...]}   last seen first; an ID or a trait value
        contains `query`, case-insensitively; no query lists the profiles seen last
 
+    DELETE /api/profiles/{profileId}        the right to erasure
+    -> 200 {"profileId", "events": 12, "identities": 3}   rows deleted, in one transaction: the
+       profile, its traits, every ID it holds and every event that belongs to it
+       404 if there is no such profile
+
 A profile's events: GET /api/events?profileId=... (events_api.py). Identity rules: profiles.py.
+"verified" (identity.py) is true once an event with a valid identity token reached the profile.
+The CLI erases too: `visitrail erase --user-id U` (cli.py).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from starlette.responses import JSONResponse
 
 from .auth import check_admin_request
 from .config import Config
+from .dashboard import check_same_origin
 from .errors import ApiError, invalid
 from .events_api import int_param
 from .storage import Storage
@@ -56,6 +64,15 @@ class ProfilesAPI:
         if profile is None:
             raise ApiError(404, "not_found", missing)
         return JSONResponse(profile)
+
+    async def erase(self, request: Request) -> JSONResponse:
+        check_admin_request(request, self.config.admin_token)
+        check_same_origin(request)  # with the dashboard's cookie, only the dashboard's own pages may erase
+        profile_id = request.path_params["profile_id"]
+        erased = await self.storage.erase_profile(profile_id=profile_id)
+        if erased is None:
+            raise ApiError(404, "not_found", f"no profile {profile_id!r}")
+        return JSONResponse(erased)
 
     async def search(self, request: Request) -> JSONResponse:
         check_admin_request(request, self.config.admin_token)

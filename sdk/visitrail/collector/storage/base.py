@@ -6,7 +6,7 @@ backends run blocking drivers (sqlite3, psycopg's sync connections) in worker th
 them share one implementation of the SQL (`sql.py`).
 
 Profiles are returned as JSON-ready dicts, the read API's shape:
-    {"profileId", "userIds", "anonymousIds", "traits", "eventCount", "firstSeen", "lastSeen"}
+    {"profileId", "userIds", "anonymousIds", "traits", "eventCount", "firstSeen", "lastSeen", "verified"}
 plus "sessions" from `profile()`: [{"sessionId", "firstSeen", "lastSeen", "eventCount"}], newest first.
 """
 
@@ -34,6 +34,8 @@ class Event:
     received_at: str
     body: str
     session_id: str | None = None  # context.sessionId, see profiles.session_id_of
+    verified: bool = False  # its identity token proved its userId (identity.py); column only
+    ip: str | None = None  # the client's truncated address (client_ip.py); column only, never in `body`
 
 
 class Storage:
@@ -86,6 +88,14 @@ class Storage:
         self, profile_id: str, *, limit: int = 100, offset: int = 0
     ) -> list[dict[str, typing.Any]]:
         """A profile's stored message bodies, newest first by (skew-corrected) timestamp."""
+        raise NotImplementedError()  # pragma: no cover
+
+    async def erase_profile(
+        self, *, profile_id: str | None = None, user_id: str | None = None, anonymous_id: str | None = None
+    ) -> dict[str, typing.Any] | None:
+        """Delete a profile (named by one of its IDs) with all its identities, traits and events, in one
+        transaction. Returns {"profileId", "events", "identities"} (rows deleted), or None if no such
+        profile exists."""
         raise NotImplementedError()  # pragma: no cover
 
     async def rebuild_profiles(self) -> int:

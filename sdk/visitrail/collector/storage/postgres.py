@@ -30,7 +30,9 @@ import psycopg_pool
 from starlette.concurrency import run_in_threadpool
 
 from .base import Event
-from .sql import INSERT_EVENT, Migration, Session, SQLStorage, event_row, rebuild, rollback_on_error
+from .sql import (
+    INSERT_EVENT, Migration, Session, SQLStorage, event_row, rebuild, rollback_on_error, strip_identity_tokens,
+)  # fmt: skip
 
 __all__ = ["PostgresStorage", "MIGRATIONS"]
 
@@ -95,6 +97,15 @@ MIGRATIONS = (
             )""",
         ),
         then=rebuild,
+    ),
+    Migration(
+        3,
+        (
+            "ALTER TABLE events ADD COLUMN verified BOOLEAN NOT NULL DEFAULT FALSE",
+            "ALTER TABLE events ADD COLUMN ip TEXT",
+            "ALTER TABLE profiles ADD COLUMN verified BOOLEAN NOT NULL DEFAULT FALSE",
+        ),
+        then=strip_identity_tokens,  # stored by collectors before this version
     ),
 )
 

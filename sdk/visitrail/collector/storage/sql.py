@@ -2,8 +2,8 @@
 transactions and its DDL; everything else is written once, with `?` placeholders.
 
 Tables (the DDL is in each backend, the dialects differ only in column types):
-    events(id, write_key, message_id, ..., body, session_id, profile_id)
-    profiles(id, event_count, first_seen, last_seen)            one row per profile
+    events(id, write_key, message_id, ..., body, session_id, profile_id, verified, ip)
+    profiles(id, event_count, first_seen, last_seen, verified)  one row per profile
     identities(kind, value, profile_id, folded)                 kind: "user" | "anonymous"
     traits(profile_id, key, value, timestamp, event_id, folded) value: JSON text
     schema_version(version)
@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from ..profiles import ANONYMOUS, USER, Graph, Link, Profile, Trait, session_id_of
 from .base import Event, Storage
 
-__all__ = ["Session", "Migration", "SQLStorage", "resolve", "rebuild"]
+__all__ = ["Session", "Migration", "SQLStorage", "resolve", "rebuild", "strip_identity_tokens", "erase"]
 
 CHUNK = 500  # values per IN (...) list, well under SQLite's and PostgreSQL's parameter limits
 REBUILD_CHUNK = 1000  # events replayed per step of a rebuild
@@ -34,17 +34,18 @@ MAX_SESSIONS = 1000  # sessions listed per profile, newest first
 
 EVENT_COLUMNS = (
     "write_key, message_id, type, anonymous_id, user_id, event, "
-    "timestamp, original_timestamp, sent_at, received_at, body, session_id"
+    "timestamp, original_timestamp, sent_at, received_at, body, session_id, verified, ip"
 )
 INSERT_EVENT = f"""
-INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (write_key, message_id) DO NOTHING
 RETURNING id
 """
 UPSERT_PROFILE = """
-INSERT INTO profiles (id, event_count, first_seen, last_seen) VALUES (?, ?, ?, ?)
+INSERT INTO profiles (id, event_count, first_seen, last_seen, verified) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET
-    event_count = excluded.event_count, first_seen = excluded.first_seen, last_seen = excluded.last_seen
+    event_count = excluded.event_count, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+    verified = excluded.verified
 """
 UPSERT_IDENTITY = """
 INSERT INTO identities (kind, value, profile_id, folded) VALUES (?, ?, ?, ?)
@@ -84,8 +85,9 @@ class Session:
         rows: list[tuple[typing.Any, ...]] = self.connection.execute(self.sql(sql), params).fetchall()
         return rows
 
-    def run(self, sql: str, params: typing.Sequence[typing.Any] = ()) -> None:
-        self.connection.execute(self.sql(sql), params)
+    def run(self, sql: str, params: typing.Sequence[typing.Any] = ()) -> int:
+        """Run one statement; returns the number of rows it changed."""
+        return int(self.connection.execute(self.sql(sql), params).rowcount)
 
     def run_many(self, sql: str, rows: typing.Sequence[typing.Sequence[typing.Any]]) -> None:
         if rows:
@@ -107,7 +109,8 @@ class Session:
 class Migration:
     version: int
     statements: tuple[str, ...]
-    then: typing.Callable[[Session], object] | None = None  # Python work after the DDL, same transaction
+    # Python work in the same transaction, after the DDL of every pending migration (see migrate)
+    then: typing.Callable[[Session], object] | None = None
 
 
 def json_text(value: typing.Any) -> str:
@@ -135,9 +138,9 @@ def load_profiles(db: Session, identities: set[tuple[str, str]]) -> list[Profile
 def load_profiles_by_id(db: Session, profile_ids: typing.Iterable[str]) -> list[Profile]:
     ids = sorted(profile_ids)
     profiles = {
-        pid: Profile(pid, event_count=count, first_seen=first, last_seen=last)
-        for pid, count, first, last in db.all_in(
-            "SELECT id, event_count, first_seen, last_seen FROM profiles WHERE id IN ({})", ids
+        pid: Profile(pid, event_count=count, first_seen=first, last_seen=last, verified=bool(verified))
+        for pid, count, first, last, verified in db.all_in(
+            "SELECT id, event_count, first_seen, last_seen, verified FROM profiles WHERE id IN ({})", ids
         )
     }
     # `if pid in profiles`: should a row ever point at a missing profile, its identity reads as
@@ -171,7 +174,7 @@ def save(db: Session, graph: Graph) -> None:
     db.run_many(
         UPSERT_PROFILE,
         [
-            (p.id, p.event_count, p.first_seen, p.last_seen)
+            (p.id, p.event_count, p.first_seen, p.last_seen, p.verified)
             for p in (graph.profiles[pid] for pid in sorted(graph.profiles_changed))
         ],
     )
@@ -201,7 +204,7 @@ def rebuild(db: Session) -> int:
     last = 0
     while True:
         rows = db.all(
-            "SELECT id, type, timestamp, user_id, anonymous_id, body, session_id FROM events "
+            "SELECT id, type, timestamp, user_id, anonymous_id, body, verified, session_id FROM events "
             "WHERE id > ? ORDER BY id LIMIT ?",
             (last, REBUILD_CHUNK),
         )
@@ -210,11 +213,44 @@ def rebuild(db: Session) -> int:
         sessions = [(session_id_of(json.loads(row[5])), row[0]) for row in rows]
         db.run_many(
             "UPDATE events SET session_id = ? WHERE id = ?",
-            [(new, event_id) for (new, event_id), row in zip(sessions, rows, strict=True) if new != row[6]],
+            [(new, event_id) for (new, event_id), row in zip(sessions, rows, strict=True) if new != row[7]],
         )
-        resolve(db, [Link.from_row(*row[:6]) for row in rows])
+        resolve(db, [Link.from_row(*row[:7]) for row in rows])
         last = rows[-1][0]
     return int(db.all("SELECT COUNT(*) FROM profiles")[0][0])
+
+
+def strip_identity_tokens(db: Session) -> None:
+    """Take `context.identityToken` out of stored bodies: collectors before schema version 3 kept it,
+    and a credential has no business in the events table (messages.py strips it on arrival now)."""
+    last = 0
+    while True:
+        rows = db.all(
+            "SELECT id, body FROM events WHERE id > ? AND body LIKE ? ORDER BY id LIMIT ?",
+            (last, "%identityToken%", REBUILD_CHUNK),  # a parameter: psycopg reads % in SQL text as one
+        )
+        if not rows:
+            break
+        updates = []
+        for event_id, body in rows:
+            message = json.loads(body)
+            context = message.get("context")
+            if isinstance(context, dict) and "identityToken" in context:
+                del context["identityToken"]
+                updates.append((json_text(message), event_id))
+        db.run_many("UPDATE events SET body = ? WHERE id = ?", updates)
+        last = rows[-1][0]
+
+
+def erase(db: Session, profile_id: str) -> dict[str, typing.Any] | None:
+    """Delete a profile and everything that is its: see `Storage.erase_profile`."""
+    if not db.all("SELECT id FROM profiles WHERE id = ?", (profile_id,)):
+        return None
+    events = db.run("DELETE FROM events WHERE profile_id = ?", (profile_id,))
+    identities = db.run("DELETE FROM identities WHERE profile_id = ?", (profile_id,))
+    db.run("DELETE FROM traits WHERE profile_id = ?", (profile_id,))
+    db.run("DELETE FROM profiles WHERE id = ?", (profile_id,))
+    return {"profileId": profile_id, "events": events, "identities": identities}
 
 
 # Reads
@@ -232,6 +268,7 @@ def summaries(db: Session, profile_ids: typing.Sequence[str]) -> list[dict[str, 
             "eventCount": p.event_count,
             "firstSeen": p.first_seen,
             "lastSeen": p.last_seen,
+            "verified": p.verified,
         }
         for p in sorted(load_profiles_by_id(db, profile_ids), key=lambda p: order[p.id])
     ]
@@ -268,13 +305,16 @@ class SQLStorage(Storage):
                 f"the database's schema is version {version}, newer than this collector knows ({newest}); "
                 "upgrade visitrail"
             )
-        for migration in self.migrations:
-            if migration.version > version:
-                for statement in migration.statements:
-                    db.run(statement)
-                if migration.then is not None:
-                    migration.then(db)
-                db.run("UPDATE schema_version SET version = ?", (migration.version,))
+        pending = [migration for migration in self.migrations if migration.version > version]
+        for migration in pending:
+            for statement in migration.statements:
+                db.run(statement)
+        # Python steps run once all the DDL has: they use today's SQL, which expects today's schema.
+        for migration in pending:
+            if migration.then is not None:
+                migration.then(db)
+        if pending:
+            db.run("UPDATE schema_version SET version = ?", (newest,))
 
     def insert_events(self, db: Session, events: typing.Sequence[Event]) -> list[int | None]:
         """Each event's new row id, or None where (write_key, message_id) was already stored."""
@@ -291,7 +331,7 @@ class SQLStorage(Storage):
         with self.transaction(write=True) as db:
             ids = self.insert_events(db, events)
             links = [
-                Link.from_row(event_id, e.type, e.timestamp, e.user_id, e.anonymous_id, e.body)
+                Link.from_row(event_id, e.type, e.timestamp, e.user_id, e.anonymous_id, e.body, e.verified)
                 for event_id, e in zip(ids, events, strict=True)
                 if event_id is not None
             ]
@@ -365,6 +405,25 @@ class SQLStorage(Storage):
                 rows = db.all("SELECT id FROM profiles ORDER BY last_seen DESC, id LIMIT ?", (limit,))
             return summaries(db, [pid for (pid,) in rows])
 
+    async def erase_profile(
+        self, *, profile_id: str | None = None, user_id: str | None = None, anonymous_id: str | None = None
+    ) -> dict[str, typing.Any] | None:
+        given = [(kind, value) for kind, value in (("profile", profile_id), (USER, user_id), (ANONYMOUS, anonymous_id))]
+        named = [(kind, value) for kind, value in given if value is not None]
+        if len(named) != 1:
+            raise ValueError("name the profile by exactly one of profile_id, user_id or anonymous_id")
+        return await run_in_threadpool(self._erase_profile, *named[0])
+
+    def _erase_profile(self, kind: str, value: str) -> dict[str, typing.Any] | None:
+        # The ID is resolved inside the write transaction: a batch can't merge the profile away between.
+        with self.transaction(write=True) as db:
+            if kind == "profile":
+                profile_id: str | None = value
+            else:
+                rows = db.all("SELECT profile_id FROM identities WHERE kind = ? AND value = ?", (kind, value))
+                profile_id = rows[0][0] if rows else None
+            return None if profile_id is None else erase(db, profile_id)
+
     async def rebuild_profiles(self) -> int:
         return await run_in_threadpool(self._rebuild_profiles)
 
@@ -376,7 +435,7 @@ class SQLStorage(Storage):
 def event_row(e: Event) -> tuple[typing.Any, ...]:
     return (
         e.write_key, e.message_id, e.type, e.anonymous_id, e.user_id, e.event,
-        e.timestamp, e.original_timestamp, e.sent_at, e.received_at, e.body, e.session_id,
+        e.timestamp, e.original_timestamp, e.sent_at, e.received_at, e.body, e.session_id, e.verified, e.ip,
     )  # fmt: skip
 
 

@@ -21,7 +21,7 @@ import typing
 
 from starlette.concurrency import run_in_threadpool
 
-from .sql import Migration, Session, SQLStorage, rebuild, rollback_on_error
+from .sql import Migration, Session, SQLStorage, rebuild, rollback_on_error, strip_identity_tokens
 
 __all__ = ["SQLiteStorage", "MIGRATIONS"]
 
@@ -82,6 +82,15 @@ MIGRATIONS = (
             )""",
         ),
         then=rebuild,  # events stored before version 2 get their session ids and profiles
+    ),
+    Migration(
+        3,
+        (
+            "ALTER TABLE events ADD COLUMN verified INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE events ADD COLUMN ip TEXT",
+            "ALTER TABLE profiles ADD COLUMN verified INTEGER NOT NULL DEFAULT 0",
+        ),
+        then=strip_identity_tokens,  # stored by collectors before this version
     ),
 )
 

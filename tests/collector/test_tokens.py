@@ -1,0 +1,102 @@
+"""Identity tokens (tokens.py): issued by the helper or the CLI, checked with one message per reason."""
+
+from __future__ import annotations
+
+import time
+import typing
+
+import jwt
+import pytest
+from visitrail.collector.cli import main
+from visitrail.collector.tokens import (
+    IdentityTokenError,
+    TokenExpired,
+    TokenForAnotherUser,
+    TokenKindInvalid,
+    TokenMalformed,
+    TokenNotYetValid,
+    TokenSignatureInvalid,
+    issue_identity_token,
+    verify_identity_token,
+)
+
+SECRET = "identity-secret-for-tests-0123456789"
+OTHER_SECRET = "another-secret-of-another-site-000000"
+
+
+def claims(**changes: object) -> dict[str, object]:
+    now = int(time.time())
+    return {"uid": "u1", "kind": "USER", "iat": now, "exp": now + 600, **changes}
+
+
+def test_issued_token_round_trips() -> None:
+    token = issue_identity_token(SECRET, "u1", 3600)
+    found = verify_identity_token(SECRET, token, "u1")
+    assert found["uid"] == "u1" and found["kind"] == "USER" and found["exp"] - found["iat"] == 3600
+    assert jwt.get_unverified_header(token)["alg"] == "HS256"
+
+
+def test_a_numeric_user_id_matches_its_text() -> None:
+    assert verify_identity_token(SECRET, issue_identity_token(SECRET, "42", 60), 42)["uid"] == "42"
+
+
+@pytest.mark.parametrize(
+    "token, user_id, error, message",
+    [
+        (lambda: issue_identity_token(SECRET, "u1", 3600, now=time.time() - 7200), "u1", TokenExpired,
+         "identity token expired"),
+        (lambda: issue_identity_token(OTHER_SECRET, "u1", 3600), "u1", TokenSignatureInvalid,
+         "identity token signature is invalid"),
+        (lambda: issue_identity_token(SECRET, "u2", 3600), "u1", TokenForAnotherUser,
+         "identity token is for another user"),
+        (lambda: issue_identity_token(SECRET, "u1", 3600), None, TokenForAnotherUser,
+         "identity token is for another user"),
+        (lambda: jwt.encode(claims(kind="ADMIN"), SECRET, algorithm="HS256"), "u1", TokenKindInvalid,
+         "identity token kind must be USER"),
+        (lambda: "not-a-jwt", "u1", TokenMalformed, "identity token is malformed"),
+        (lambda: 12345, "u1", TokenMalformed, "identity token is malformed"),
+        (lambda: "x" * 5000, "u1", TokenMalformed, "identity token is malformed"),
+        (lambda: jwt.encode({"uid": "u1", "kind": "USER"}, SECRET, algorithm="HS256"), "u1", TokenMalformed,
+         "identity token is malformed"),  # no exp, no iat
+        (lambda: jwt.encode(claims(uid=7), SECRET, algorithm="HS256"), "7", TokenMalformed,
+         "identity token is malformed"),
+        (lambda: jwt.encode(claims(iat="today"), SECRET, algorithm="HS256"), "u1", TokenMalformed,
+         "identity token is malformed"),
+        (lambda: issue_identity_token(SECRET, "u1", 60, now=time.time() + 600), "u1", TokenNotYetValid,
+         "identity token is not valid yet (issued in the future: is the issuing server's clock right?)"),
+        # An unsigned token, or one signed with another algorithm, has no signature we trust.
+        (lambda: jwt.encode(claims(), None, algorithm="none"), "u1", TokenSignatureInvalid,
+         "identity token signature is invalid"),
+        (lambda: jwt.encode(claims(), SECRET * 2, algorithm="HS512"), "u1", TokenSignatureInvalid,
+         "identity token signature is invalid"),
+        # The signature is checked first: a forged token never reads as merely expired.
+        (lambda: issue_identity_token(OTHER_SECRET, "u1", 60, now=time.time() - 7200), "u1",
+         TokenSignatureInvalid, "identity token signature is invalid"),
+    ],
+    ids=[
+        "expired", "bad-signature", "another-user", "no-user-id", "kind", "garbage", "not-a-string", "too-long",
+        "no-exp", "uid-not-a-string", "iat-not-a-number", "issued-in-the-future", "alg-none", "alg-hs512",
+        "forged-and-expired",
+    ],
+)  # fmt: skip
+def test_each_failure_has_its_own_message(
+    token: typing.Callable[[], object], user_id: object, error: type[IdentityTokenError], message: str
+) -> None:
+    with pytest.raises(error) as raised:
+        verify_identity_token(SECRET, token(), user_id)
+    assert str(raised.value) == message
+
+
+def test_a_short_secret_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        issue_identity_token("short", "u1", 60)
+
+
+def test_cli_prints_a_token(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["token", "--secret", SECRET, "--uid", "u1", "--ttl", "120"]) == 0
+    token = capsys.readouterr().out.strip()
+    found = verify_identity_token(SECRET, token, "u1")
+    assert found["exp"] - found["iat"] == 120
+    assert main(["token", "--secret", "short", "--uid", "u1"]) == 2
+    assert "at least 32 bytes" in capsys.readouterr().err
+
