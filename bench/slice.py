@@ -106,7 +106,7 @@ def main(argv=None):
     site.start()
     with tempfile.TemporaryDirectory(prefix="visitrail-bench-") as tmp:
         collector = demo.Collector("sqlite:///" + tmp + "/bench.db", "bench-token", site.url, write_key="bench-key")
-        site.values = {"collector": collector.start(), "writeKey": "bench-key"}
+        site.values = {"collector": collector.start(), "writeKey": "bench-key", "runtime": "mpy"}
         reader = CollectorReader(collector.url, "bench-token")
         try:
             with sync_playwright() as p:

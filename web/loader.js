@@ -1,7 +1,8 @@
 /*! Visitrail loader | MIT */
 // The page's only script: <script src="https://collector/analytics/loader.js" data-write-key="...">.
 // It installs a window.analytics stub that queues calls, then, once the page has loaded, starts
-// PyScript + MicroPython on visitrail/boot.py, which replays the queue and calls _ready().
+// the Python runtime data-runtime names (PyScript + MicroPython, PyScript + Pyodide or Brython) on
+// visitrail/boot.py, which replays the queue and calls _ready().
 // No product rules live here. build.py minifies it (comments, whitespace) and bakes in the list of
 // SDK modules. Calls queued here replay in order; a page left before boot saves them for the next.
 (function (w, d) {
@@ -136,7 +137,7 @@
   };
 
   // For the platform's "navigate" event: history methods are wrapped here, in JS (see
-  // platforms/pyscript.py). cb(pageJSON) runs in its own task, with the page as it was at the
+  // platforms/web.py). cb(pageJSON) runs in its own task, with the page as it was at the
   // navigation: two quick pushState calls are two different pages.
   a._nav = function (cb) {
     function n() {
@@ -222,6 +223,15 @@
   // default), "py" (PyScript + Pyodide) or "brython". Each ends in `import visitrail.boot`.
   function boot() {
     var r = data.runtime || "mpy", v = "?v=" + V[0];
+    // A runtime file that fails to load (a 404) is not always reported: Pyodide swallows a wasm
+    // that does not instantiate, and waits for ever. Resource Timing sees its status.
+    try {
+      new PerformanceObserver(function (l) {
+        l.getEntries().forEach(function (e) {
+          if (!py && e.name.indexOf(base) == 0 && e.responseStatus >= 400) fail();
+        });
+      }).observe({ type: "resource", buffered: true });
+    } catch (e) {}
     if (r == "brython") return brython(v);
     if (r == "mpy" || r == "py") return pyscript(r, v);
     console.warn(P + 'data-runtime="' + r + '" is not mpy, py or brython: calls stay queued');
@@ -279,7 +289,7 @@
   var JOIN = "def _vt():\n import json, os\n from pyscript import window\n" +
     " for p, t in json.loads(window.analytics._src):\n  d = ''\n  for n in p.split('/')[:-1]:\n" +
     "   d += n\n   try:\n    os.mkdir(d)\n   except OSError:\n    pass\n   d += '/'\n" +
-    "  with open(p, 'w') as f:\n   f.write(t)\n_vt()\ndel _vt\n";
+    "  with open(p, 'w') as f:\n   f.write(t)\n window.analytics._src = ''\n_vt()\ndel _vt\n";
 
   // target: its own id, so PyScript adds no output element to the page.
   function start(r, attrs, code) {

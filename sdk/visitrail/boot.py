@@ -1,4 +1,5 @@
-"""The page's entry script, run by PyScript (web/loader.js adds it to the page).
+"""The SDK's start, imported by the entry script web/loader.js adds to the page (PyScript +
+MicroPython or Pyodide, or Brython): importing this module starts the SDK, once.
 
 It builds the platform and the client from the script tag's data-* attributes, replays the calls
 the loader queued before Python was up (this page's, and those of earlier pages left before the
@@ -10,7 +11,8 @@ flush() promises resolve to true, or false when the collector could not be reach
 import json
 
 from visitrail.client import Client
-from visitrail.platforms.pyscript import PyScriptPlatform, create_proxy, window
+from visitrail.platforms import browser_platform
+from visitrail.platforms.ffi import create_proxy, window
 
 NUMBERS = ("sessionTimeout", "flushAt", "flushInterval")
 FLAGS = ("persistUser", "debug", "autoPage")
@@ -64,7 +66,7 @@ def queued_calls(stub, platform):
 
 def main():
     stub = window.analytics
-    platform = PyScriptPlatform()
+    platform = browser_platform()()
     client = Client(platform, options(json.loads(stub._o)))
     for method, args, at, message_id, page in queued_calls(stub, platform):
         client.call(method, args, {"timestamp": at, "messageId": message_id, "page": page})

@@ -1,14 +1,16 @@
 """End-to-end fixtures: Debian's Chromium, the real collector in a subprocess, a site on another
 origin, and a guard that no request leaves this machine.
 
-    collector   `visitrail serve` on a free port with a fresh SQLite file (session-wide);
+    collector   `visitrail serve` on a free port with a fresh SQLite file (one per runtime);
                 .events(anonymousId=..., userId=...) reads the stored events back
                 .fail_next(count, status, retry_after) makes the next tracking requests fail
     site        the demo site (web/demo/ at /) and the test pages (tests/e2e/pages/ at /t/), whose
-                {{collector}} and {{writeKey}} are filled in; another origin than the collector,
-                also reachable as http://a.example.test:PORT and b.example.test (the collector
-                allows all three origins)
-    run_python  runs Python inside the page's MicroPython, after the SDK booted
+                {{collector}}, {{writeKey}} and {{runtime}} are filled in; another origin than the
+                collector, also reachable as http://a.example.test:PORT and b.example.test (the
+                collector allows all three origins)
+    runtime     the runtime this test's pages boot: every page's tag carries
+                data-runtime="{{runtime}}" (see RUNTIMES below for which tests run on which)
+    run_python  runs Python inside the page's interpreter (the SDK's), after the SDK booted
     wait_for    polls a condition until it holds or a deadline passes
 """
 
@@ -40,6 +42,70 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if HERE in Path(item.path).parents and item.get_closest_marker("e2e") is None:
             raise pytest.UsageError(f"{item.nodeid}: end-to-end tests carry @pytest.mark.e2e")
+
+
+# -- Runtimes ------------------------------------------------------------------------------------
+
+# Every test runs once per runtime it is collected for. By default: every test on "mpy" and
+# "brython", and only the tests marked @pytest.mark.pyodide on "py" as well (Pyodide takes ~2.5 s
+# to boot in each fresh context: the whole suite on it would double CI time). `--runtimes` (an
+# option of tests/conftest.py) names the runtimes to run every test on instead
+# (`--runtimes mpy,py,brython`: everything everywhere).
+# @pytest.mark.runtimes("mpy") keeps a test to the runtimes it names.
+RUNTIMES = ("mpy", "py", "brython")
+DEFAULT_RUNTIMES = ("mpy", "brython")
+
+
+class Runtime(str):
+    """A runtime's name ("mpy", "py", "brython"), with what tests need to know of it."""
+
+    # What the loader adds to the page to start it: blocking it keeps the SDK from starting.
+    START = {"mpy": "**/pyscript/core.js", "py": "**/pyscript/core.js", "brython": "**/brython/brython.min.js"}
+    # The biggest file it waits for: holding it keeps the runtime booting.
+    BINARY = {"mpy": "**/micropython.wasm*", "py": "**/pyodide.asm.wasm*", "brython": "**/brython/visitrail.js*"}
+    SCRIPT_TYPE = {"mpy": "mpy", "py": "py", "brython": "text/python"}
+
+    @property
+    def start_file(self):
+        return self.START[self]
+
+    @property
+    def binary(self):
+        return self.BINARY[self]
+
+    @property
+    def script_type(self):
+        return self.SCRIPT_TYPE[self]
+
+
+def pytest_generate_tests(metafunc):
+    if "runtime" not in metafunc.fixturenames or HERE not in Path(str(metafunc.definition.path)).parents:
+        return
+    chosen = metafunc.config.getoption("--runtimes")
+    if chosen:
+        names = [r for r in chosen.split(",") if r]
+        unknown = set(names) - set(RUNTIMES)
+        if unknown:
+            raise pytest.UsageError("--runtimes: unknown " + ", ".join(sorted(unknown)))
+    else:
+        names = list(DEFAULT_RUNTIMES)
+        if metafunc.definition.get_closest_marker("pyodide"):
+            names.insert(1, "py")
+    only = metafunc.definition.get_closest_marker("runtimes")
+    if only:
+        names = [r for r in names if r in only.args] or [only.args[0]]
+    metafunc.parametrize("runtime", [Runtime(r) for r in names], ids=list(names), indirect=True, scope="function")
+
+
+@pytest.fixture(autouse=True)
+def runtime(request, site, collectors):
+    """The runtime this test's pages boot; the site serves it as {{runtime}}, the type of a
+    page's own Python script for it as {{scriptType}}, and its collector as {{collector}}."""
+    value = getattr(request, "param", Runtime("mpy"))
+    site.values.update(runtime=value, scriptType=value.script_type, collector=collectors(value).url,
+                       writeKey=WRITE_KEY)
+    yield value
+    site.values.update(runtime="mpy", scriptType="mpy")
 
 
 # -- Waiting on conditions -----------------------------------------------------------------------
@@ -106,7 +172,10 @@ class CollectorHandle:
 
 @pytest.fixture(scope="session")
 def site():
-    server = demo.SiteServer(0, {"/": demo.DEMO_SITE, "/t/": PAGES})
+    untagged = [p.name for p in PAGES.glob("*.html")
+                if "/analytics/loader.js" in p.read_text() and 'data-runtime="{{runtime}}"' not in p.read_text()]
+    assert not untagged, f"test pages whose tag lacks data-runtime=\"{{{{runtime}}}}\": {untagged}"
+    server = demo.SiteServer(0, {"/": demo.DEMO_SITE, "/t/": PAGES}, {"runtime": "mpy", "scriptType": "mpy"})
     server.start()
     yield server
     server.shutdown()
@@ -114,17 +183,33 @@ def site():
 
 
 @pytest.fixture(scope="session")
-def collector(dist, site, tmp_path_factory):
-    db = "sqlite:///" + str(tmp_path_factory.mktemp("collector") / "events.db")
-    port = site.server_address[1]
-    origins = [site.url] + ["http://%s:%d" % (host, port) for host in MAPPED_HOSTS]
-    proc = demo.Collector(db, ADMIN_TOKEN, origins, write_key=WRITE_KEY, test_hooks=True)
-    url = proc.start()
-    site.values.update(collector=url, writeKey=WRITE_KEY)
-    handle = CollectorHandle(url, ADMIN_TOKEN)
-    yield handle
-    handle.http.close()
-    proc.stop()
+def collectors(dist, site, tmp_path_factory):
+    """collectors(runtime) -> the collector of that runtime's tests, started on first use: one
+    per runtime, so that the same test on two runtimes (same user IDs) never sees the other's
+    events."""
+    started = {}
+
+    def get(runtime):
+        if runtime not in started:
+            db = "sqlite:///" + str(tmp_path_factory.mktemp("collector-" + runtime) / "events.db")
+            port = site.server_address[1]
+            origins = [site.url] + ["http://%s:%d" % (host, port) for host in MAPPED_HOSTS]
+            proc = demo.Collector(db, ADMIN_TOKEN, origins, write_key=WRITE_KEY, test_hooks=True)
+            url = proc.start()
+            started[runtime] = (proc, CollectorHandle(url, ADMIN_TOKEN))
+        return started[runtime][1]
+
+    yield get
+    for proc, handle in started.values():
+        handle.http.close()
+        proc.stop()
+
+
+@pytest.fixture
+def collector(collectors, runtime):
+    """The collector (`visitrail serve` with a fresh SQLite file) of this test's runtime, which
+    the site's pages send to."""
+    return collectors(runtime)
 
 
 # -- Browser -------------------------------------------------------------------------------------
@@ -201,35 +286,39 @@ def open_page(page, site, collector):
 
 
 @pytest.fixture
-def run_python(page):
-    """run_python(code) -> value: exec `code` in the page's MicroPython (the SDK's interpreter) and
-    return the JSON-able `result` it assigns; a Python exception fails the test with its repr."""
+def run_python(page, runtime):
+    """run_python(code) -> value: exec `code` in the page's interpreter (the SDK's: MicroPython,
+    Pyodide or Brython) and return the JSON-able `result` it assigns; a Python exception fails
+    the test with its repr."""
 
     wrapper = (
         "import json\n"
-        "from pyscript import window\n"
+        "from visitrail.platforms.ffi import window\n"
         "_g = {}\n"
         "try:\n"
         "    exec(json.loads(window.__vt_code), _g)\n"
         "    window.__vt_out = json.dumps({'result': _g.get('result')})\n"
         "except Exception as e:\n"
         "    window.__vt_out = json.dumps({'error': repr(e)})\n"
+        "window.__vt_done()\n"
     )
 
     def run(code):
         out = page.evaluate(
-            """([code, wrapper]) => new Promise(resolve => {
+            """([code, wrapper, type]) => new Promise(resolve => {
                 window.__vt_code = JSON.stringify(code);
                 window.__vt_out = undefined;
                 const s = document.createElement("script");
-                s.type = "mpy";
+                window.__vt_done = () => { s.remove(); resolve(window.__vt_out); };
+                s.type = type;
                 s.id = "vt-run-" + Math.random().toString(36).slice(2);
                 s.setAttribute("target", s.id);
                 s.textContent = wrapper;
-                s.addEventListener("mpy:done", () => { s.remove(); resolve(window.__vt_out); });
+                // PyScript: also when a JS exception escaped the snippet (on MicroPython).
+                s.addEventListener(type + ":done", () => window.__vt_done());
                 document.head.appendChild(s);
             })""",
-            [code, wrapper],
+            [code, wrapper, runtime.script_type],
         )
         assert out is not None, "the Python snippet did not finish (a JS exception escaped it?)"
         out = json.loads(out)

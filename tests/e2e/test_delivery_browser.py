@@ -35,6 +35,7 @@ def posts(context, record):
     return record
 
 
+@pytest.mark.pyodide
 def test_200_events_tracked_offline_arrive_once_when_back_online(open_page, context, collector):
     page = open_page("plain.html")
     visitor = page.evaluate("analytics.user().anonymousId()")
@@ -49,6 +50,7 @@ def test_200_events_tracked_offline_arrive_once_when_back_online(open_page, cont
     assert len({e["messageId"] for e in stored}) == 200
 
 
+@pytest.mark.pyodide
 def test_a_bad_minute_at_the_collector_is_retried_with_backoff(open_page, context, collector, posts):
     context.clock.install()
     page = open_page("plain.html")
@@ -79,7 +81,7 @@ def _ms(iso):
 
 
 @pytest.mark.parametrize("booted", [False, True], ids=["runtime-booting", "runtime-booted"])
-def test_identify_and_track_then_leaving_at_once_loses_nothing(page, site, collector, booted):
+def test_identify_and_track_then_leaving_at_once_loses_nothing(page, site, collector, booted, runtime):
     away = "http://localhost:%d/t/no-sdk.html" % urlsplit(site.url).port  # another origin
     held = []
 
@@ -89,7 +91,7 @@ def test_identify_and_track_then_leaving_at_once_loses_nothing(page, site, colle
     for visit in range(20):
         user = f"leaver-{'b' if booted else 'n'}-{visit}"
         if not booted:
-            page.route("**/micropython.wasm*", hold)
+            page.route(runtime.binary, hold)
         page.goto(site.url + "/t/plain.html")
         if booted:
             page.wait_for_function(READY)
@@ -100,7 +102,7 @@ def test_identify_and_track_then_leaving_at_once_loses_nothing(page, site, colle
         }""" % away, user)
         page.wait_for_url(away)
         if not booted:
-            page.unroute("**/micropython.wasm*")
+            page.unroute(runtime.binary)
         # The visitor comes back to the site.
         page.goto(site.url + "/t/plain.html")
         page.wait_for_function(READY)
@@ -134,6 +136,7 @@ def test_a_reload_in_the_middle_of_a_flush_loses_nothing_and_stores_nothing_twic
     wait_for(lambda: page.evaluate(QUEUED) == 0, what="an empty persisted queue")
 
 
+@pytest.mark.pyodide
 def test_two_tabs_share_one_queue_and_send_each_event_once(context, site, collector, posts):
     a = context.new_page()
     b = context.new_page()

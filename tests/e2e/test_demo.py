@@ -10,7 +10,8 @@ import threading
 import httpx
 import pytest
 
-pytestmark = pytest.mark.e2e
+# The demo page's tag names no runtime: the default, MicroPython.
+pytestmark = [pytest.mark.e2e, pytest.mark.runtimes("mpy")]
 
 
 def test_the_demo_page_identifies_tracks_and_resets(open_page, collector):

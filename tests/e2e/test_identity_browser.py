@@ -24,6 +24,7 @@ def open_ready(page, url):
     return page
 
 
+@pytest.mark.pyodide
 def test_visitor_id_survives_reload_and_a_new_tab(open_page, context, site):
     page = open_page("plain.html")
     first = anon(page)
@@ -47,6 +48,7 @@ def test_memory_mode_gives_a_new_visitor_per_load_and_stores_nothing(open_page, 
     collector.wait_for_events(1, anonymousId=second)
 
 
+@pytest.mark.pyodide
 def test_cookie_mode_shares_one_visitor_across_subdomains(context, site, collector):
     port = urlsplit(site.url).port
     a = open_ready(context.new_page(), f"http://a.example.test:{port}/t/cookie.html")
@@ -74,6 +76,7 @@ def test_cookie_deleted_by_hand_is_restored_from_local_storage(context, site):
     assert [c["value"] for c in context.cookies() if c["name"] == "visitrail_aid"] == [visitor]
 
 
+@pytest.mark.pyodide
 def test_identify_survives_reload_and_reset_leaves_nothing_behind(open_page, collector):
     page = open_page("plain.html")
     page.evaluate("analytics.identify('user-7', {plan: 'pro', email: 'u7@example.test'})")
@@ -97,6 +100,7 @@ def test_identify_survives_reload_and_reset_leaves_nothing_behind(open_page, col
     assert all("userId" not in e for e in signed_out)
 
 
+@pytest.mark.pyodide
 def test_blocked_local_storage_still_delivers_with_a_working_visitor_id(open_page, collector, record):
     page = open_page("blocked-storage.html")
     visitor = anon(page)

@@ -31,8 +31,8 @@ def leave_at_once(page, site, user):
     page.wait_for_url(away_url(site))
 
 
-def test_visitors_who_leave_before_boot_and_never_return_are_not_lost(page, site, collector):
-    page.route("**/micropython.wasm*", lambda route: route.abort())  # the SDK never boots
+def test_visitors_who_leave_before_boot_and_never_return_are_not_lost(page, site, collector, runtime):
+    page.route(runtime.binary, lambda route: route.abort())  # the SDK never boots
     users = [f"gone-{i}" for i in range(20)]
     for user in users:
         leave_at_once(page, site, user)
@@ -45,14 +45,14 @@ def test_visitors_who_leave_before_boot_and_never_return_are_not_lost(page, site
         assert track["context"]["library"]["name"] == "visitrail" and track["context"]["sessionId"]
 
 
-def test_a_visitor_who_comes_back_is_stored_once_per_call(page, site, collector):
-    page.route("**/micropython.wasm*", lambda route: route.abort())
+def test_a_visitor_who_comes_back_is_stored_once_per_call(page, site, collector, runtime):
+    page.route(runtime.binary, lambda route: route.abort())
     users = [f"back-{i}" for i in range(20)]
     for user in users:
         leave_at_once(page, site, user)
     for user in users:
         wait_for(lambda: len(calls_of(collector, user)) >= 2, what=f"the beacon of {user}")
-    page.unroute("**/micropython.wasm*")
+    page.unroute(runtime.binary)
     page.goto(site.url + "/t/plain.html")  # the return: the SDK boots and replays the saved calls
     page.wait_for_function(READY)
     assert page.evaluate("analytics.flush()") is True
@@ -62,13 +62,13 @@ def test_a_visitor_who_comes_back_is_stored_once_per_call(page, site, collector)
         assert sorted(e["type"] for e in got) == ["identify", "track"], user
 
 
-def test_a_first_visit_left_at_once_keeps_the_visitor_the_sdk_adopts(page, site, collector):
-    page.route("**/micropython.wasm*", lambda route: route.abort())
+def test_a_first_visit_left_at_once_keeps_the_visitor_the_sdk_adopts(page, site, collector, runtime):
+    page.route(runtime.binary, lambda route: route.abort())
     leave_at_once(page, site, "first-visit")
     got = wait_for(lambda: (lambda e: e if len(e) >= 2 else None)(calls_of(collector, "first-visit")),
                    what="the first visit's calls")
     beaconed = {e["anonymousId"] for e in got}
-    page.unroute("**/micropython.wasm*")
+    page.unroute(runtime.binary)
     page.goto(site.url + "/t/plain.html")
     page.wait_for_function(READY)
     assert beaconed == {page.evaluate("analytics.user().anonymousId()")}

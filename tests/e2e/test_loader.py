@@ -14,6 +14,7 @@ def block(page, pattern):
     page.route(pattern, lambda route: route.fulfill(status=404, body="blocked by the test"))
 
 
+@pytest.mark.pyodide
 def test_early_calls_replay_and_an_early_flush_resolves_after_delivery(open_page, collector, record):
     page = open_page("early.html")
     assert page.evaluate("window.early") is True
@@ -35,9 +36,9 @@ def test_early_calls_replay_and_an_early_flush_resolves_after_delivery(open_page
     assert visitrail_lines(record, "error") == visitrail_lines(record, "warning") == []
 
 
-def test_calls_are_copied_when_made_and_never_throw(open_page, record):
+def test_calls_are_copied_when_made_and_never_throw(open_page, record, runtime):
     page = open_page("plain.html", ready=False)
-    block(page, "**/pyscript/core.js")  # keep the SDK from starting: the stub alone
+    block(page, runtime.start_file)  # keep the SDK from starting: the stub alone
     page.reload()
     page.wait_for_function("document.readyState === 'complete'")
     queued = page.evaluate(
@@ -82,9 +83,9 @@ def test_calls_are_copied_when_made_and_never_throw(open_page, record):
     ]
 
 
-def test_the_queue_is_bounded_with_one_warning(open_page, record):
+def test_the_queue_is_bounded_with_one_warning(open_page, record, runtime):
     page = open_page("plain.html", ready=False)
-    block(page, "**/pyscript/core.js")
+    block(page, runtime.start_file)
     page.reload()
     page.wait_for_function("document.readyState === 'complete'")
     length = page.evaluate("for (let i = 0; i < 1200; i++) analytics.track('e' + i); analytics._q.length")
@@ -94,10 +95,23 @@ def test_the_queue_is_bounded_with_one_warning(open_page, record):
     assert warnings.count("[visitrail] 1000 calls queued before the SDK started; dropping the rest") == 1
 
 
-@pytest.mark.parametrize(
-    "blocked", ["**/pyscript/core.js", "**/micropython.wasm", "**/micropython.mjs", "**/visitrail/client.py*", "**/boot.py*"]
-)
-def test_a_runtime_that_fails_to_load_warns_once_and_keeps_the_calls(open_page, record, blocked):
+# What each runtime fetches that, missing, keeps it from starting: its entry point, its engine
+# (wasm, and the JS around it), an SDK module, the module whose import starts the SDK.
+FAIL_POINTS = {
+    "mpy": ["**/pyscript/core.js", "**/micropython.wasm", "**/micropython.mjs", "**/visitrail/client.mpy*",
+            "**/visitrail/boot.mpy*"],
+    "py": ["**/pyscript/core.js", "**/pyodide.asm.wasm", "**/pyodide.mjs", "**/visitrail/client.py?*",
+           "**/visitrail/boot.py?*"],
+    "brython": ["**/brython/brython.min.js", None, None, "**/brython/visitrail.js*", None],
+}
+
+
+@pytest.mark.pyodide
+@pytest.mark.parametrize("point", range(5), ids=["start", "engine", "engine-js", "module", "entry"])
+def test_a_runtime_that_fails_to_load_warns_once_and_keeps_the_calls(open_page, record, runtime, point):
+    blocked = FAIL_POINTS[runtime][point]
+    if blocked is None:
+        pytest.skip(f"{runtime} has no such file")
     page = open_page("slice.html", ready=False)
     block(page, blocked)
     with page.expect_console_message(lambda m: m.text.startswith("[visitrail]")):
@@ -122,9 +136,9 @@ def test_an_async_tag_adopts_the_snippet_queue(open_page, collector):
     ]
 
 
-def test_a_second_copy_of_the_tag_changes_nothing(open_page, collector):
+def test_a_second_copy_of_the_tag_changes_nothing(open_page, collector, runtime):
     page = open_page("twice.html")
-    assert page.evaluate("document.querySelectorAll('script[type=mpy]').length") == 1
+    assert page.evaluate("t => document.querySelectorAll(`script[type='${t}']`).length", runtime.script_type) == 1
     assert page.evaluate("analytics.flush()") is True
     anonymous_id = page.evaluate("analytics.user().anonymousId()")
     tracks = [e["event"] for e in collector.events(anonymousId=anonymous_id) if e["type"] == "track"]
@@ -151,12 +165,12 @@ def test_live_calls_return_getter_values_and_report_bad_input(open_page, record)
     ]
 
 
-def test_a_csp_without_unsafe_eval_stops_the_runtime_with_one_warning(open_page, record):
+def test_a_csp_without_unsafe_eval_stops_the_runtime_with_one_warning(page, site, collector, record):
     # PyScript 0.7.31 builds functions with Function() (hooks.js: createFunction) and compiles
-    # wasm: a page CSP must allow 'unsafe-eval' for the SDK to start.
-    page = open_page("csp-strict.html", ready=False)
+    # wasm; Brython compiles Python to JS and evals it: a page CSP must allow 'unsafe-eval' for
+    # the SDK to start. (One load only: Brython's loader gives up at once.)
     with page.expect_console_message(lambda m: m.text.startswith("[visitrail]")):
-        page.reload()
+        page.goto(site.url + "/t/csp-strict.html")
     assert visitrail_lines(record, "warning") == ["[visitrail] the SDK runtime did not start; calls stay queued"]
     assert page.evaluate("analytics._q.map(c => c[1][0])") == ["Under CSP"]
 
@@ -169,16 +183,16 @@ def test_a_csp_that_allows_eval_runs_the_sdk(open_page, collector):
     assert [e["event"] for e in collector.events(anonymousId=anonymous_id) if e["type"] == "track"] == ["Under CSP"]
 
 
-def test_calls_left_behind_before_boot_are_replayed_by_the_next_page(open_page, site, collector):
+def test_calls_left_behind_before_boot_are_replayed_by_the_next_page(open_page, site, collector, runtime):
     page = open_page("plain.html", ready=False)
-    block(page, "**/pyscript/core.js")
+    block(page, runtime.start_file)
     page.reload()
     called_at = page.evaluate("analytics.track('Left behind', {n: 1}), analytics._q[0][2]")
     page.goto(site.url + "/t/no-sdk.html")  # pagehide: the loader saves its queue
     saved = page.evaluate("JSON.parse(localStorage.visitrail_calls)")
     assert [(c[0], c[1]) for c in saved] == [("track", ["Left behind", {"n": 1}])]
 
-    page.unroute("**/pyscript/core.js")
+    page.unroute(runtime.start_file)
     page.goto(site.url + "/t/plain.html")
     page.wait_for_function("window.analytics && window.analytics._q === 0")
     assert page.evaluate("analytics.flush()") is True
@@ -190,9 +204,9 @@ def test_calls_left_behind_before_boot_are_replayed_by_the_next_page(open_page, 
     assert abs(_epoch_ms(left["originalTimestamp"]) - called_at) < 5
 
 
-def test_memory_mode_saves_nothing_when_left_before_boot(open_page, site):
+def test_memory_mode_saves_nothing_when_left_before_boot(open_page, site, runtime):
     page = open_page("memory.html", ready=False)
-    block(page, "**/pyscript/core.js")
+    block(page, runtime.start_file)
     page.reload()
     page.evaluate("analytics.track('Not kept')")
     page.goto(site.url + "/t/no-sdk.html")

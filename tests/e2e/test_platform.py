@@ -1,21 +1,29 @@
-"""platforms/pyscript.py on MicroPython in Chromium: the adapter's contract, checked from Python
-running in the page next to the booted SDK (run_python)."""
+"""The browser adapter (platforms/web.py on the FFI shim platforms/ffi.py) in Chromium, on each
+runtime: the Platform contract, checked from Python running in the page next to the booted SDK
+(run_python). `Adapter` is PyScriptPlatform or BrythonPlatform, as the runtime calls for."""
 
 import json
 import time
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+# The FFI differences (null, proxies for callbacks, JS exceptions) are what these tests are about:
+# all of them run on Pyodide too.
+pytestmark = [pytest.mark.e2e, pytest.mark.pyodide]
 
-IMPORTS = "from visitrail.platforms.pyscript import PyScriptPlatform, LocalStore, CookieStore, JsError, window\n"
+IMPORTS = (
+    "from visitrail.platforms import browser_platform\n"
+    "from visitrail.platforms.web import LocalStore, CookieStore\n"
+    "from visitrail.platforms.ffi import JsError, window\n"
+    "Adapter = browser_platform()\n"
+)
 
 
 def test_local_store_round_trip(open_page, run_python):
     page = open_page("plain.html")
     result = run_python(
         IMPORTS
-        + "s = PyScriptPlatform().local_store()\n"
+        + "s = Adapter().local_store()\n"
         "missing = s.get('e2e-missing')\n"
         "s.set('e2e-k', 'v 1/é')\n"
         "got = s.get('e2e-k')\n"
@@ -53,7 +61,7 @@ def test_cookie_store_attributes_encoding_and_removal(open_page, run_python, con
     before = time.time()
     result = run_python(
         IMPORTS
-        + "s = PyScriptPlatform().cookie_store(None, 3600)\n"
+        + "s = Adapter().cookie_store(None, 3600)\n"
         "s.set('e2e_c', 'a b;c=é')\n"
         "result = [s.get('e2e_c'), s.get('e2e_none'), s.name]\n"
     )
@@ -66,7 +74,7 @@ def test_cookie_store_attributes_encoding_and_removal(open_page, run_python, con
     assert before + 3590 < cookie["expires"] < time.time() + 3610
     assert page.evaluate("document.cookie").count("e2e_c=") == 1
 
-    run_python(IMPORTS + "PyScriptPlatform().cookie_store(None, 3600).remove('e2e_c')\n")
+    run_python(IMPORTS + "Adapter().cookie_store(None, 3600).remove('e2e_c')\n")
     assert [c for c in context.cookies() if c["name"] == "e2e_c"] == []
 
 
@@ -75,7 +83,7 @@ def test_a_cookie_the_browser_refuses_raises(open_page, run_python):
     result = run_python(
         IMPORTS
         + "try:\n"
-        "    PyScriptPlatform().cookie_store('example.com', 3600).set('e2e_x', 'v')\n"
+        "    Adapter().cookie_store('example.com', 3600).set('e2e_x', 'v')\n"
         "    result = 'stored'\n"
         "except JsError as e:\n"
         "    result = str(e)\n"
@@ -86,9 +94,9 @@ def test_a_cookie_the_browser_refuses_raises(open_page, run_python):
 SEND = (
     IMPORTS
     + "import json\n"
-    "def done(status, retry_after):\n"
+    "def done(status, retry_after, text=None):\n"
     "    window.e2eSent = json.dumps([status, retry_after])\n"
-    "PyScriptPlatform().send(URL, BODY, done)\n"
+    "Adapter().send(URL, BODY, done)\n"
 )
 
 
@@ -125,7 +133,7 @@ def test_clock_randomness_page_environment_and_beacon(open_page, run_python, col
     page = open_page("plain.html")
     result = run_python(
         IMPORTS
-        + "p = PyScriptPlatform()\n"
+        + "p = Adapter()\n"
         "b = p.random_bytes(16)\n"
         "result = {'now': p.now_ms(), 'bytes': [len(b), isinstance(b, bytes), len(set(b)) > 4],\n"
         "          'page': p.page(), 'env': p.environment(), 'online': p.is_online(),\n"
@@ -151,7 +159,7 @@ def test_timers_fire_once_and_can_be_cleared(open_page, run_python):
     page = open_page("plain.html")
     run_python(
         IMPORTS
-        + "p = PyScriptPlatform()\n"
+        + "p = Adapter()\n"
         "window.e2eFired = ''\n"
         "def fire(name):\n"
         "    window.e2eFired = window.e2eFired + name\n"
@@ -168,7 +176,7 @@ def test_listen_storage_navigate_hide_and_online(open_page, run_python, context,
     run_python(
         IMPORTS
         + "import json\n"
-        "p = PyScriptPlatform()\n"
+        "p = Adapter()\n"
         "window.e2eHeard = '[]'\n"
         "def heard(*item):\n"
         "    window.e2eHeard = json.dumps(json.loads(window.e2eHeard) + [list(item)])\n"
@@ -209,7 +217,7 @@ def test_log_writes_one_prefixed_console_line_per_level(open_page, run_python, r
     open_page("plain.html")
     run_python(
         IMPORTS
-        + "p = PyScriptPlatform()\n"
+        + "p = Adapter()\n"
         "for level in ('error', 'warn', 'info', 'debug'):\n"
         "    p.log(level, 'e2e ' + level)\n"
     )

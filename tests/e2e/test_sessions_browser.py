@@ -46,6 +46,7 @@ def stored_sessions(collector, page, names):
     return {n: events[n]["context"]["sessionId"] for n in names}
 
 
+@pytest.mark.pyodide
 def test_two_tabs_share_one_session(tabs):
     a, b = tabs(2)
     track(a, "A")
@@ -65,6 +66,7 @@ def test_activity_in_one_tab_keeps_the_other_tabs_session_alive(tabs, context, c
     assert len(set(ids.values())) == 1
 
 
+@pytest.mark.pyodide
 def test_after_31_idle_minutes_the_next_event_starts_a_session_both_tabs_see(tabs, context, collector):
     a, b = tabs(2)
     track(a, "before")
@@ -102,6 +104,7 @@ def test_five_tabs_crossing_the_timeout_together_make_one_new_session(tabs, cont
     assert len(set(ids.values())) == 1 and old not in ids.values()
 
 
+@pytest.mark.pyodide
 def test_page_views_on_load_and_on_single_page_navigation(tabs, collector):
     (page,) = tabs(1)
     page.evaluate("history.pushState({}, '', '/t/plain.html?step=2')")

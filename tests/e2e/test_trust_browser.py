@@ -18,7 +18,7 @@ READY = "window.analytics && window.analytics._q === 0"
 
 
 @pytest.fixture(scope="module", params=["verified", "required"])
-def trusted(request, dist, site, collector, tmp_path_factory):
+def trusted(request, dist, site, collectors, tmp_path_factory):
     """A collector whose source `e2e-verified` checks identity tokens (mode: the param)."""
     db = "sqlite:///" + str(tmp_path_factory.mktemp("trust") / "events.db")
     proc = demo.Collector(db, ADMIN_TOKEN, [site.url], write_key="e2e-verified",

@@ -14,6 +14,7 @@ def stored_calls(collector, anonymous_id):
     return calls if len(calls) == 2 else None
 
 
+@pytest.mark.pyodide
 def test_queued_and_live_calls_are_stored_in_order(open_page, collector, record):
     page = open_page("slice.html")
     page.wait_for_function("window.tracked === true")
@@ -33,6 +34,7 @@ def test_queued_and_live_calls_are_stored_in_order(open_page, collector, record)
     assert record.console_of("error") == []
 
 
+@pytest.mark.pyodide
 def test_the_runtime_paints_nothing_into_the_page(open_page):
     page = open_page("slice.html")
     page.wait_for_function("window.tracked === true")
@@ -49,5 +51,5 @@ def test_the_runtime_paints_nothing_into_the_page(open_page):
     assert after["html"] == before["html"]
     assert after["text"] == before["text"]
     # The loader's own elements, all in <head>, none rendered.
-    assert {el["tag"] for el in after["added"]} <= {"py-config", "script"}
+    assert {el["tag"] for el in after["added"]} <= {"py-config", "mpy-config", "script"}
     assert not [el for el in after["added"] if el["inBody"] or el["boxes"]]

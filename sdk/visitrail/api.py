@@ -1,0 +1,131 @@
+"""The SDK from the page's own Python: `from visitrail import analytics`.
+
+    <script type="mpy">                       (or type="py" with Pyodide, "text/python" with Brython)
+    from visitrail import analytics
+    analytics.identify("u1", {"plan": "pro"})
+    analytics.track("Clicked", {"button": "buy"})
+    analytics.user().id()                      # "u1"
+    </script>
+
+The same calls, arguments and answers as `window.analytics` in JS, because that is what they call:
+the loader's object, which copies the arguments, queues them until the SDK is up and then hands
+them to boot.py's client. One client, one queue, one consent and Do Not Track decision for JS and
+Python alike. Like the JS calls, these never raise: a problem is one console error.
+
+The page's script must run in the SDK's interpreter, which it does when it has no config of its
+own (the tag's config then applies to it), or with Brython.
+"""
+
+import json
+
+from .platforms.ffi import is_nullish, js_apply, then, window
+
+METHODS = ("identify", "track", "page", "group", "alias", "reset", "rotate", "setAnonymousId", "debug")
+
+
+def _stub():
+    stub = getattr(window, "analytics", None)
+    if is_nullish(stub) or not getattr(stub, "_vt", None):
+        raise RuntimeError("window.analytics is not Visitrail's: add the Visitrail tag (loader.js) to the page")
+    return stub
+
+
+def _py(value):
+    if is_nullish(value):
+        return None
+    if isinstance(value, (str, bool, int, float)):
+        return value
+    return json.loads(window.JSON.stringify(value))
+
+
+def _call(path, args):
+    """window.analytics.<path>(*args), the answer as plain Python; never raises. A "name()" step
+    calls a getter-object factory on the way: ["user()", "id"] is analytics.user().id()."""
+    try:
+        this = _stub()
+        for name in path[:-1]:
+            if name.endswith("()"):
+                this = js_apply(getattr(this, name[:-2]), this, [])
+            else:
+                this = getattr(this, name)
+        return _py(js_apply(getattr(this, path[-1]), this, list(args)))
+    except Exception as exc:
+        window.console.error("[visitrail] " + ".".join(path) + "(): " + str(exc))
+        return None
+
+
+class _Getters:
+    """What analytics.user() and analytics.session() return: getters, as in JS."""
+
+    def __init__(self, owner, names):
+        for name in names:
+            setattr(self, name, _getter(owner, name))
+
+
+def _getter(owner, name):
+    return lambda: _call([owner + "()", name], [])
+
+
+class _Consent:
+    def grant(self):
+        _call(["consent", "grant"], [])
+
+    def deny(self):
+        _call(["consent", "deny"], [])
+
+
+class Analytics:
+    """`window.analytics`, from Python. flush() and ready() return the JS Promise (awaitable on
+    PyScript) and take an optional callback; the rest returns what the JS call returns."""
+
+    def __init__(self):
+        self.consent = _Consent()
+
+    def identify(self, *args):
+        return _call(["identify"], args)
+
+    def track(self, *args):
+        return _call(["track"], args)
+
+    def page(self, *args):
+        return _call(["page"], args)
+
+    def group(self, *args):
+        return _call(["group"], args)
+
+    def alias(self, *args):
+        return _call(["alias"], args)
+
+    def reset(self):
+        return _call(["reset"], [])
+
+    def rotate(self):
+        return _call(["rotate"], [])
+
+    def setAnonymousId(self, *args):
+        return _call(["setAnonymousId"], args)
+
+    def debug(self, *args):
+        return _call(["debug"], args)
+
+    def user(self):
+        return _Getters("user", ("anonymousId", "id", "traits"))
+
+    def session(self):
+        return _Getters("session", ("id",))
+
+    def flush(self, callback=None):
+        return self._promise("flush", callback)
+
+    def ready(self, callback=None):
+        return self._promise("ready", callback)
+
+    def _promise(self, name, callback):
+        stub = _stub()
+        promise = js_apply(getattr(stub, name), stub, [])
+        if callback is not None:
+            then(promise, lambda value=None: callback(_py(value)), lambda error=None: None)
+        return promise
+
+
+analytics = Analytics()

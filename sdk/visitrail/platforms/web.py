@@ -1,0 +1,268 @@
+"""The Platform for a browser page: localStorage, cookies, fetch, beacons, timers, page events.
+
+Written once against the FFI shim (platforms/ffi.py) and run unchanged on PyScript + MicroPython,
+PyScript + Pyodide and Brython; platforms/pyscript.py and platforms/brython.py name it per
+runtime. Data crosses the boundary as strings and numbers, or as JSON text.
+
+A fact of MicroPython (PyScript's build, 1.28) shapes this module: a JS integer crosses as 32 bits,
+in both directions, so a number beyond +-2**31 (epoch milliseconds) must cross as text, or not at
+all (ffi.now_ms reads MicroPython's own clock).
+"""
+
+import json
+
+from ..platform import Platform, QuotaError, Store
+from . import ffi
+from .ffi import JsError, create_proxy, document, is_nullish, js_call, js_obj, js_set, then, window
+
+# -- Stores ------------------------------------------------------------------------------------
+
+
+class LocalStore(Store):
+    """localStorage. Where storage is blocked, `window.localStorage` itself throws; that, and a
+    full quota on setItem, reach the core (which falls back) as JsError."""
+
+    name = "localStorage"
+
+    def __init__(self):
+        self._storage = None
+
+    def _js(self):
+        if self._storage is None:
+            self._storage = js_call(window, "localStorage")
+        return self._storage
+
+    def get(self, key):
+        value = js_call(self._js(), "getItem", key)
+        return None if is_nullish(value) else value
+
+    def set(self, key, value):
+        try:
+            js_call(self._js(), "setItem", key, value)
+        except JsError as exc:
+            if "quota" in str(exc).lower():
+                raise QuotaError(str(exc))
+            raise
+
+    def remove(self, key):
+        js_call(self._js(), "removeItem", key)
+
+    def keys(self):
+        storage = self._js()
+        return [js_call(storage, "key", i) for i in range(js_call(storage, "length"))]
+
+
+class CookieStore(Store):
+    """First-party cookies: `key=URI-encoded value; Path=/; SameSite=Lax; Max-Age=...`."""
+
+    name = "cookie"
+
+    def __init__(self, domain, max_age_s):
+        attrs = "; Path=/; SameSite=Lax"
+        if domain:
+            attrs += "; Domain=" + domain
+        if window.location.protocol == "https:":
+            attrs += "; Secure"
+        self._attrs = attrs
+        self._max_age_s = max_age_s
+
+    def get(self, key):
+        for part in js_call(document, "cookie").split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == key:
+                return js_call(window, "decodeURIComponent", value)
+        return None
+
+    def set(self, key, value):
+        encoded = js_call(window, "encodeURIComponent", value)
+        self._write(key + "=" + encoded + self._attrs + "; Max-Age=" + str(self._max_age_s))
+        # The browser drops a cookie silently (cookies disabled, a Domain that does not match,
+        # over 4 KB): say so, so that the core can fall back to another store.
+        if self.get(key) != value:
+            raise JsError("cookie " + key + " was not stored")
+
+    def remove(self, key):
+        self._write(key + "=" + self._attrs + "; Max-Age=0")
+
+    def _write(self, cookie):
+        js_set(document, "cookie", cookie)
+
+
+# -- The platform ------------------------------------------------------------------------------
+
+
+def _retry_after_s(value):
+    if is_nullish(value):
+        return None
+    try:
+        return max(0, int(value))
+    except ValueError:
+        return None  # an HTTP date: rare enough to ignore
+
+
+class WebPlatform(Platform):
+    """The browser Platform; see the module docstring."""
+
+    def __init__(self):
+        self._listeners = {}
+        self._nav_page = None  # during "navigate" listeners: the page navigated to
+
+    # Clock and randomness
+
+    def now_ms(self):
+        return ffi.now_ms()
+
+    def random_bytes(self, n):
+        array = window.Uint8Array.new(n)
+        window.crypto.getRandomValues(array)
+        return bytes([array[i] for i in range(n)])
+
+    # Storage
+
+    def local_store(self):
+        return LocalStore()
+
+    def cookie_store(self, domain=None, max_age_s=31536000):
+        return CookieStore(domain, max_age_s)
+
+    # Network
+
+    def send(self, url, body, on_done):
+        done = [False]
+
+        def finish(status, retry_after_s, text=None):
+            if done[0]:
+                return
+            done[0] = True
+            try:
+                on_done(status, retry_after_s, text)
+            except Exception as exc:  # never let a core bug become an unhandled rejection
+                self.log("error", "send callback failed: " + repr(exc))
+
+        def on_response(response):
+            try:
+                status, retry = int(response.status), _retry_after_s(response.headers.get("Retry-After"))
+            except Exception:
+                finish(0, None)
+                return
+            # The body says why events were refused (an expired identity token, say).
+            then(response.text(), lambda text: finish(status, retry, text if isinstance(text, str) else None),
+                 lambda error: finish(status, retry))
+
+        def on_error(error):
+            finish(0, None)
+
+        init = js_obj(
+            {
+                "method": "POST",
+                "headers": {"Content-Type": "text/plain"},
+                # A keepalive request survives the page being closed, up to 64 KiB in flight.
+                "keepalive": len(body.encode()) < 60000,
+                "credentials": "omit",
+            }
+        )
+        init.body = body
+        # fetch() reports every failure (bad URL, CORS, offline, keepalive quota) by rejecting.
+        then(window.fetch(url, init), on_response, on_error)
+
+    def beacon(self, url, body):
+        try:
+            return bool(js_call(window.navigator, "sendBeacon", url, body))
+        except JsError:  # an invalid URL
+            return False
+
+    # Timers and page lifecycle
+
+    def set_timeout(self, fn, ms):
+        return ffi.set_timeout(fn, ms)
+
+    def clear_timeout(self, handle):
+        ffi.clear_timeout(handle)
+
+    def listen(self, name, fn):
+        fns = self._listeners.get(name)
+        if fns is None:
+            fns = self._listeners[name] = []
+            self._subscribe(name, fns)
+        fns.append(fn)
+
+    def _subscribe(self, name, fns):
+        def fire(*args):
+            for fn in fns:
+                try:
+                    fn(*args)
+                except Exception as exc:
+                    self.log("error", name + " handler failed: " + repr(exc))
+
+        if name == "hide":
+            # Hidden (tab switch, minimised) may be the last chance to send on mobile; pagehide is
+            # the page being left for good (or for the back/forward cache). The core beacons on
+            # both and marks its queue closed only on the second.
+            def on_visibility(event):
+                if document.visibilityState == "hidden":
+                    fire(False)
+
+            document.addEventListener("visibilitychange", create_proxy(on_visibility))
+            window.addEventListener("pagehide", create_proxy(lambda event: fire(True)))
+        elif name == "online":
+            window.addEventListener("online", create_proxy(lambda event: fire()))
+        elif name == "storage":
+
+            def on_storage(event):
+                key, value = event.key, event.newValue
+                fire(None if is_nullish(key) else key, None if is_nullish(value) else value)
+
+            window.addEventListener("storage", create_proxy(on_storage))
+        elif name == "navigate":
+            # pushState/replaceState are wrapped by the loader, in JS: a Python wrapper would
+            # turn an `undefined` URL argument into null, which the browser reads as "/null".
+            # The loader hands over the page as it was when the navigation happened; page()
+            # answers with it while the listeners run.
+            def on_navigate(page_json=None):
+                self._nav_page = json.loads(page_json) if isinstance(page_json, str) else None
+                try:
+                    fire()
+                finally:
+                    self._nav_page = None
+
+            hook = getattr(getattr(window, "analytics", None), "_nav", None)
+            if hook is not None:
+                hook(create_proxy(on_navigate))
+            else:
+                window.addEventListener("popstate", create_proxy(lambda event: on_navigate()))
+
+    def is_online(self):
+        return bool(window.navigator.onLine)
+
+    # Page and console
+
+    def page(self):
+        if self._nav_page is not None:
+            return dict(self._nav_page)
+        location = window.location
+        return {
+            "path": location.pathname,
+            "url": location.href.split("#")[0],
+            "title": document.title,
+            "referrer": document.referrer,
+            "search": location.search,
+        }
+
+    def environment(self):
+        return {
+            "locale": window.navigator.language,
+            "timezone": window.Intl.DateTimeFormat.new().resolvedOptions().timeZone,
+        }
+
+    def log(self, level, message):
+        console = window.console
+        method = console.log
+        if level == "error":
+            method = console.error
+        elif level == "warn":
+            method = console.warn
+        elif level == "info":
+            method = console.info
+        elif level == "debug":
+            method = console.debug
+        method("[visitrail] " + message)
