@@ -1,26 +1,36 @@
 """Visitrail beside the SDKs people use today: what the tag costs the page, and what it delivers.
 
-    .venv/bin/python -m bench [--runs 10] [--visits 100] [--quick] [--only mpy,segment,...] [--no-build]
+    .venv/bin/python -m bench [--quick] [--runs 10] [--visits 100] [--return-visits 20] [--away-visits 50]
+                              [--only mpy,py,brython,segment,posthog] [--skip timing,leave,offline,away]
+                              [--assets static|collector] [--no-build] [--out bench/results/latest.json]
+
+Prints one table and writes it, with every run's figures, to bench/results/latest.json. The anchors
+(bench/anchors/package.json) are installed with `npm ci --prefix bench/anchors` when missing; web/dist/
+is rebuilt when stale (not with --no-build). A full run takes about 15 minutes on 2 CPUs, --quick
+(3 runs, 20 visits) 5 to 8.
 
 Rows: the page with no tag; Visitrail on each runtime (`mpy`, the default; `py`, Pyodide; `brython`),
 "not built" when web/dist/ lacks its files; Segment analytics-next; PostHog (posthog-js); and, for
-the navigate-away case only, Plausible's tracker. Everything runs on 127.0.0.1 (see servers.py);
-a request for anywhere else fails the run.
+the navigate-away case only, Plausible's tracker. Everything runs on 127.0.0.1 (see servers.py), the
+SDKs' files from one static server; a page request for anywhere else fails the run.
 
 Each timing run is a fresh browser context (cold cache, empty storage) loading an article page with
-the tag, which calls identify + track at once (plus each SDK's own page view). Figures:
+the tag, which calls identify + track at once (plus each SDK's own page view); rows are interleaved
+run by run. Figures:
 - bytes: every GET the tag caused (everything not from the page's own origin), as served (no
-  Content-Encoding on 127.0.0.1), and gzip -9 of each of those files (computed, not served);
+  Content-Encoding here), and gzip -9 of each of those files (computed, not served);
 - ready: ms from navigation start to the SDK's ready callback (Visitrail/Segment `ready`,
   PostHog `loaded`); ack: to the end of the first response to a request carrying an event;
 - load: the page's `load` event; TBT: long tasks (PerformanceObserver, registered before any
   page script) summed as (duration - 50 ms), over the first 5 s or until ready if later;
-- memory after that window, after a forced GC: JS heap (CDP Performance.getMetrics
-  JSHeapUsedSize) and ArrayBuffer backing stores, which hold WebAssembly memory (CDP
-  Runtime.getHeapUsage backingStorageSize); shown as the difference from the page without a tag;
+  CPU: the page's main-thread CPU time (CDP ThreadTime) over the same window;
+- memory after that window, after a forced GC: JS heap (CDP JSHeapUsedSize) plus ArrayBuffers
+  (Runtime.getHeapUsage backingStorageSize), and WebAssembly memory, which neither counts (the
+  byteLength of every WebAssembly.Memory the page made, tracked by the init script);
+- differences from the page without a tag are taken within each round, then the median;
 - leave: visits (fresh contexts) that identify + track and set location.href to another origin in
   the same task; events acknowledged by the endpoint, counted per visit. Visitrail: also after the
-  visitor comes back (same browser, a moment later; the boot replays the saved calls);
+  first --return-visits visitors come back (same browser, 0.3 s later; the boot replays the saved calls);
 - offline: 100 tracks made while the context is offline (`set_offline`), then back online: how
   many arrive within 30 s, and when the last one did.
 - away-50: the same-task navigate-away, no return, 50 visits: tracks / identifies delivered and
@@ -36,6 +46,7 @@ import json
 import os
 import statistics
 import sys
+import textwrap
 import time
 from collections import Counter, deque
 from pathlib import Path
@@ -51,9 +62,9 @@ from .env import RUNTIMES, BenchError, Env, ensure_anchors, ensure_dist, runtime
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "latest.json"
 WINDOW_MS = 5000  # TBT and memory: the first 5 s (or until ready, if later)
-# Each return boots the runtime again; Pyodide's boot takes seconds, so by default only this many
-# of its visitors come back (--return-visits sets one number for all).
-RETURN_CAP = {"py": 20}
+# Each return boots the runtime again (Pyodide: seconds), so by default only the first 20 visitors
+# of each runtime come back (--return-visits N).
+RETURN_VISITS = 20
 
 # Registered before any page script (add_init_script). Long tasks for TBT; and every WebAssembly
 # memory the page creates (CDP's heap figures leave WebAssembly memory out), kept for its size.
@@ -254,7 +265,8 @@ def timing_run(env, row, index, sizes):
     return {
         "load": m["load"], "dcl": m["dcl"], "ready": ready, "ack": state["ack"],
         "tbt": tbt, "tbt_to_load": tbt_to_load, "longtasks": len(m["tasks"]),
-        "cpu": 1000 * times.get("TaskDuration", 0), "script": 1000 * times.get("ScriptDuration", 0),
+        "cpu": 1000 * times.get("ThreadTime", 0), "cpu_process": 1000 * times.get("ProcessTime", 0),
+        "busy": 1000 * times.get("TaskDuration", 0),
         "js_heap": metrics.get("JSHeapUsedSize"), "backing": heap.get("backingStorageSize"), "wasm": m["wasm"],
         "requests": len(downloads), "bytes": sum(downloads.values()), "gzip": gz_total,
         "downloads": downloads, "bad": bad,
@@ -505,7 +517,8 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=10, help="timing runs per row (default 10)")
     parser.add_argument("--visits", type=int, default=100, help="navigate-away visits per row (default 100)")
     parser.add_argument("--away-visits", type=int, default=50, help="visits per SDK in the away-50 case (default 50)")
-    parser.add_argument("--return-visits", type=int, help="Visitrail visitors who come back (default: all; py: 20)")
+    parser.add_argument("--return-visits", type=int, default=RETURN_VISITS,
+                        help=f"of those, Visitrail visitors who come back (default {RETURN_VISITS})")
     parser.add_argument("--offline-events", type=int, default=100)
     parser.add_argument("--quick", action="store_true", help="3 runs, 20 visits, 20 away visits")
     parser.add_argument("--only", help="comma-separated row keys: none,mpy,py,brython,segment,posthog")
@@ -565,7 +578,7 @@ def main(argv=None):
             for row in measured:
                 rs = runs[row.key]
                 summary = {k: median_spread([r[k] for r in rs]) for k in
-                           ("load", "dcl", "ready", "ack", "tbt", "tbt_to_load", "cpu", "script", "js_heap", "backing", "wasm", "requests", "bytes", "gzip")}
+                           ("load", "dcl", "ready", "ack", "tbt", "tbt_to_load", "cpu", "cpu_process", "busy", "js_heap", "backing", "wasm", "requests", "bytes", "gzip")}
                 files = {}
                 for r in rs:
                     for u, b in r["downloads"].items():
@@ -578,7 +591,7 @@ def main(argv=None):
                         continue
                     results[row.key]["paired"] = {
                         k: median_spread([paired(a, b, k) for a, b in zip(runs[row.key], runs["none"])])
-                        for k in ("load", "dcl", "cpu", "memory")}
+                        for k in ("load", "dcl", "cpu", "cpu_process", "busy", "memory")}
         if "leave" not in skip:
             for row in measured:
                 if row.sdk == "none":
@@ -586,8 +599,7 @@ def main(argv=None):
                 case = f"leave-{row.key}"
                 returns = 0
                 if row.sdk == "visitrail":
-                    returns = min(args.visits, args.return_visits if args.return_visits is not None
-                                  else RETURN_CAP.get(row.rt or "mpy", args.visits))
+                    returns = min(args.visits, args.return_visits)
                 returned, errors = leave_visits(env, row.sdk, args.visits, case, rt=row.rt, load=row.load,
                                                 returns=returns)
                 entry = {"visits": args.visits, "errors": errors[:10], "error_count": len(errors)}
@@ -657,13 +669,16 @@ def main(argv=None):
     if load_delta:
         print(f"Default tag (mpy): page load event {load_delta['ms']:+.0f} ms vs no tag (median of paired runs, "
               f"[{load_delta['min']:+.0f}–{load_delta['max']:+.0f}]; no tag: {load_delta['none_ms']:.0f} ms) = "
-              f"{load_delta['pct']:+.1f}%; goal within 5%: {'met' if abs(load_delta['pct']) <= 5 else 'NOT met'}")
+              f"{load_delta['pct']:+.1f}%; goal within 5%: {'met' if load_delta['pct'] <= 5 else 'NOT met'}"
+              + (" (inconclusive here: the rounds' differences spread more than ±5%)" if load_delta["max"] - load_delta["min"]
+                 > 0.1 * load_delta["none_ms"] else ""))
     print(f"CPUs: {cpu} ({affinity} usable); 1-min load average during the timing runs {min(loads):.1f}–{max(loads):.1f}"
           f".  Run took {elapsed / 60:.1f} min.")
-    if max(loads) > cpu:
+    if max(loads) > 1.5 * cpu:  # the bench itself (Chromium, the servers) accounts for about 1-2
         print(f"WARNING: the machine was busy (load average up to {max(loads):.1f} on {cpu} CPUs): times are inflated "
               "and noisy; the byte counts, CPU ms and delivery counts hold up better.")
-    print(LEGEND.format(visits=args.visits, offline=args.offline_events, away=args.away_visits))
+    print(legend(visits=args.visits, offline=args.offline_events, away=args.away_visits,
+                 returns=min(args.visits, args.return_visits)))
     if chromium_own:
         print(f"Chromium's own service requests refused by the guard (not from any page): {len(chromium_own)} "
               f"({', '.join(sorted(set(urlsplit(x.split(' ', 1)[-1]).hostname or x for x in chromium_own)))})")
@@ -693,22 +708,33 @@ def main(argv=None):
     return 0
 
 
-LEGEND = """\
-Columns (medians [min–max]; Δ and +/− = minus the page without a tag in the same round, median over rounds):
-  KB raw / KB gz-9  bodies of every GET the tag caused, as served here (uncompressed) / gzip -9 of those files (computed)
-  req               those GETs
-  ready             navigation start → the SDK's ready callback (Visitrail, Segment: ready(); PostHog: loaded)
-  1st ack           navigation start → end of the first response to a request carrying an event
-  load              the page's load event (Δ vs no tag)
-  TBT               long tasks' time over 50 ms, first 5 s or until ready if later
-  CPU ms            renderer main-thread task time over the same window, Δ vs no tag (CDP TaskDuration)
-  heap+AB / wasm    MB: JS heap + ArrayBuffers after a GC, Δ vs no tag (no tag: absolute) / WebAssembly memory
-  leave /{visits}       visits whose track/identify was acknowledged, when the page calls identify + track and sets
-                    location.href to another origin in the same task (Segment, PostHog: their async snippet)
-  +return           Visitrail: the same after the visitor came back to the site (the boot replays saved calls)
-  offline /{offline}    tracks made offline that arrived within 30 s of going online (when the last did)
-  away /{away}         same-task navigate-away, no return: tracks / identifies delivered / duplicates (a message acknowledged
-                    twice; Visitrail's collector stores it once)"""
+LEGEND_ROWS = [
+    ("KB raw / KB gz-9", "bodies of every GET the tag caused, as served here (uncompressed) / gzip -9 of those files (computed)"),
+    ("req", "those GETs"),
+    ("ready", "navigation start → the SDK's ready callback (Visitrail, Segment: ready(); PostHog: loaded)"),
+    ("1st ack", "navigation start → end of the first response to a request carrying an event"),
+    ("load", "the page's load event (Δ vs no tag)"),
+    ("TBT", "long tasks' time over 50 ms, first 5 s or until ready if later"),
+    ("CPU ms", "CPU time of the page's main thread until the end of that window, Δ vs no tag (CDP ThreadTime; "
+               "the whole renderer's, ProcessTime, is in the JSON)"),
+    ("heap+AB / wasm", "MB: JS heap + ArrayBuffers after a GC, Δ vs no tag (no tag: absolute) / WebAssembly memory"),
+    ("leave /{visits}", "visits whose track/identify was acknowledged, when the page calls identify + track and sets "
+                      "location.href to another origin in the same task (Segment, PostHog: their async snippet)"),
+    ("+return", "Visitrail: the same for the first {returns} visitors, after each came back to the site (the boot "
+                "replays the saved calls)"),
+    ("offline /{offline}", "tracks made offline that arrived within 30 s of going online (when the last did)"),
+    ("away /{away}", "same-task navigate-away, no return: tracks / identifies delivered / duplicates (a message "
+                     "acknowledged twice; Visitrail's collector stores it once)"),
+]
+
+
+def legend(**values):
+    out = ["Columns (medians [min–max]; Δ and +/− = minus the page without a tag in the same round, median over rounds):"]
+    for name, text in LEGEND_ROWS:
+        out.append(textwrap.fill(text.format(**values), 118, initial_indent=f"  {name.format(**values):<18}",
+                                 subsequent_indent=" " * 20))
+    return "\n".join(out)
+
 
 CHROMIUM_SERVICES = (".google.com", ".googleapis.com", ".gstatic.com", ".gvt1.com")
 
