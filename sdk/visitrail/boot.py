@@ -14,32 +14,18 @@ from visitrail.client import Client
 from visitrail.platforms import browser_platform
 from visitrail.platforms.ffi import create_proxy, window
 
-NUMBERS = ("sessionTimeout", "flushAt", "flushInterval")
-FLAGS = ("persistUser", "debug", "autoPage")
-FALSE = ("false", "0", "no", "off")
 SAVED_CALLS = "visitrail_calls"
 
 
 def options(data):
-    """Client options from the tag's data-* attributes, which are all strings.
-
-    `data-debug` alone means true; "false", "0", "no" and "off" mean false. A number that does
-    not parse is passed on as it is, for the client to reject with its own message.
-    """
+    """Client options from the tag's data-* attributes. They stay strings: the client reads
+    flags and numbers itself (client.py), so there is one reading of `data-debug` and the rest."""
     base = data.get("base") or ""
     opts = {"endpoint": (data.get("endpoint") or "/".join(base.split("/")[:3])).rstrip("/")}
-    for key in ("writeKey", "idStorage", "domain", "consent", "identityToken"):
-        if data.get(key):
+    for key in ("writeKey", "idStorage", "domain", "consent", "identityToken",
+                "sessionTimeout", "flushAt", "flushInterval", "persistUser", "debug", "autoPage"):
+        if key in data:
             opts[key] = data[key]
-    for key in NUMBERS:
-        if key in data:
-            try:
-                opts[key] = int(data[key])
-            except ValueError:
-                opts[key] = data[key]
-    for key in FLAGS:
-        if key in data:
-            opts[key] = data[key].strip().lower() not in FALSE
     return opts
 
 

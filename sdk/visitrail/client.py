@@ -11,7 +11,7 @@ from .calls import CallError
 from .events import build
 from .identity import Identity, id_stores
 from .ids import uuid4
-from .queue import QUEUE_PREFIX, Delivery
+from .queue import Delivery
 from .session import DEFAULT_TIMEOUT_MIN, Sessions
 from .storage import Health, LayeredStore
 
@@ -25,7 +25,8 @@ def _flag(value, default):
     if value is None:
         return default
     if isinstance(value, str):
-        return value.lower() not in ("false", "0", "no", "off", "")
+        # A data-* attribute: present without a value (`data-debug`) means true.
+        return value.strip().lower() not in ("false", "0", "no", "off")
     return bool(value)
 
 
@@ -211,9 +212,8 @@ class Client:
             self.delivery.flush()  # what an earlier page (or the replay) left behind
 
     def _on_storage(self, key, value):
-        # Another tab left with events still queued: take them over now rather than at the next load.
-        if self.consent == "granted" and key and key.startswith(QUEUE_PREFIX) and value and '"closed": true' in value[:80]:
-            self.delivery.adopt()
+        if self.consent == "granted":
+            self.delivery.on_storage(key, value)
 
     def flush(self, on_done=None):
         try:

@@ -184,6 +184,12 @@ class Delivery:
         self.timer_due = None
         self._send_next()
 
+    def on_storage(self, key, value):
+        """Another tab wrote localStorage: if it left with events still queued (its record is
+        marked closed on pagehide), take them over now rather than at the next page load."""
+        if key and key.startswith(QUEUE_PREFIX) and key != self.key and value and '"closed": true' in value[:80]:
+            self.adopt()
+
     def adopt(self):
         """Take over the queues of tabs that are gone (closed, or silent since a crash)."""
         if not self._persisted():

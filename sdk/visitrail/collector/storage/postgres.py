@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .base import Event
 from .sql import (
-    INSERT_EVENT, Migration, Session, SQLStorage, event_row, rebuild, rollback_on_error, strip_identity_tokens,
+    INSERT_EVENT, Migration, Session, SQLStorage, event_row, profile_migrations, rollback_on_error,
 )  # fmt: skip
 
 __all__ = ["PostgresStorage", "MIGRATIONS"]
@@ -65,48 +65,7 @@ MIGRATIONS = (
             "CREATE INDEX events_user_id ON events (user_id)",
         ),
     ),
-    Migration(
-        2,
-        (
-            "ALTER TABLE events ADD COLUMN session_id TEXT",
-            "ALTER TABLE events ADD COLUMN profile_id TEXT",
-            "CREATE INDEX events_profile ON events (profile_id, timestamp)",
-            """CREATE TABLE profiles (
-                id TEXT PRIMARY KEY,
-                event_count BIGINT NOT NULL,
-                first_seen TEXT,
-                last_seen TEXT
-            )""",
-            "CREATE INDEX profiles_last_seen ON profiles (last_seen)",
-            """CREATE TABLE identities (
-                value TEXT NOT NULL,
-                kind TEXT NOT NULL,
-                profile_id TEXT NOT NULL,
-                folded TEXT NOT NULL,
-                PRIMARY KEY (value, kind)
-            )""",
-            "CREATE INDEX identities_profile ON identities (profile_id)",
-            """CREATE TABLE traits (
-                profile_id TEXT NOT NULL,
-                key TEXT NOT NULL,
-                value TEXT NOT NULL,
-                timestamp TEXT NOT NULL,
-                event_id BIGINT NOT NULL,
-                folded TEXT NOT NULL,
-                PRIMARY KEY (profile_id, key)
-            )""",
-        ),
-        then=rebuild,
-    ),
-    Migration(
-        3,
-        (
-            "ALTER TABLE events ADD COLUMN verified BOOLEAN NOT NULL DEFAULT FALSE",
-            "ALTER TABLE events ADD COLUMN ip TEXT",
-            "ALTER TABLE profiles ADD COLUMN verified BOOLEAN NOT NULL DEFAULT FALSE",
-        ),
-        then=strip_identity_tokens,  # stored by collectors before this version
-    ),
+    *profile_migrations("BIGINT", "BOOLEAN NOT NULL DEFAULT FALSE"),
 )
 
 

@@ -113,6 +113,55 @@ class Migration:
     then: typing.Callable[[Session], object] | None = None
 
 
+def profile_migrations(integer: str, boolean: str) -> tuple[Migration, ...]:
+    """Versions 2 and 3, the same on every backend but for two column types: `integer` for
+    counters and event ids, `boolean` with its default for the verified flags."""
+    return (
+        Migration(
+            2,
+            (
+                "ALTER TABLE events ADD COLUMN session_id TEXT",
+                "ALTER TABLE events ADD COLUMN profile_id TEXT",
+                "CREATE INDEX events_profile ON events (profile_id, timestamp)",
+                f"""CREATE TABLE profiles (
+                    id TEXT PRIMARY KEY,
+                    event_count {integer} NOT NULL,
+                    first_seen TEXT,
+                    last_seen TEXT
+                )""",
+                "CREATE INDEX profiles_last_seen ON profiles (last_seen)",
+                """CREATE TABLE identities (
+                    value TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    profile_id TEXT NOT NULL,
+                    folded TEXT NOT NULL,
+                    PRIMARY KEY (value, kind)
+                )""",
+                "CREATE INDEX identities_profile ON identities (profile_id)",
+                f"""CREATE TABLE traits (
+                    profile_id TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    timestamp TEXT NOT NULL,
+                    event_id {integer} NOT NULL,
+                    folded TEXT NOT NULL,
+                    PRIMARY KEY (profile_id, key)
+                )""",
+            ),
+            then=rebuild,  # events stored before version 2 get their session ids and profiles
+        ),
+        Migration(
+            3,
+            (
+                f"ALTER TABLE events ADD COLUMN verified {boolean}",
+                "ALTER TABLE events ADD COLUMN ip TEXT",
+                f"ALTER TABLE profiles ADD COLUMN verified {boolean}",
+            ),
+            then=strip_identity_tokens,  # stored by collectors before this version
+        ),
+    )
+
+
 def json_text(value: typing.Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 

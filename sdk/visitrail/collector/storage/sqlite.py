@@ -21,7 +21,7 @@ import typing
 
 from starlette.concurrency import run_in_threadpool
 
-from .sql import Migration, Session, SQLStorage, rebuild, rollback_on_error, strip_identity_tokens
+from .sql import Migration, Session, SQLStorage, profile_migrations, rollback_on_error
 
 __all__ = ["SQLiteStorage", "MIGRATIONS"]
 
@@ -50,48 +50,7 @@ MIGRATIONS = (
             "CREATE INDEX IF NOT EXISTS events_user_id ON events (user_id)",
         ),
     ),
-    Migration(
-        2,
-        (
-            "ALTER TABLE events ADD COLUMN session_id TEXT",
-            "ALTER TABLE events ADD COLUMN profile_id TEXT",
-            "CREATE INDEX events_profile ON events (profile_id, timestamp)",
-            """CREATE TABLE profiles (
-                id TEXT PRIMARY KEY,
-                event_count INTEGER NOT NULL,
-                first_seen TEXT,
-                last_seen TEXT
-            )""",
-            "CREATE INDEX profiles_last_seen ON profiles (last_seen)",
-            """CREATE TABLE identities (
-                value TEXT NOT NULL,
-                kind TEXT NOT NULL,
-                profile_id TEXT NOT NULL,
-                folded TEXT NOT NULL,
-                PRIMARY KEY (value, kind)
-            )""",
-            "CREATE INDEX identities_profile ON identities (profile_id)",
-            """CREATE TABLE traits (
-                profile_id TEXT NOT NULL,
-                key TEXT NOT NULL,
-                value TEXT NOT NULL,
-                timestamp TEXT NOT NULL,
-                event_id INTEGER NOT NULL,
-                folded TEXT NOT NULL,
-                PRIMARY KEY (profile_id, key)
-            )""",
-        ),
-        then=rebuild,  # events stored before version 2 get their session ids and profiles
-    ),
-    Migration(
-        3,
-        (
-            "ALTER TABLE events ADD COLUMN verified INTEGER NOT NULL DEFAULT 0",
-            "ALTER TABLE events ADD COLUMN ip TEXT",
-            "ALTER TABLE profiles ADD COLUMN verified INTEGER NOT NULL DEFAULT 0",
-        ),
-        then=strip_identity_tokens,  # stored by collectors before this version
-    ),
+    *profile_migrations("INTEGER", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 
