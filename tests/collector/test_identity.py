@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import pathlib
 import sqlite3
 import time
@@ -13,9 +12,10 @@ import pytest
 from starlette.testclient import TestClient
 from visitrail.collector.config import Config, Source
 from visitrail.collector.profiles import Graph, Link
-from visitrail.collector.storage import Storage, open_storage
+from visitrail.collector.storage import Storage
 from visitrail.collector.tokens import issue_identity_token
 
+from .storage_run import run
 from .conftest import ADMIN_TOKEN, ORIGIN, WRITE_KEY, admin, basic, stored
 from .test_profile_storage import V1_SCHEMA, message
 
@@ -242,16 +242,6 @@ def test_a_merge_keeps_verification() -> None:
     assert survivor is not None and survivor.user_ids == {"U1", "U2"} and survivor.verified
 
 
-def run(url: str, scenario: typing.Callable[[Storage], typing.Awaitable[typing.Any]]) -> typing.Any:
-    async def main() -> typing.Any:
-        storage = open_storage(url)
-        await storage.connect()
-        try:
-            return await scenario(storage)
-        finally:
-            await storage.disconnect()
-
-    return asyncio.run(main())
 
 
 def test_verification_is_stored_and_rebuilt_alike(db_url: str) -> None:

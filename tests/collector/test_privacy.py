@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import pathlib
@@ -14,9 +13,10 @@ from visitrail.collector.app import create_app
 from visitrail.collector.cli import main
 from visitrail.collector.client_ip import client_ip, truncated
 from visitrail.collector.config import Config
-from visitrail.collector.storage import Storage, open_storage
+from visitrail.collector.storage import Storage
 from visitrail.collector.storage.sql import SQLStorage
 
+from .storage_run import run
 from .conftest import NOW, WRITE_KEY, admin, basic, stored
 from .test_profile_storage import message, orphans
 
@@ -116,16 +116,6 @@ def test_serve_flags(tmp_path: pathlib.Path) -> None:
 # Erasure
 
 
-def run(url: str, scenario: typing.Callable[[Storage], typing.Awaitable[typing.Any]]) -> typing.Any:
-    async def go() -> typing.Any:
-        storage = open_storage(url)
-        await storage.connect()
-        try:
-            return await scenario(storage)
-        finally:
-            await storage.disconnect()
-
-    return asyncio.run(go())
 
 
 HISTORY = [

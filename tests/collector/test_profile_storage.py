@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from visitrail.collector.storage import Event, Storage, open_storage
 from visitrail.collector.storage.sql import SQLStorage
 
+from .storage_run import run
 from .test_profiles import Replay, messages
 
 T0 = "2026-11-25T12:00:00.000Z"
@@ -71,15 +72,6 @@ async def opened(url: str) -> Storage:
     return storage
 
 
-def run(url: str, scenario: typing.Callable[[Storage], typing.Awaitable[typing.Any]]) -> typing.Any:
-    async def main() -> typing.Any:
-        storage = await opened(url)
-        try:
-            return await scenario(storage)
-        finally:
-            await storage.disconnect()
-
-    return asyncio.run(main())
 
 
 async def lookup(storage: Storage, **ids: str) -> dict[str, typing.Any]:

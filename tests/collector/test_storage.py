@@ -15,6 +15,8 @@ import typing
 import pytest
 from visitrail.collector.storage import Event, Storage, open_storage
 
+from .storage_run import run
+
 
 def event(n: int, key: str = "wk", anonymous_id: str | None = "A1", **changes: typing.Any) -> Event:
     base = Event(
@@ -38,16 +40,6 @@ def url(db_url: str) -> str:
     return db_url
 
 
-def run(url: str, scenario: typing.Callable[[Storage], typing.Awaitable[typing.Any]]) -> typing.Any:
-    async def main() -> typing.Any:
-        storage = open_storage(url)
-        await storage.connect()
-        try:
-            return await scenario(storage)
-        finally:
-            await storage.disconnect()
-
-    return asyncio.run(main())
 
 
 def test_add_and_find_in_order(url: str) -> None:
