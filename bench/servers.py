@@ -280,7 +280,9 @@ class HubHandler(_Handler):
         if path.startswith("/vt/"):
             return self.forward(path[3:] + ("?" + url.query if url.query else ""))
         if path.startswith("/dist/") and self.command in ("GET", "HEAD"):
-            return self._file(_inside(server.dist, path[len("/dist/"):]), [("Access-Control-Allow-Origin", "*")])
+            # /dist/v/<version>/<file> is <file>: the versioned URLs loader.js makes.
+            rel = re.sub(r"^v/[0-9a-f]{10}/", "", path[len("/dist/"):])
+            return self._file(_inside(server.dist, rel), [("Access-Control-Allow-Origin", "*")])
         if self.command == "GET" and path.startswith("/seg/"):
             rest = path[len("/seg/"):]
             if rest.startswith("analytics.js/v1/") and rest.endswith("/analytics.min.js"):

@@ -31,7 +31,7 @@ CHROMIUM_ARGS = [
 MEASURE = """() => {
     const nav = performance.getEntriesByType("navigation")[0];
     const resources = performance.getEntriesByType("resource").map(e => ({
-        url: e.name, end: e.responseEnd, transfer: e.transferSize, method: e.initiatorType,
+        url: e.name, start: e.startTime, end: e.responseEnd, transfer: e.transferSize, method: e.initiatorType,
     }));
     return { bench: window.bench, nav: { transfer: nav.transferSize, dcl: nav.domContentLoadedEventEnd }, resources };
 }"""
@@ -91,12 +91,14 @@ def one_run(browser, site_url, collector):
         "rt_bytes": rt_bytes,
         "urls": sorted(wire, key=wire.get, reverse=True),
         "wire": wire,
+        "resources": m["resources"],
     }
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--waterfall", action="store_true", help="print when each file was fetched (first run)")
     args = parser.parse_args(argv)
 
     demo.build_assets(if_stale=True)
@@ -150,6 +152,11 @@ def main(argv=None):
         print(f"  {name:<{width}}  {value:>24}")
     if med("rt_bytes") < med("wire_bytes") / 2:
         print("\n  (Resource Timing reports 0 bytes for cross-origin responses without Timing-Allow-Origin.)")
+    if args.waterfall:
+        print("\n  waterfall (first run; ms since navigation start; load event at "
+              f"{runs[0]['load']:.0f}, ready at {runs[0]['ready']:.0f}):")
+        for e in sorted(runs[0]["resources"], key=lambda e: e["start"]):
+            print(f"    {e['start']:>7.0f} {e['end']:>7.0f}  {e['method']:<14} {urlsplit(e['url']).path}")
     print("\n  largest downloads (first run):")
     for url in runs[0]["urls"][:6]:
         print(f"    {runs[0]['wire'][url]:>10,} B  {urlsplit(url).path}")

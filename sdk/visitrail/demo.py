@@ -31,7 +31,8 @@ LISTENING = re.compile(r"listening on (http://\S+)")
 
 
 # What build.py turns into web/dist/ (the collector's sources are not among them).
-BUILD_INPUTS = [ROOT / "build.py", ROOT / "web" / "loader.js", ROOT / "package-lock.json", ROOT / "sdk" / "visitrail"]
+BUILD_INPUTS = [ROOT / "build.py", ROOT / "web" / "loader.js", ROOT / "web" / "runtime.js", ROOT / "package-lock.json",
+                ROOT / "sdk" / "visitrail"]
 
 
 def assets_stale():

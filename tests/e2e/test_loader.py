@@ -79,7 +79,7 @@ def test_calls_are_copied_when_made_and_never_throw(open_page, record, runtime):
     assert track[:2] == ["track", []]
     assert page_call[:2] == ["page", []]
     assert visitrail_lines(record, "error") == [
-        "[visitrail] track(): its arguments could not be read: Error: getter",
+        "[visitrail] track(): unreadable arguments: Error: getter",
     ]
 
 
@@ -95,19 +95,19 @@ def test_the_queue_is_bounded_with_one_warning(open_page, record, runtime):
     assert warnings.count("[visitrail] 1000 calls queued before the SDK started; dropping the rest") == 1
 
 
-# What each runtime fetches that, missing, keeps it from starting: its entry point, its engine
+# What each runtime fetches that, missing, keeps it from starting: runtime.js, its entry point, its engine
 # (wasm, and the JS around it), an SDK module, the module whose import starts the SDK.
 FAIL_POINTS = {
-    "mpy": ["**/pyscript/core.js", "**/micropython.wasm", "**/micropython.mjs", "**/visitrail/client.mpy*",
-            "**/visitrail/boot.mpy*"],
-    "py": ["**/pyscript/core.js", "**/pyodide.asm.wasm", "**/pyodide.mjs", "**/visitrail/client.py?*",
-           "**/visitrail/boot.py?*"],
-    "brython": ["**/brython/brython.min.js", None, None, "**/brython/visitrail.js*", None],
+    "mpy": ["**/runtime.js", "**/pyscript/core.js", "**/micropython.wasm", "**/micropython.mjs",
+            "**/visitrail/client.mpy", "**/visitrail/boot.mpy"],
+    "py": ["**/runtime.js", "**/pyscript/core.js", "**/pyodide.asm.wasm", "**/pyodide.mjs",
+           "**/visitrail/client.py", "**/visitrail/boot.py"],
+    "brython": ["**/runtime.js", "**/brython/brython.min.js", None, None, "**/brython/visitrail.js", None],
 }
 
 
 @pytest.mark.pyodide
-@pytest.mark.parametrize("point", range(5), ids=["start", "engine", "engine-js", "module", "entry"])
+@pytest.mark.parametrize("point", range(6), ids=["runtime-js", "start", "engine", "engine-js", "module", "entry"])
 def test_a_runtime_that_fails_to_load_warns_once_and_keeps_the_calls(open_page, record, runtime, point):
     blocked = FAIL_POINTS[runtime][point]
     if blocked is None:

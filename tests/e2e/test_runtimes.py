@@ -1,8 +1,10 @@
 """The three runtimes: each page fetches its own runtime's files and nothing of the others, all
 from this machine; MicroPython runs the SDK as bytecode; Brython takes every module from its one
 bundle; the page's own Python shares the SDK (`from visitrail import analytics`); and a page that
-runs PyScript or Brython itself keeps it, with the SDK joining its interpreter."""
+runs PyScript or Brython itself keeps it, with the SDK joining its interpreter; a repeat visit takes
+all of it from the browser's cache."""
 
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,9 +22,14 @@ FOLDERS = {
 PYODIDE_FILES = {"pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"}
 
 
+def asset(url):
+    """A URL's file in web/dist/: /analytics/loader.js is loader.js, /analytics/v/<version>/x is x."""
+    return re.sub(r"^/analytics/(v/[0-9a-f]{10}/)?", "", urlsplit(url).path)
+
+
 def fetched(record, collector):
     prefix = collector.url + "/analytics/"
-    return {urlsplit(u).path[len("/analytics/"):] for u in record.requests if u.startswith(prefix)}
+    return {asset(u) for u in record.requests if u.startswith(prefix)}
 
 
 def visitrail_lines(record):
@@ -42,7 +49,7 @@ def test_a_page_fetches_its_own_runtime_and_nothing_of_the_others(open_page, rec
         assert modules and all(f.endswith(".py") for f in modules)
         assert {f.split("/")[1] for f in files if f.startswith("pyodide/")} == PYODIDE_FILES
     else:
-        assert files == {"loader.js", "brython/brython.min.js", "brython/visitrail.js"}
+        assert files == {"loader.js", "runtime.js", "brython/brython.min.js", "brython/visitrail.js"}
     # The `record` fixture fails the test if any request left 127.0.0.1 (no runtime CDN).
 
 
@@ -56,8 +63,7 @@ def test_micropython_runs_the_sdk_as_bytecode_of_its_own_version(open_page, run_
 
 
 @pytest.mark.runtimes("brython")
-def test_brython_takes_every_module_from_its_bundle_and_a_repeat_visit_downloads_nothing_new(
-        open_page, record, collector):
+def test_brython_takes_every_module_from_its_bundle(open_page, record):
     page = open_page("plain.html")
     assert not [u for u in record.requests if urlsplit(u).path.endswith(".py")]
     imported = set(page.evaluate("Object.keys(__BRYTHON__.imported)"))
@@ -66,9 +72,12 @@ def test_brython_takes_every_module_from_its_bundle_and_a_repeat_visit_downloads
     # rest of `imported` is built into brython.js, or the entry script).
     assert {m for m in bundled - imported if not m.startswith("visitrail")} == {"crypto_js.rollups.sha256"}
 
-    # A repeat visit: the same files, and no body over the network (each is revalidated, 304, or
-    # taken from the cache). The bundle's URL carries the SDK's version, not the cache-busting
-    # timestamp Brython adds to its own module fetches.
+
+@pytest.mark.pyodide
+def test_a_repeat_visit_takes_the_runtime_from_the_cache(open_page, collector):
+    """Everything but loader.js is versioned and immutable: a second page view asks the collector
+    for none of it, not even to revalidate; loader.js is fresh for 5 minutes."""
+    page = open_page("plain.html")
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
     urls, received = {}, {}
@@ -77,9 +86,9 @@ def test_brython_takes_every_module_from_its_bundle_and_a_repeat_visit_downloads
     page.reload()
     page.wait_for_function("window.analytics && window.analytics._q === 0")
     wait_for(lambda: set(urls) <= set(received), what="every response of the reload to finish")
-    again = {urlsplit(url).path: received[rid] for rid, url in urls.items() if "/analytics/" in url}
-    assert set(again) <= {"/analytics/loader.js", "/analytics/brython/brython.min.js", "/analytics/brython/visitrail.js"}
-    assert all(size < 1000 for size in again.values()), again  # headers at most
+    again = {asset(url): received[rid] for rid, url in urls.items() if url.startswith(collector.url + "/analytics/")}
+    assert "runtime.js" in again and len(again) > 2
+    assert again == dict.fromkeys(again, 0)  # no byte over the network: each came from the cache
 
 
 @pytest.mark.pyodide

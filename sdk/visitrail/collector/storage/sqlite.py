@@ -17,6 +17,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 import typing
 
 from starlette.concurrency import run_in_threadpool
@@ -54,6 +55,21 @@ MIGRATIONS = (
 )
 
 
+
+def use_wal(connection: sqlite3.Connection) -> None:
+    """Switch the file to WAL. That needs the file to itself for a moment, and SQLite's busy timeout
+    does not cover it: a second process opening the file at the same time gets "database is
+    locked" at once. So it is retried, within the same timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
 class SQLiteStorage(SQLStorage):
     migrations = MIGRATIONS
 
@@ -82,7 +98,7 @@ class SQLiteStorage(SQLStorage):
         )
         if self.path != ":memory:":
             # WAL lets readers (the read API, a test peeking at the file) run while a batch is written.
-            connection.execute("PRAGMA journal_mode=WAL")
+            use_wal(connection)
         self._connection = connection
         with self.transaction(write=True) as db:
             self.migrate(db)

@@ -1,0 +1,164 @@
+// Starts the Python runtime the tag's data-runtime names: "mpy" (PyScript + MicroPython, the
+// default), "py" (PyScript + Pyodide) or "brython". loader.js adds this script after the page's
+// `load` event; it is versioned (/analytics/v/<version>/runtime.js) and cached for good, so a page
+// pays for it once. Each runtime ends in `import visitrail.boot`, which replays the loader's queue
+// and calls analytics._ready(). build.py minifies it and bakes in the manifest.
+(function (w, d, a) {
+  var V = /*MANIFEST*/0;  // {modules: [SDK module, ...], preload: {runtime: [[file, "module" | "fetch"], ...]}}
+  var base = a._v, P = "[visitrail] ", up = function () { return !a._q; };
+
+  // For the platform's JS calls that may throw (blocked storage, a bad URL): on MicroPython a JS
+  // exception does not become a Python one, it unwinds through the interpreter. Returns [o[p]],
+  // or [o[p](x, y, z)] when that is a function, or the error as a string.
+  a._x = function (o, p, x, y, z) {
+    try {
+      var v = o[p];
+      return [typeof v == "function" ? v.call(o, x, y, z) : v];
+    } catch (e) {
+      return "" + e;
+    }
+  };
+
+  // For the platform's "navigate" event: history methods are wrapped here, in JS (see
+  // platforms/web.py). cb(pageJSON) runs in its own task, with the page as it was at the
+  // navigation: two quick pushState calls are two different pages.
+  a._nav = function (cb) {
+    function n() {
+      var p = JSON.stringify(a._p());
+      setTimeout(function () { cb(p); });
+    }
+    ["pushState", "replaceState"].forEach(function (k) {
+      var f = history[k];
+      history[k] = function () {
+        var r = f.apply(this, arguments);
+        n();
+        return r;
+      };
+    });
+    w.addEventListener("popstate", n);
+  };
+
+  function el(tag, attrs, text) {
+    var e = d.createElement(tag);
+    for (var k in attrs) e.setAttribute(k, attrs[k]);
+    if (text) e.textContent = text;
+    return d.head.appendChild(e);
+  }
+
+  // PyScript reads each type's config once, when core.js is evaluated: our script and its config
+  // go in first. The other type gets a config too, only to keep PyScript's plugins out (without
+  // "!error" it would paint Python tracebacks into the page). The SDK's modules are written into
+  // the interpreter's file system from the config's `files`: MicroPython bytecode (.mpy) or
+  // Python sources for Pyodide.
+  function pyscript(r) {
+    var X = ["!error", "!py-editor", "!py-game", "!py-terminal", "!donkey", "!deprecations-manager", "!codemirror"];
+    var o = r == "py" ? "mpy" : "py", x = r == "py" ? ".py" : ".mpy", files = {}, code = "import visitrail.boot";
+    var live = Symbol.for("@pyscript/core") in w, own = d.querySelector(r + "-config,script[type=" + r + "][config]");
+    // A page that runs PyScript itself: a second config for this type would stop the page's
+    // Python ("Unable to use different configs"), and once core.js has run it would be ignored.
+    // The SDK joins the page's interpreter instead and writes its modules itself.
+    if (live || own) {
+      console.info(P + "this page runs PyScript (" + r + ") of its own: the SDK runs in the page's " + r +
+        " interpreter, under the page's config");
+      return Promise.all(V.modules.map(function (m) {
+        return fetch(base + "visitrail/" + m + ".py").then(function (f) {
+          if (!f.ok) throw Error(f.url + ": HTTP " + f.status);
+          return f.text();
+        }).then(function (t) { return ["visitrail/" + m + ".py", t]; });
+      })).then(function (src) {
+        a._src = JSON.stringify(src);
+        start(r, {}, JOIN + code);
+        if (!live) el("script", { type: "module", src: base + "pyscript/core.js" }).onerror = a._f;
+      }, a._f);
+    }
+    // Every file the runtime will ask for, one after the other (core.js imports its chunks, which
+    // import the interpreter, which fetches its wasm, after which PyScript fetches the SDK's
+    // modules), asked for at once: the browser hands each over from its cache when it is asked.
+    V.preload[r].forEach(function (f) {
+      el("link", f[1] == "module" ? { rel: "modulepreload", href: base + f[0] }
+        : { rel: "preload", as: "fetch", crossorigin: "anonymous", href: base + f[0] });
+    });
+    V.modules.forEach(function (m) { files[base + "visitrail/" + m + x] = "./visitrail/" + m + x; });
+    d.querySelector(o + "-config," + o + "-script,script[type=" + o + "]") ||
+      el(o + "-config", {}, JSON.stringify({ plugins: X }));
+    start(r, {
+      config: JSON.stringify({
+        interpreter: base + (r == "py" ? "pyodide/pyodide.mjs" : "micropython/micropython.mjs"), files: files, plugins: X
+      })
+    }, code);
+    el("script", { type: "module", src: base + "pyscript/core.js" }).onerror = a._f;
+    // A runtime file that fails to load (404, CSP) surfaces as a rejection inside PyScript: ours
+    // when it names our files. Warn once instead of leaving an uncaught error in the host page.
+    w.addEventListener("unhandledrejection", function (e) {
+      var r = e.reason;
+      if (!up() && String(r && r.stack || r).indexOf(base) >= 0) {
+        e.preventDefault();
+        a._f();
+      }
+    });
+  }
+
+  // Python that writes the SDK's modules (a._src: [[path, text], ...]) where the page's
+  // interpreter imports from, before `import visitrail.boot`. Names stay out of the page's globals.
+  var JOIN = "def _vt():\n import json, os\n from pyscript import window\n" +
+    " for p, t in json.loads(window.analytics._src):\n  d = ''\n  for n in p.split('/')[:-1]:\n" +
+    "   d += n\n   try:\n    os.mkdir(d)\n   except OSError:\n    pass\n   d += '/'\n" +
+    "  with open(p, 'w') as f:\n   f.write(t)\n window.analytics._src = ''\n_vt()\ndel _vt\n";
+
+  // target: its own id, so PyScript adds no output element to the page.
+  function start(r, attrs, code) {
+    var id = "visitrail-boot";
+    attrs.type = r;
+    attrs.id = attrs.target = id;
+    el("script", attrs, code).addEventListener(r + ":done", function () { up() || a._f(); });
+  }
+
+  // Brython compiles Python to JS and evals it: brython.min.js, then the bundle (the SDK and the
+  // few stdlib modules it needs, so Brython fetches no module), run in that order; then
+  // brython(), then the entry script: a text/python script added before brython() is never run.
+  // A page that runs Brython itself keeps its own (it calls brython() on load, which also runs
+  // the entry script); the bundle leaves the page's own stdlib modules alone.
+  function brython() {
+    var B = w.__BRYTHON__, n = B ? 1 : 2;
+    try {
+      Function("");
+    } catch (e) {
+      return a._f();  // a CSP without 'unsafe-eval'
+    }
+    B && console.info(P + "this page runs Brython of its own: the SDK runs in it");
+    a._d = function () { up() || a._f(); };
+    function go() {
+      if (--n) return;
+      if (!w.__BRYTHON__) return a._f();
+      B || w.brython({ debug: 0, indexeddb: 0 });
+      el("script", { type: "text/python", id: "visitrail_boot" },
+        "from browser import window\ntry:\n    import visitrail.boot\nfinally:\n    window.analytics._d()\n");
+    }
+    [B ? 0 : "brython/brython.min.js", "brython/visitrail.js"].forEach(function (u) {
+      if (!u) return;
+      var e = d.createElement("script");
+      e.src = base + u;
+      e.async = false;  // executed in order
+      e.onload = go;
+      e.onerror = a._f;
+      d.head.appendChild(e);
+    });
+  }
+
+  var r = JSON.parse(a._o).runtime || "mpy";
+  // A runtime file that fails to load (a 404) is not always reported: Pyodide swallows a wasm
+  // that does not instantiate, and waits for ever. Resource Timing sees its status.
+  try {
+    new PerformanceObserver(function (l) {
+      l.getEntries().forEach(function (e) {
+        if (!up() && e.name.indexOf(base) == 0 && e.responseStatus >= 400) a._f();
+      });
+    }).observe({ type: "resource", buffered: true });
+  } catch (e) {}
+  if (r == "brython") brython();
+  else if (r == "mpy" || r == "py") pyscript(r);
+  else {
+    console.warn(P + 'data-runtime="' + r + '" is not mpy, py or brython: calls stay queued');
+    a._f = function () {};
+  }
+})(window, document, analytics);
