@@ -8,7 +8,8 @@
     rt    Visitrail's data-runtime (absent: the default tag, `mpy`)
     load  Segment and PostHog: `snippet` (default: their documented async snippet, the library
           arrives later) or `sync` (a blocking <script src> of the same file, so the library is
-          there when the calls are made)
+          there when the calls are made); Visitrail: `async` (README's one-line snippet, then the
+          tag with `async`), else the default synchronous tag
 
 Every page gets window.bench = {ready} (ms since navigation start, set by the SDK's ready
 callback) and window.benchTrack(name, props) for the offline test. The article itself (text, one
@@ -114,6 +115,13 @@ POSTHOG_SNIPPET = (
 )
 
 
+# README.md's snippet for an async tag.
+VISITRAIL_SNIPPET = (
+    'window.analytics=window.analytics||[];["identify","track","page","group","alias","reset","ready"].forEach('
+    'function(m){analytics[m]=analytics[m]||function(){analytics.push([m,[].slice.call(arguments),Date.now()])}})'
+)
+
+
 def render(urls):
     """A render(path, query) for servers.Site; urls: assets (Visitrail's web/dist/), hub, away."""
     hub, away = urls["hub"], urls["away"]
@@ -134,8 +142,10 @@ def render(urls):
             calls = leave
         elif sdk == "visitrail":
             runtime = f' data-runtime="{escape(q["rt"])}"' if q.get("rt") else ""
-            head.append(f'<script src="{urls["assets"]}/loader.js" data-write-key="{WRITE_KEY}" '
-                        f'data-endpoint="{hub}/vt"{runtime}></script>')
+            if load == "async":
+                head.append("<script>" + VISITRAIL_SNIPPET + "</script>")
+            head.append(f'<script{" async" if load == "async" else ""} src="{urls["assets"]}/loader.js" '
+                        f'data-write-key="{WRITE_KEY}" data-endpoint="{hub}/vt"{runtime}></script>')
             calls = ("analytics.ready(function(){bench.ready=performance.now()});"
                      "window.benchTrack=function(n,p){analytics.track(n,p)};")
             if mode != "return":

@@ -51,5 +51,5 @@ def test_the_runtime_paints_nothing_into_the_page(open_page):
     assert after["html"] == before["html"]
     assert after["text"] == before["text"]
     # The loader's own elements, all in <head>, none rendered.
-    assert {el["tag"] for el in after["added"]} <= {"py-config", "mpy-config", "script"}
+    assert {el["tag"] for el in after["added"]} <= {"py-config", "mpy-config", "script", "link"}  # link: preloads
     assert not [el for el in after["added"] if el["inBody"] or el["boxes"]]
