@@ -1,7 +1,8 @@
 """Visitrail beside the SDKs people use today: what the tag costs the page, and what it delivers.
 
     .venv/bin/python -m bench [--quick] [--runs 10] [--visits 100] [--return-visits 20] [--away-visits 50]
-                              [--only mpy,mpy-async,py,brython,segment,posthog] [--skip timing,leave,offline,away]
+                              [--only mpy,mpy-async,py,brython,segment,posthog] [--load-rounds 60]
+                              [--skip timing,load,leave,offline,away]
                               [--assets static|collector] [--no-build] [--out bench/results/latest.json]
 
 Prints one table and writes it, with every run's figures, to bench/results/latest.json. The anchors
@@ -44,6 +45,7 @@ import datetime
 import gzip
 import json
 import os
+import random
 import statistics
 import sys
 import textwrap
@@ -402,6 +404,25 @@ def stored_counts(collector_url, case, visits):
 # -- Offline --------------------------------------------------------------------------------------------
 
 
+def load_run(env, row, index):
+    """The page's load event (ms since navigation start) alone, in a fresh context."""
+    context = env.new_context()
+    page = context.new_page()
+    page.goto(env.url(row.sdk, **row.query(mode="timing", visit=str(index), case="load-" + row.key)),
+              wait_until="load", timeout=60_000)
+    load = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventStart")
+    context.close()
+    return load
+
+
+def median_ci(values, rounds=2000, seed=1):
+    """The median and a 95% bootstrap interval of it."""
+    rng = random.Random(seed)
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(rounds))
+    return {"median": statistics.median(values), "low": medians[int(0.025 * rounds)], "high": medians[int(0.975 * rounds)],
+            "n": len(values)}
+
+
 def offline_run(env, row, n=100):
     case = "offline-" + row.key
     context = env.new_context()
@@ -521,9 +542,11 @@ def main(argv=None):
     parser.add_argument("--return-visits", type=int, default=RETURN_VISITS,
                         help=f"of those, Visitrail visitors who come back (default {RETURN_VISITS})")
     parser.add_argument("--offline-events", type=int, default=100)
-    parser.add_argument("--quick", action="store_true", help="3 runs, 20 visits, 20 away visits")
+    parser.add_argument("--quick", action="store_true", help="3 runs, 20 visits, 20 away visits, 20 load rounds")
     parser.add_argument("--only", help="comma-separated row keys: none,mpy,mpy-async,py,brython,segment,posthog")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: timing,leave,offline,away")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: timing,load,leave,offline,away")
+    parser.add_argument("--load-rounds", type=int, default=60,
+                        help="rounds of the load-event-only comparison of no tag and the mpy tags (default 60)")
     parser.add_argument("--assets", choices=["static", "collector"], default="static",
                         help="serve Visitrail's files from the same static server as the anchors' (default) "
                              "or from the collector's /analytics/")
@@ -531,8 +554,9 @@ def main(argv=None):
     parser.add_argument("--out", default=str(RESULTS), help="the JSON results (default bench/results/latest.json)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.runs, args.visits, args.away_visits = 3, 20, 20
+        args.runs, args.visits, args.away_visits, args.load_rounds = 3, 20, 20, 20
     skip = set(filter(None, args.skip.split(",")))
+    load_rounds = {}
     started = time.monotonic()
 
     try:
@@ -593,6 +617,19 @@ def main(argv=None):
                     results[row.key]["paired"] = {
                         k: median_spread([paired(a, b, k) for a, b in zip(runs[row.key], runs["none"])])
                         for k in ("load", "dcl", "cpu", "cpu_process", "busy", "memory")}
+        load_rows = [r for r in measured if r.key in ("none", "mpy", "mpy-async")]
+        if "load" not in skip and args.load_rounds and len(load_rows) > 1:
+            # The load event alone, in many more rounds than the timing runs: a 5% difference is a
+            # few ms, under what one round varies. Each round alternates the order of the rows.
+            onload = {r.key: [] for r in load_rows}
+            for i in range(args.load_rounds):
+                for row in load_rows if i % 2 else load_rows[::-1]:
+                    onload[row.key].append(load_run(env, row, i))
+            load_rounds = {"none": median_ci(onload["none"])}
+            for key in onload.keys() - {"none"}:
+                diffs = [a - b for a, b in zip(onload[key], onload["none"])]
+                load_rounds[key] = median_ci(diffs)
+            log(f"load rounds done ({args.load_rounds})")
         if "leave" not in skip:
             for row in measured:
                 if row.sdk == "none":
@@ -649,10 +686,10 @@ def main(argv=None):
     base = results["none"].get("summary", {})
     load_deltas = {}  # the default tag, synchronous and async
     for key in ("mpy", "mpy-async"):
-        paired = results.get(key, {}).get("paired", {})
-        if base.get("load") and paired.get("load"):
-            load_deltas[key] = {"ms": paired["load"]["median"], "pct": 100 * paired["load"]["median"] / base["load"]["median"],
-                                "min": paired["load"]["min"], "max": paired["load"]["max"], "none_ms": base["load"]["median"]}
+        delta = results.get(key, {}).get("paired", {}).get("load")
+        if base.get("load") and delta:
+            load_deltas[key] = {"ms": delta["median"], "pct": 100 * delta["median"] / base["load"]["median"],
+                                "min": delta["min"], "max": delta["max"], "none_ms": base["load"]["median"]}
 
     # Chromium's own update/sign-in/clock requests come from the browser, not a page; the guard
     # refused them (nothing left the machine). Anything else that tried to leave fails the run.
@@ -668,6 +705,15 @@ def main(argv=None):
     print()
     gz = gz_size(loader)
     print(f"loader.js: {len(loader):,} B raw, {gz:,} B gzip -9 (goal ≤ 1,536 B: {'met' if gz <= 1536 else 'NOT met'})")
+    if load_rounds:
+        none = load_rounds["none"]
+        for key in sorted(load_rounds.keys() - {"none"}):
+            d = load_rounds[key]
+            pct = [100 * d[k] / none["median"] for k in ("median", "low", "high")]
+            verdict = "met" if pct[2] <= 5 else "NOT met" if pct[1] > 5 else "inconclusive"
+            print(f"Load event, {d['n']} rounds of its own ({'sync' if key == 'mpy' else 'async'} tag vs none): "
+                  f"{d['median']:+.1f} ms (95% CI {d['low']:+.1f} to {d['high']:+.1f}) on {none['median']:.0f} ms = "
+                  f"{pct[0]:+.1f}% (CI {pct[1]:+.1f}% to {pct[2]:+.1f}%); goal within 5%: {verdict}")
     for key, d in load_deltas.items():
         print(f"{'Default tag (mpy)' if key == 'mpy' else 'Async tag (mpy)'}: page load event {d['ms']:+.0f} ms vs no tag "
               f"(median of paired runs, [{d['min']:+.0f}–{d['max']:+.0f}]; no tag: {d['none_ms']:.0f} ms) = "
@@ -696,7 +742,7 @@ def main(argv=None):
     out = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"), "chromium": chromium,
         "cpus": cpu, "cpus_usable": affinity, "load_average": loads, "args": vars(args), "elapsed_s": elapsed,
-        "loader": {"raw": len(loader), "gzip9": gz}, "load_delta": load_deltas,
+        "loader": {"raw": len(loader), "gzip9": gz}, "load_delta": load_deltas, "load_rounds": load_rounds,
         "rows": {r.key: {"label": r.label, "skip": r.skip, **results.get(r.key, {})} for r in rows},
         "away50": away, "chromium_own_requests": chromium_own, "leaks": page_leaks,
         "table": table(rows, results, away, args),

@@ -29,7 +29,9 @@
   let parse = (k) => {
     try { return JSON.parse(load(k)); } catch (e) {}
   };
-  let consent = load("visitrail_consent") || data.consent || "granted";
+  // Read when needed (at pagehide), not here: a page's first localStorage access is a synchronous
+  // load of its storage from the browser process, which would delay the page.
+  let consent, granted = () => (consent = consent || load("visitrail_consent") || data.consent || "granted") == "granted";
   // data-respect-dnt: with Do Not Track or Global Privacy Control on, the SDK never starts.
   let inert = /^(true|1|yes)$/i.test(data.respectDnt) && (n.doNotTrack == "1" || n.globalPrivacyControl === true);
 
@@ -37,9 +39,9 @@
   a._p = (l = location) =>
     ({ path: l.pathname, url: l.href.replace(/#.*/, ""), title: d.title, referrer: d.referrer, search: l.search });
 
-  // A random UUID v4 (File API: every blob URL ends in one), also on plain http, where
-  // crypto.randomUUID does not exist.
-  let uuid = (u = URL.createObjectURL(new Blob())) => (URL.revokeObjectURL(u), u.slice(-36));
+  // A random UUID v4; randomUUID exists only in secure contexts: plain http builds one from random bytes.
+  let c = w.crypto, uuid = () => c.randomUUID ? c.randomUUID() : "10000000-1000-4000-8000-100000000000".replace(
+    /[018]/g, (x) => (x ^ c.getRandomValues(new Uint8Array(1))[0] & 15 >> x / 4).toString(16));
 
   // The call's arguments as JSON, callbacks left out. What JSON cannot carry (a function, a DOM
   // node, a cycle, a BigInt) becomes {__unserialisable__: kind}, for the SDK to drop and report
@@ -130,8 +132,8 @@
   //    SDK's own code: the visitor who never comes back is not lost. Same messageIds both ways, so
   //    the collector stores each call once. Nothing of this without consent.
   let save = () => {
+    if (py || !q.length || !granted()) return;
     let mem = data.idStorage == "memory", user = parse("visitrail_user") || {}, calls, body;
-    if (py || !q.length || consent != "granted") return;
     let aid = load("visitrail_aid") || (/(?:^|; )visitrail_aid=([^;]*)/.exec(d.cookie) || [])[1];
     if (!aid) {
       aid = uuid();
