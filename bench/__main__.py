@@ -617,7 +617,9 @@ def main(argv=None):
                     results[row.key]["paired"] = {
                         k: median_spread([paired(a, b, k) for a, b in zip(runs[row.key], runs["none"])])
                         for k in ("load", "dcl", "cpu", "cpu_process", "busy", "memory")}
+        # With a control: an empty synchronous script, what any blocking <script src> costs the page.
         load_rows = [r for r in measured if r.key in ("none", "mpy", "mpy-async")]
+        load_rows += [Row("empty", "empty synchronous script", "none", load="empty")] if len(load_rows) > 1 else []
         if "load" not in skip and args.load_rounds and len(load_rows) > 1:
             # The load event alone, in many more rounds than the timing runs: a 5% difference is a
             # few ms, under what one round varies. Each round alternates the order of the rows.
@@ -711,7 +713,9 @@ def main(argv=None):
             d = load_rounds[key]
             pct = [100 * d[k] / none["median"] for k in ("median", "low", "high")]
             verdict = "met" if pct[2] <= 5 else "NOT met" if pct[1] > 5 else "inconclusive"
-            print(f"Load event, {d['n']} rounds of its own ({'sync' if key == 'mpy' else 'async'} tag vs none): "
+            verdict = verdict if key != "empty" else "n/a, the control"
+            what = {"mpy": "the tag", "mpy-async": "the async tag", "empty": "an empty synchronous script"}[key]
+            print(f"Load event, {d['n']} rounds of its own, {what} vs no tag: "
                   f"{d['median']:+.1f} ms (95% CI {d['low']:+.1f} to {d['high']:+.1f}) on {none['median']:.0f} ms = "
                   f"{pct[0]:+.1f}% (CI {pct[1]:+.1f}% to {pct[2]:+.1f}%); goal within 5%: {verdict}")
     for key, d in load_deltas.items():

@@ -9,7 +9,8 @@
     load  Segment and PostHog: `snippet` (default: their documented async snippet, the library
           arrives later) or `sync` (a blocking <script src> of the same file, so the library is
           there when the calls are made); Visitrail: `async` (README's one-line snippet, then the
-          tag with `async`), else the default synchronous tag
+          tag with `async`), else the default synchronous tag; none: `empty` (an empty synchronous
+          script from another local origin, the control of the load-event rounds)
 
 Every page gets window.bench = {ready} (ms since navigation start, set by the SDK's ready
 callback) and window.benchTrack(name, props) for the offline test. The article itself (text, one
@@ -139,6 +140,8 @@ def render(urls):
         leave = f'location.href={json.dumps(away + "/away.html")};' if mode == "leave" else ""
         head, calls = [], ""
         if sdk == "none":
+            if load == "empty":  # the load-event control: what any synchronous script costs
+                head.append(f'<script src="{hub}/empty.js"></script>')
             calls = leave
         elif sdk == "visitrail":
             runtime = f' data-runtime="{escape(q["rt"])}"' if q.get("rt") else ""

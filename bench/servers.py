@@ -311,6 +311,8 @@ class HubHandler(_Handler):
             else:
                 answer = b'{"status":1}'
             return self.stub("posthog", path, query, answer, "application/json")
+        if path == "/empty.js":  # the load-event control: a synchronous script that does nothing
+            return self._send(200, b"", "text/javascript", [("Access-Control-Allow-Origin", "*")])
         if path.startswith("/plausible/"):
             if self.command == "GET" and path == "/plausible/plausible.js":
                 return self._file(PLAUSIBLE / "plausible.js", [("Access-Control-Allow-Origin", "*")])

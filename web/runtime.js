@@ -6,6 +6,7 @@
 (function (w, d, a) {
   var V = /*MANIFEST*/0;  // {modules: [SDK module, ...], preload: {runtime: [[file, "module" | "fetch"], ...]}}
   var base = a._v, P = "[visitrail] ", up = function () { return !a._q; };
+  a._d = function () { up() || a._f(); };  // called by the entry script once the SDK should be up
 
   // For the platform's JS calls that may throw (blocked storage, a bad URL): on MicroPython a JS
   // exception does not become a Python one, it unwinds through the interpreter. Returns [o[p]],
@@ -52,7 +53,7 @@
   // Python sources for Pyodide.
   function pyscript(r) {
     var X = ["!error", "!py-editor", "!py-game", "!py-terminal", "!donkey", "!deprecations-manager", "!codemirror"];
-    var o = r == "py" ? "mpy" : "py", x = r == "py" ? ".py" : ".mpy", files = {}, code = "import visitrail.boot";
+    var o = r == "py" ? "mpy" : "py", x = r == "py" ? ".py" : ".mpy", files = {};
     var live = Symbol.for("@pyscript/core") in w, own = d.querySelector(r + "-config,script[type=" + r + "][config]");
     // A page that runs PyScript itself: a second config for this type would stop the page's
     // Python ("Unable to use different configs"), and once core.js has run it would be ignored.
@@ -67,7 +68,7 @@
         }).then(function (t) { return ["visitrail/" + m + ".py", t]; });
       })).then(function (src) {
         a._src = JSON.stringify(src);
-        start(r, {}, JOIN + code);
+        start(r, {}, JOIN + BOOT);
         if (!live) el("script", { type: "module", src: base + "pyscript/core.js" }).onerror = a._f;
       }, a._f);
     }
@@ -85,7 +86,7 @@
       config: JSON.stringify({
         interpreter: base + (r == "py" ? "pyodide/pyodide.mjs" : "micropython/micropython.mjs"), files: files, plugins: X
       })
-    }, code);
+    }, BOOT);
     el("script", { type: "module", src: base + "pyscript/core.js" }).onerror = a._f;
     // A runtime file that fails to load (404, CSP) surfaces as a rejection inside PyScript: ours
     // when it names our files. Warn once instead of leaving an uncaught error in the host page.
@@ -105,12 +106,19 @@
     "   d += n\n   try:\n    os.mkdir(d)\n   except OSError:\n    pass\n   d += '/'\n" +
     "  with open(p, 'w') as f:\n   f.write(t)\n window.analytics._src = ''\n_vt()\ndel _vt\n";
 
+  // The SDK starts in a task of its own, after the one in which PyScript starts the interpreter:
+  // two tasks of about 70 and 40 ms instead of one of 110 ms that would block the page (TBT).
+  // _d() then warns if it did not come up.
+  var BOOT = "def _visitrail():\n import js\n try:\n  import visitrail.boot\n except Exception as e:\n" +
+    "  js.console.error('[visitrail] the SDK failed to start: ' + repr(e))\n js.analytics._d()\n" +
+    "from pyscript.ffi import create_proxy\nimport js\njs.setTimeout(create_proxy(_visitrail), 0)\ndel _visitrail\n";
+
   // target: its own id, so PyScript adds no output element to the page.
   function start(r, attrs, code) {
     var id = "visitrail-boot";
     attrs.type = r;
     attrs.id = attrs.target = id;
-    el("script", attrs, code).addEventListener(r + ":done", function () { up() || a._f(); });
+    el("script", attrs, code);
   }
 
   // Brython compiles Python to JS and evals it: brython.min.js, then the bundle (the SDK and the
@@ -126,7 +134,6 @@
       return a._f();  // a CSP without 'unsafe-eval'
     }
     B && console.info(P + "this page runs Brython of its own: the SDK runs in it");
-    a._d = function () { up() || a._f(); };
     function go() {
       if (--n) return;
       if (!w.__BRYTHON__) return a._f();
