@@ -145,10 +145,11 @@
         .concat(q).slice(-1000)));
     }
     for (calls = q.filter((c) => !c.b); calls.length; calls = calls.slice(0, calls.length >> 1)) {
-      body = JSON.stringify({ writeKey: data.writeKey, anonymousId: aid, userId: user.id || null,
-        identityToken: user.token || data.identityToken || null, sessionTimeout: +data.sessionTimeout || null,
+      // (JSON leaves out what is undefined: the collector reads a missing field as null.)
+      body = JSON.stringify({ writeKey: data.writeKey, anonymousId: aid, userId: user.id,
+        identityToken: user.token || data.identityToken, sessionTimeout: data.sessionTimeout,
         environment: { locale: n.language, timezone: Intl.DateTimeFormat().resolvedOptions().timeZone },
-        session: load("visitrail_session") || null, sentAt: new Date().toISOString(), calls });
+        session: load("visitrail_session"), sentAt: new Date().toISOString(), calls });
       if (body.length < 6e4) break;  // beacons are capped at 64 KB: the first calls go now, the rest later
     }
     let url = (data.endpoint || base.split("/").slice(0, 3).join("/")).replace(/\/$/, "") + "/v1/calls";
