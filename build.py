@@ -167,8 +167,8 @@ TERSER = NODE / "terser" / "bin" / "terser"
 def minify_js(source, name):
     """terser (npm, pinned in package.json): compressed and mangled, no comments kept. Its parser
     also vets the source: a syntax error fails the build."""
-    if not TERSER.exists():
-        raise BuildError("node_modules/ has no terser: run npm ci first")
+    if not TERSER.exists() or not shutil.which("node"):
+        raise BuildError("terser needs node and node_modules/ (npm ci)")
     proc = subprocess.run(["node", str(TERSER), "--compress", "--mangle", "--comments", "false", "--ecma", "2017"],
                           input=source, capture_output=True, text=True)
     if proc.returncode:
