@@ -42,6 +42,10 @@ def test_a_page_fetches_its_own_runtime_and_nothing_of_the_others(open_page, rec
     assert page.evaluate("analytics.flush()") is True
     files = fetched(record, collector)
     assert {f.split("/")[0] for f in files if "/" in f} == FOLDERS[runtime]
+    # Each once: what runtime.js preloads is what the runtime then takes (a preload whose mode does
+    # not match the runtime's own fetch would be downloaded twice).
+    ours = [asset(u) for u in record.requests if u.startswith(collector.url + "/analytics/")]
+    assert sorted(ours) == sorted(set(ours))
     modules = {f for f in files if f.startswith("visitrail/")}
     if runtime == "mpy":
         assert modules and all(f.endswith(".mpy") for f in modules)  # bytecode, no sources

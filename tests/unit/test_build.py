@@ -1,0 +1,61 @@
+"""What build.py leaves in web/dist/: the version every URL carries, the precompressed forms the
+collector serves in place of a file, and the preload list runtime.js acts on."""
+
+import gzip
+import hashlib
+import importlib.util
+import json
+import re
+
+import brotli
+import pytest
+
+from visitrail import demo
+
+_spec = importlib.util.spec_from_file_location("build", demo.ROOT / "build.py")
+build = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build)
+
+
+@pytest.fixture(scope="module")
+def dist():
+    demo.build_assets(if_stale=True)
+    return demo.DIST
+
+
+def served_files(dist):
+    return [p for p in dist.rglob("*") if p.is_file() and p.suffix not in (".br", ".gz")]
+
+
+def test_the_loader_names_the_version_of_every_other_file(dist):
+    version = (dist / "VERSION").read_text().strip()
+    assert re.fullmatch(r"[0-9a-f]{10}", version)
+    assert f"v/{version}/" in (dist / "loader.js").read_text()
+    # The version is a digest of what it names: a change to any file changes it.
+    digest = hashlib.sha256()
+    for path in sorted(served_files(dist), key=lambda p: p.relative_to(dist).as_posix()):
+        rel = path.relative_to(dist).as_posix()
+        if rel not in ("loader.js", "VERSION"):
+            digest.update(rel.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    assert digest.hexdigest()[:10] == version
+
+
+def test_every_compressed_form_is_its_file(dist):
+    forms = list(dist.rglob("*.br")) + list(dist.rglob("*.gz"))
+    assert any(p.name == "micropython.wasm.br" for p in forms) and any(p.name == "loader.js.gz" for p in forms)
+    for form in forms:
+        original = form.with_suffix("").read_bytes()
+        packed = form.read_bytes()
+        assert (brotli.decompress(packed) if form.suffix == ".br" else gzip.decompress(packed)) == original, form
+        assert len(packed) < 0.9 * len(original), form
+
+
+def test_runtime_js_preloads_files_that_exist(dist):
+    runtime_js = (dist / "runtime.js").read_text()
+    preload = build.preloads()
+    assert set(preload) == {"mpy", "py"}
+    for runtime, files in preload.items():
+        assert files[0] == ["pyscript/core.js", "module"]  # the root of PyScript's chain goes first
+        for path, kind in files:
+            assert (dist / path).is_file() and f'"{path}"' in runtime_js, (runtime, path)
+            assert kind == ("module" if path.endswith((".js", ".mjs")) else "fetch")
