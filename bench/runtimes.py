@@ -19,7 +19,6 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 from playwright.sync_api import sync_playwright
@@ -63,11 +62,6 @@ def one_load(browser, url, events=None):
         wire[request.url] = sizes["responseBodySize"] + sizes["responseHeadersSize"]
     context.close()
     return {"ready": ready, "stored": stored, "load": load, "wire": wire}
-
-
-def dist_file(url):
-    path = urlsplit(url).path
-    return demo.DIST / path[len("/analytics/"):] if path.startswith("/analytics/") else None
 
 
 def gz(data):
@@ -131,14 +125,14 @@ def main(argv=None):
             site.shutdown()
 
     print(f"Visitrail per runtime: median (min-max) of {args.runs} cold loads each; Chromium, 127.0.0.1, "
-          "no compression\n")
+          "bytes as the collector serves them (brotli)\n")
     head = ["runtime", "ready ms", "1st event stored ms", "load event ms", "requests", "bytes until ready",
             "same, gzip -9"]
     rows = [head]
     for runtime in runtimes:
         runs = results[runtime]
         first = runs[0]["wire"]
-        files = [f for f in map(dist_file, first) if f is not None and f.is_file()]
+        files = [f for f in map(demo.dist_file, first) if f is not None and f.is_file()]
         rows.append([
             f"{RUNTIMES[runtime]} ({runtime})",
             spread([r["ready"] for r in runs]),

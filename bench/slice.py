@@ -122,15 +122,10 @@ def main(argv=None):
     def med(key):
         return statistics.median(r[key] for r in runs)
 
-    def dist_file(url):
-        path = urlsplit(url).path
-        prefix = "/analytics/"
-        return demo.DIST / path[len(prefix):] if path.startswith(prefix) else None
-
-    fetched = [f for f in map(dist_file, runs[0]["urls"]) if f is not None and f.is_file()]
+    fetched = [f for f in map(demo.dist_file, runs[0]["urls"]) if f is not None and f.is_file()]
     gz_total = sum(gz(f.read_bytes()) for f in fetched)
 
-    print(f"Visitrail vertical slice, median of {len(runs)} cold loads (Chromium, 127.0.0.1, no compression)")
+    print(f"Visitrail vertical slice, median of {len(runs)} cold loads (Chromium, 127.0.0.1, files as the collector serves them)")
     print()
     rows = [
         ("loader.js raw", f"{len(loader):,} B"),

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 __all__ = ["Collector", "SiteServer", "assets_stale", "build_assets", "main"]
 
@@ -33,6 +34,12 @@ LISTENING = re.compile(r"listening on (http://\S+)")
 # What build.py turns into web/dist/ (the collector's sources are not among them).
 BUILD_INPUTS = [ROOT / "build.py", ROOT / "web" / "loader.js", ROOT / "web" / "runtime.js", ROOT / "package-lock.json",
                 ROOT / "sdk" / "visitrail"]
+
+
+def dist_file(url):
+    """The file of web/dist/ that a URL under /analytics/ names (versioned or not), else None."""
+    match = re.match(r"/analytics/(?:v/[0-9a-f]{10}/)?(.+)", urlsplit(url).path)
+    return DIST / match.group(1) if match else None
 
 
 def assets_stale():
