@@ -7,10 +7,11 @@
 
 Prints one table and writes it, with every run's figures, to bench/results/latest.json. The anchors
 (bench/anchors/package.json) are installed with `npm ci --prefix bench/anchors` when missing; web/dist/
-is rebuilt when stale (not with --no-build). A full run takes about 15 minutes on 2 CPUs, --quick
+is rebuilt when stale (not with --no-build). A full run takes about 18 minutes on 2 CPUs, --quick
 (3 runs, 20 visits) 5 to 8.
 
-Rows: the page with no tag; Visitrail on each runtime (`mpy`, the default; `py`, Pyodide; `brython`),
+Rows: the page with no tag; Visitrail on each runtime (`mpy`, the default, also as an async tag
+after README's snippet; `py`, Pyodide; `brython`),
 "not built" when web/dist/ lacks its files; Segment analytics-next; PostHog (posthog-js); and, for
 the navigate-away case only, Plausible's tracker. Everything runs on 127.0.0.1 (see servers.py), the
 SDKs' files from one static server; a page request for anywhere else fails the run.
@@ -29,6 +30,10 @@ run by run. Figures:
   (Runtime.getHeapUsage backingStorageSize), and WebAssembly memory, which neither counts (the
   byteLength of every WebAssembly.Memory the page made, tracked by the init script);
 - differences from the page without a tag are taken within each round, then the median;
+- load rounds: the load event alone (nothing else measured, so many more rounds fit), for no tag,
+  the `mpy` tags and, as a control, an empty synchronous script from another local origin, in
+  alternating order; each tag's difference from no tag in the same round, median and 95% bootstrap
+  interval, against the 5% goal;
 - leave: visits (fresh contexts) that identify + track and set location.href to another origin in
   the same task; events acknowledged by the endpoint, counted per visit. Visitrail: also after the
   first --return-visits visitors come back (same browser, 0.3 s later; the boot replays the saved calls);
@@ -401,7 +406,7 @@ def stored_counts(collector_url, case, visits):
     return dict(counts)
 
 
-# -- Offline --------------------------------------------------------------------------------------------
+# -- The load event alone ----------------------------------------------------------------------------
 
 
 def load_run(env, row, index):
@@ -421,6 +426,9 @@ def median_ci(values, rounds=2000, seed=1):
     medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(rounds))
     return {"median": statistics.median(values), "low": medians[int(0.025 * rounds)], "high": medians[int(0.975 * rounds)],
             "n": len(values)}
+
+
+# -- Offline --------------------------------------------------------------------------------------------
 
 
 def offline_run(env, row, n=100):
