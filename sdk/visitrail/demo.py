@@ -15,6 +15,7 @@ import mimetypes
 import queue
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -183,6 +184,10 @@ class _SiteHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="visitrail demo", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=8000, help="the demo site (default: 8000)")
@@ -221,6 +226,8 @@ def main(argv=None):
               + "/api/events?userId=...'")
         print("  database     " + db)
         print("\nCtrl-C stops both.", flush=True)
+        # `kill` too: the collector is a child process, which a plain SIGTERM to this one would orphan.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             site.serve_forever()
         except KeyboardInterrupt:

@@ -35,7 +35,8 @@ def test_the_demo_page_identifies_tracks_and_resets(open_page, collector):
     assert page.text_content("#anonymous-id") not in ("", first_anonymous_id)
 
 
-def test_the_demo_command_serves_both_and_stops_on_ctrl_c(dist):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_the_demo_command_serves_both_and_stops_both(dist, stop):
     code = "import sys; from visitrail.collector.cli import main; sys.exit(main(sys.argv[1:]))"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "demo", "--port", "0", "--collector-port", "0"],
@@ -61,5 +62,7 @@ def test_the_demo_command_serves_both_and_stops_on_ctrl_c(dist):
         loader = httpx.get(collector + "/analytics/loader.js", timeout=10)
         assert loader.status_code == 200 and "analytics" in loader.text
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         assert proc.wait(timeout=20) == 0
+    with pytest.raises(httpx.ConnectError):  # the collector went with it
+        httpx.get(collector + "/analytics/loader.js", timeout=10)
