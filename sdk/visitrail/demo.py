@@ -21,7 +21,6 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from urllib.parse import urlsplit
 
 __all__ = ["Collector", "SiteServer", "assets_stale", "build_assets", "main"]
 
@@ -39,7 +38,7 @@ BUILD_INPUTS = [ROOT / "build.py", ROOT / "web" / "loader.js", ROOT / "web" / "r
 
 def dist_file(url):
     """The file of web/dist/ that a URL under /analytics/ names (versioned or not), else None."""
-    match = re.match(r"/analytics/(?:v/[0-9a-f]{10}/)?(.+)", urlsplit(url).path)
+    match = re.match(r"(?:https?://[^/]+)?/analytics/(?:v/[0-9a-f]{10}/)?([^?#]+)", url)
     return DIST / match.group(1) if match else None
 
 

@@ -4,10 +4,11 @@ bundle; the page's own Python shares the SDK (`from visitrail import analytics`)
 runs PyScript or Brython itself keeps it, with the SDK joining its interpreter; a repeat visit takes
 all of it from the browser's cache."""
 
-import re
 from urllib.parse import urlsplit
 
 import pytest
+
+from visitrail import demo
 
 from .conftest import wait_for
 
@@ -24,7 +25,7 @@ PYODIDE_FILES = {"pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_s
 
 def asset(url):
     """A URL's file in web/dist/: /analytics/loader.js is loader.js, /analytics/v/<version>/x is x."""
-    return re.sub(r"^/analytics/(v/[0-9a-f]{10}/)?", "", urlsplit(url).path)
+    return demo.dist_file(url).relative_to(demo.DIST).as_posix()
 
 
 def fetched(record, collector):
@@ -89,7 +90,9 @@ def test_a_repeat_visit_takes_the_runtime_from_the_cache(open_page, collector):
     cdp.on("Network.loadingFinished", lambda e: received.__setitem__(e["requestId"], e["encodedDataLength"]))
     page.reload()
     page.wait_for_function("window.analytics && window.analytics._q === 0")
-    ours = lambda: {rid for rid, url in urls.items() if url.startswith(collector.url + "/analytics/")}  # noqa: E731
+    def ours():
+        return {rid for rid, url in urls.items() if url.startswith(collector.url + "/analytics/")}
+
     wait_for(lambda: ours() <= set(received), what="every asset response of the reload to finish")
     again = {asset(urls[rid]): received[rid] for rid in ours()}
     assert "runtime.js" in again and len(again) > 2

@@ -49,13 +49,7 @@ class ProfilesAPI:
         if len(given) != 1:
             raise invalid("give exactly one of userId or anonymousId")
         ids = {"user_id": params["userId"]} if given == ["userId"] else {"anonymous_id": params["anonymousId"]}
-        # Two reads: a merge landing between them moves the ID to the surviving profile, and the
-        # profile found first is gone. The ID is then looked up again.
-        for _ in range(3):
-            profile_id = await self.storage.find_profile(**ids)
-            profile = None if profile_id is None else await self.storage.profile(profile_id)
-            if profile is not None or profile_id is None:
-                break
+        profile = await self.storage.profile_of(**ids)
         if profile is None:
             raise ApiError(404, "not_found", f"no profile has {given[0]} {params[given[0]]!r}")
         return JSONResponse(profile)

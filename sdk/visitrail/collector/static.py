@@ -137,6 +137,7 @@ class Assets:
     def __init__(self, directory: str) -> None:
         self.directory = directory
         self.files = _AssetFiles(directory=directory, check_dir=False)
+        self._version: tuple[tuple[int, int] | None, str | None] = (None, None)  # (VERSION's stat key, its version)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -171,8 +172,7 @@ class Assets:
             if len(parts) < 3 or not VERSION.fullmatch(parts[1]):
                 raise HTTPException(status_code=404)
             path = parts[2]
-            # Read on every request (it is 11 bytes), so a rebuild under a running server is seen at once.
-            current = await anyio.to_thread.run_sync(self.read_version)
+            current = await anyio.to_thread.run_sync(self.current_version)
             cache_control = IMMUTABLE if parts[1] == current else REVALIDATE
         else:
             cache_control = LOADER_CACHE if path == LOADER else REVALIDATE
@@ -180,10 +180,20 @@ class Assets:
         response.headers["cache-control"] = cache_control
         return response
 
-    def read_version(self) -> str | None:
+    def current_version(self) -> str | None:
+        """web/dist/VERSION, read again only when the file changes: a rebuild under a running server
+        is seen at the next request, and the other requests cost one stat."""
+        path = os.path.join(self.directory, VERSION_FILE)
         try:
-            with open(os.path.join(self.directory, VERSION_FILE), encoding="ascii") as file:
-                version = file.read(64).strip()
-        except (OSError, ValueError):  # no VERSION (an older build), or not text
+            stat_result = os.stat(path)
+        except OSError:  # no VERSION (an older build)
             return None
-        return version if VERSION.fullmatch(version) else None
+        key = (stat_result.st_ino, stat_result.st_mtime_ns)  # build.py writes a new file each time
+        if self._version[0] != key:
+            try:
+                with open(path, encoding="ascii") as file:
+                    version = file.read(64).strip()
+            except (OSError, ValueError):  # gone meanwhile, or not text
+                return None
+            self._version = (key, version if VERSION.fullmatch(version) else None)
+        return self._version[1]

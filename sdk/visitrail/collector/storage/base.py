@@ -79,6 +79,12 @@ class Storage:
         """A profile with its sessions, or None if there is no such profile (any more: merged)."""
         raise NotImplementedError()  # pragma: no cover
 
+    async def profile_of(
+        self, *, user_id: str | None = None, anonymous_id: str | None = None
+    ) -> dict[str, typing.Any] | None:
+        """The profile owning this userId (or anonymousId), read as `profile` does, in one snapshot."""
+        raise NotImplementedError()  # pragma: no cover
+
     async def search_profiles(self, query: str = "", limit: int = 50) -> list[dict[str, typing.Any]]:
         """Profiles with an ID or trait value containing `query` (case-insensitive), last seen first.
         An empty query lists the profiles seen last."""

@@ -205,6 +205,16 @@ def load_profiles_by_id(db: Session, profile_ids: typing.Iterable[str]) -> list[
     return [profiles[pid] for pid in ids if pid in profiles]
 
 
+def identity_of(user_id: str | None, anonymous_id: str | None) -> tuple[str, str | None]:
+    return (USER, user_id) if user_id is not None else (ANONYMOUS, anonymous_id)
+
+
+def owner(db: Session, identity: tuple[str, str | None]) -> str | None:
+    """The profileId that holds this (kind, value) identity, if it has been seen."""
+    rows = db.all("SELECT profile_id FROM identities WHERE kind = ? AND value = ?", identity)
+    return rows[0][0] if rows else None
+
+
 def resolve(db: Session, links: typing.Sequence[Link]) -> Graph:
     """Apply `links` (in arrival order) to the stored identity graph and write back what changed."""
     graph = Graph(load_profiles(db, Graph.identities_of(links)))
@@ -419,20 +429,28 @@ class SQLStorage(Storage):
             return [json.loads(body) for (body,) in db.all(sql, params)]
 
     async def find_profile(self, *, user_id: str | None = None, anonymous_id: str | None = None) -> str | None:
-        kind, value = (USER, user_id) if user_id is not None else (ANONYMOUS, anonymous_id)
-        return await run_in_threadpool(self._find_profile, kind, value)
+        return await run_in_threadpool(self._find_profile, identity_of(user_id, anonymous_id))
 
-    def _find_profile(self, kind: str, value: str | None) -> str | None:
+    def _find_profile(self, identity: tuple[str, str | None]) -> str | None:
         with self.transaction(write=False) as db:
-            rows = db.all("SELECT profile_id FROM identities WHERE kind = ? AND value = ?", (kind, value))
-        return rows[0][0] if rows else None
+            return owner(db, identity)
 
     async def profile(self, profile_id: str) -> dict[str, typing.Any] | None:
-        return await run_in_threadpool(self._profile, profile_id)
+        return await run_in_threadpool(self._profile, None, profile_id)
 
-    def _profile(self, profile_id: str) -> dict[str, typing.Any] | None:
-        with self.transaction(write=False) as db:  # one snapshot: a merge can't land halfway through
-            found = summaries(db, [profile_id])
+    async def profile_of(
+        self, *, user_id: str | None = None, anonymous_id: str | None = None
+    ) -> dict[str, typing.Any] | None:
+        return await run_in_threadpool(self._profile, identity_of(user_id, anonymous_id), None)
+
+    def _profile(
+        self, identity: tuple[str, str | None] | None, profile_id: str | None
+    ) -> dict[str, typing.Any] | None:
+        # One snapshot: a merge can't land halfway through, nor between finding the ID and reading.
+        with self.transaction(write=False) as db:
+            if identity is not None:
+                profile_id = owner(db, identity)
+            found = summaries(db, [profile_id]) if profile_id is not None else []
             if not found:
                 return None
             sessions = db.all(SESSIONS, (profile_id,))
