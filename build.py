@@ -45,31 +45,20 @@ NODE = ROOT / "node_modules"
 SDK = ROOT / "sdk" / "visitrail"
 DIST = ROOT / "web" / "dist"
 
-# The Python modules that run in the page, relative to sdk/visitrail/, without ".py".
-# Importing `boot` starts the SDK (the loader's entry script does just that).
-# Not here on purpose: collector/ and demo.py (CPython servers), platforms/memory.py (tests).
-BROWSER_MODULES = [
-    "__init__",
-    "platform",
-    "ids",
-    "backoff",
-    "calls",
-    "events",
-    "storage",
-    "identity",
-    "session",
-    "queue",
-    "client",
-    "api",
-    "boot",
-    "platforms/__init__",
-    "platforms/ffi",
-    "platforms/web",
-    "platforms/pyscript",
-    "platforms/brython",
-]
-# Each adapter is shipped only to the runtimes that use it.
-NOT_FOR = {"pyscript": {"platforms/brython"}, "brython": {"platforms/pyscript"}}
+# What runs in the page: the package's __init__ and every module of core/ and browser/, relative
+# to sdk/visitrail/, without ".py". Importing `browser/boot` starts the SDK (runtime.js's entry
+# script does just that). The rest of the package (collector/, memory.py, dev/) never reaches a page.
+PAGE_FOLDERS = ("core", "browser")
+
+
+def browser_modules():
+    found = ["__init__"]
+    for folder in PAGE_FOLDERS:
+        found += sorted(p.relative_to(SDK).with_suffix("").as_posix() for p in (SDK / folder).glob("*.py"))
+    return found
+
+
+BROWSER_MODULES = browser_modules()
 
 PYSCRIPT = NODE / "@pyscript" / "core" / "dist"
 # The chunks of PyScript's core.js that every PyScript page of the SDK loads (runtime.js preloads them).
@@ -100,7 +89,7 @@ BRYTHON_PATCHES = {
              "\ndef __getattr__(name):\n if name=='JSONEncoder':\n  from.encoder import JSONEncoder\n"
              "  return JSONEncoder\n raise AttributeError(name)\n"),
 }
-# Imported by the SDK only where it runs on PyScript (platforms/ffi.py's other branch).
+# Imported by the SDK only where it runs on PyScript (browser/ffi.py's other branch).
 NOT_ON_BRYTHON = {"time"}
 
 # Where the build bakes in what it knows: the version in web/loader.js (the URL prefix of every
@@ -148,16 +137,13 @@ def imported_modules(path, name):
 
 
 def check_modules():
-    missing = [m for m in BROWSER_MODULES if not (SDK / (m + ".py")).exists()]
-    if missing:
-        raise BuildError("BROWSER_MODULES lists modules that do not exist: " + ", ".join(missing))
-    listed = set(BROWSER_MODULES)
+    shipped = set(BROWSER_MODULES)
     for name in BROWSER_MODULES:
-        unlisted = imported_modules(SDK / (name + ".py"), name) - listed
-        if unlisted:
+        outside = imported_modules(SDK / (name + ".py"), name) - shipped
+        if outside:
             raise BuildError(
-                f"sdk/visitrail/{name}.py imports {', '.join(sorted(unlisted))}, which the browser "
-                "would not have: add it to BROWSER_MODULES in build.py"
+                f"sdk/visitrail/{name}.py imports {', '.join(sorted(outside))}, which the page would not "
+                f"have: only {', '.join(PAGE_FOLDERS)}/ and visitrail/__init__.py are shipped to it"
             )
 
 
@@ -182,11 +168,6 @@ def bake(name, placeholder, value):
     if source.count(placeholder) != 1:
         raise BuildError(f"web/{name} must contain {placeholder} exactly once")
     return minify_js(source.replace(placeholder, json.dumps(value, separators=(",", ":"))), name).encode()
-
-
-def modules_for(runtime):
-    """BROWSER_MODULES for "pyscript" (MicroPython, Pyodide) or "brython"."""
-    return [m for m in BROWSER_MODULES if m not in NOT_FOR[runtime]]
 
 
 # -- MicroPython bytecode ------------------------------------------------------------------------
@@ -292,7 +273,7 @@ def build_brython_bundle():
     missing = [m for m in BRYTHON_STDLIB if m not in stdlib]
     if missing:
         raise BuildError("BRYTHON_STDLIB names modules brython_stdlib.js does not have: " + ", ".join(missing))
-    modules = modules_for("brython")
+    modules = BROWSER_MODULES
     for name in modules:
         for imported in stdlib_imports(SDK / (name + ".py")):
             if (imported in stdlib and imported not in BRYTHON_STDLIB and imported not in NOT_ON_BRYTHON
@@ -331,7 +312,7 @@ def build_brython_bundle():
 def versioned_files(mpy):
     """{path in web/dist/: bytes}: everything a page fetches after loader.js, all under one
     version (/analytics/v/<version>/...), so that all of it can be cached for good."""
-    manifest = {"modules": modules_for("pyscript"), "preload": preloads()}
+    manifest = {"modules": BROWSER_MODULES, "preload": preloads()}
     files = {"runtime.js": bake("runtime.js", MANIFEST_PLACEHOLDER, manifest)}
     for src in sorted(PYSCRIPT.iterdir()):
         if src.suffix == ".js" or src.name == "core.css":
@@ -342,7 +323,7 @@ def versioned_files(mpy):
         files["pyodide/" + name] = (PYODIDE / name).read_bytes()
     files["brython/brython.min.js"] = (BRYTHON / "brython.min.js").read_bytes()
     files["brython/visitrail.js"] = build_brython_bundle()
-    for name in modules_for("pyscript"):
+    for name in BROWSER_MODULES:
         files["visitrail/" + name + ".mpy"] = mpy[name]
         files["visitrail/" + name + ".py"] = (SDK / (name + ".py")).read_bytes()
     return files
@@ -358,7 +339,7 @@ def preloads():
         if len(found) != 1:
             raise BuildError(f"@pyscript/core has {len(found)} {prefix}-*.js chunks, not one: update PYSCRIPT_CHUNKS")
         chunks.append(["pyscript/" + found[0].name, "module"])
-    sdk = modules_for("pyscript")
+    sdk = BROWSER_MODULES
     return {
         "mpy": chunks + [["micropython/micropython.mjs", "module"], ["micropython/micropython.wasm", "fetch"]]
         + [["visitrail/" + m + ".mpy", "fetch"] for m in sdk],
@@ -386,7 +367,7 @@ def build():
         raise BuildError("brotli is not installed: pip install -e '.[build]'")
     check_modules()
 
-    files = versioned_files(compile_mpy(modules_for("pyscript")))
+    files = versioned_files(compile_mpy(BROWSER_MODULES))
     # The version in every URL but loader.js's: what those files are made of.
     digest = hashlib.sha256()
     for rel in sorted(files):

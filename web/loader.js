@@ -1,10 +1,22 @@
 // The page's only script: <script src="https://collector/analytics/loader.js" data-write-key="...">.
 // It installs a window.analytics stub that queues calls, and once the page has loaded fetches
 // runtime.js (versioned, cached for good), which starts the Python runtime data-runtime names on
-// visitrail/boot.py; boot.py replays the queue and calls _ready().
+// sdk/visitrail/browser/boot.py; boot.py replays the queue and calls _ready().
 // Only what a page needs before the SDK is up lives here: every byte of this file is paid by every
 // page view, before the page renders. No product rules live here either. build.py minifies it
 // (terser) and bakes in the build's version. ES2017: every browser that runs WebAssembly has it.
+//
+// window.analytics' private members, the protocol between this file, runtime.js and boot.py (a
+// loader.js cached for 5 minutes may meet a newer runtime.js: keep them compatible for a release):
+//   _vt   1: this object is Visitrail's (a second tag, and the page-Python bridge, check it)
+//   _q    the queued calls, [method, args, timeMs, messageId, page], until boot.py took them (then 0)
+//   _o    the tag's data-* attributes and `base` (the loader's folder), as JSON, for boot.py
+//   _v    the versioned base URL of runtime.js and every runtime file
+//   _p    () -> the page now {path, url, title, referrer, search}; runtime.js's too
+//   _ready(call, flush)   boot.py hands over the SDK: call(method, argsJSON) -> resultJSON
+//   _f    the runtime did not start: warn once            set by runtime.js:
+//   _d    the entry script ran: _f() unless _ready came   _x  a JS call, its exception caught (ffi.py)
+//   _nav  (cb) -> cb(pageJSON) on every history navigation   _src  module sources (a page's own PyScript)
 ((w, d) => {
   let a = w.analytics, s = d.currentScript, P = "[visitrail] ", n = navigator;
   // A second copy of this script on the page: the first one owns window.analytics.
@@ -32,8 +44,10 @@
   // Read when needed (at pagehide), not here: a page's first localStorage access is a synchronous
   // load of its storage from the browser process, which would delay the page.
   let consent, granted = () => (consent = consent || load("visitrail_consent") || data.consent || "granted") == "granted";
-  // data-respect-dnt: with Do Not Track or Global Privacy Control on, the SDK never starts.
-  let inert = /^(true|1|yes)$/i.test(data.respectDnt) && (n.doNotTrack == "1" || n.globalPrivacyControl === true);
+  // data-respect-dnt: with Do Not Track or Global Privacy Control on, the SDK never starts. A flag is
+  // on when present, unless "false", "0", "no" or "off": core/options.py's rule for every flag.
+  let dnt = data.respectDnt, inert = dnt != null && !/^\s*(false|0|no|off)\s*$/i.test(dnt) &&
+    (n.doNotTrack == "1" || n.globalPrivacyControl === true);
 
   // Also runtime.js's, for the page of a single-page-app navigation.
   a._p = (l = location) =>

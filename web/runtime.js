@@ -1,7 +1,7 @@
 // Starts the Python runtime the tag's data-runtime names: "mpy" (PyScript + MicroPython, the
 // default), "py" (PyScript + Pyodide) or "brython". loader.js adds this script after the page's
 // `load` event; it is versioned (/analytics/v/<version>/runtime.js) and cached for good, so a page
-// pays for it once. Each runtime ends in `import visitrail.boot`, which replays the loader's queue
+// pays for it once. Each runtime ends in `import visitrail.browser.boot`, which replays the loader's queue
 // and calls analytics._ready(). build.py minifies it and bakes in the manifest.
 (function (w, d, a) {
   var V = /*MANIFEST*/0;  // {modules: [SDK module, ...], preload: {runtime: [[file, "module" | "fetch"], ...]}}
@@ -100,7 +100,7 @@
   }
 
   // Python that writes the SDK's modules (a._src: [[path, text], ...]) where the page's
-  // interpreter imports from, before `import visitrail.boot`. Names stay out of the page's globals.
+  // interpreter imports from, before `import visitrail.browser.boot`. Names stay out of the page's globals.
   var JOIN = "def _vt():\n import json, os\n from pyscript import window\n" +
     " for p, t in json.loads(window.analytics._src):\n  d = ''\n  for n in p.split('/')[:-1]:\n" +
     "   d += n\n   try:\n    os.mkdir(d)\n   except OSError:\n    pass\n   d += '/'\n" +
@@ -109,7 +109,7 @@
   // The SDK starts in a task of its own, after the one in which PyScript starts the interpreter:
   // two tasks (about 85 and 40 ms here) instead of one of about 130 ms that blocks the page (TBT).
   // _d() then warns if it did not come up.
-  var BOOT = "def _visitrail():\n import js\n try:\n  import visitrail.boot\n except Exception as e:\n" +
+  var BOOT = "def _visitrail():\n import js\n try:\n  import visitrail.browser.boot\n except Exception as e:\n" +
     "  js.console.error('[visitrail] the SDK failed to start: ' + repr(e))\n js.analytics._d()\n" +
     "from pyscript.ffi import create_proxy\nimport js\njs.setTimeout(create_proxy(_visitrail), 0)\ndel _visitrail\n";
 
@@ -139,7 +139,7 @@
       if (!w.__BRYTHON__) return a._f();
       B || w.brython({ debug: 0, indexeddb: 0 });
       el("script", { type: "text/python", id: "visitrail_boot" },
-        "from browser import window\ntry:\n    import visitrail.boot\nfinally:\n    window.analytics._d()\n");
+        "from browser import window\ntry:\n    import visitrail.browser.boot\nfinally:\n    window.analytics._d()\n");
     }
     [B ? 0 : "brython/brython.min.js", "brython/visitrail.js"].forEach(function (u) {
       if (!u) return;

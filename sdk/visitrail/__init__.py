@@ -1,9 +1,12 @@
 """Visitrail: visitor, user and session identity on every event, from one script tag.
 
-The browser SDK (this package, minus `collector`) runs on MicroPython, Pyodide and Brython; the
-collector (`visitrail.collector`) is a CPython server.
+    visitrail/core/        the SDK itself, runtime-free: CPython, MicroPython, Pyodide, Brython
+    visitrail/browser/     the page's glue (FFI, browser platform, boot, the page-Python bridge)
+    visitrail/memory.py    the in-memory platform the core's tests run on
+    visitrail/collector/   the collector: a CPython server, its CLI and `visitrail demo`
 
-In a page, `from visitrail import analytics` is window.analytics from Python (api.py). It is loaded
+core/ and browser/ are what a page runs (build.py ships exactly those two folders). In a page,
+`from visitrail import analytics` is window.analytics from Python (browser/bridge.py); it is loaded
 on first use, so importing this package imports nothing of a browser.
 """
 
@@ -13,7 +16,7 @@ __version__ = "0.1.0"
 class _Analytics:
     # Not a module __getattr__: MicroPython then stops `from . import submodule` short.
     def __getattr__(self, name):
-        from .api import analytics
+        from .browser.bridge import analytics
 
         return getattr(analytics, name)
 

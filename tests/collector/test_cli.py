@@ -22,26 +22,14 @@ import segment.analytics as segment
 from segment.analytics.request import APIError
 from visitrail.collector.cli import build_parser, config_from_args, main
 
+from .helpers import STARTUP_SECONDS, message, read_line, stored, visitrail_command
+
 WRITE_KEY = "wk_cli"
 ADMIN = {"Authorization": "Bearer cli-admin"}
-STARTUP_SECONDS = 30
 
 
-def read_line(process: subprocess.Popen[str], timeout: float) -> str:
-    """The process's next stdout line, waiting at most `timeout` seconds."""
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if selector.select(timeout=deadline - time.monotonic()):
-                return process.stdout.readline()
-    raise TimeoutError(f"no output within {timeout} s")
 
 
-def visitrail_command() -> list[str]:
-    script = pathlib.Path(sys.executable).with_name("visitrail")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "visitrail.collector.cli"]
 
 
 @pytest.fixture(scope="module")
@@ -173,9 +161,9 @@ def test_bad_config_file_is_an_error_not_a_traceback(
 
 def test_demo_gets_its_arguments_untouched(monkeypatch: pytest.MonkeyPatch) -> None:
     received: list[list[str]] = []
-    demo = types.ModuleType("visitrail.demo")
+    demo = types.ModuleType("visitrail.collector.demo")
     demo.main = lambda argv: received.append(argv)  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "visitrail.demo", demo)
+    monkeypatch.setitem(sys.modules, "visitrail.collector.demo", demo)
     assert main(["demo", "--help", "--port", "9"]) == 0
     assert received == [["--help", "--port", "9"]]
 
@@ -195,7 +183,6 @@ def test_rebuild_profiles_command(tmp_path: pathlib.Path, capsys: pytest.Capture
 
     from visitrail.collector.storage import open_storage
 
-    from .test_profile_storage import message
 
     url = f"sqlite:///{tmp_path / 'events.db'}"
 

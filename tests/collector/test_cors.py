@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
-from .conftest import ORIGIN, OTHER_KEY, OTHER_ORIGIN, WRITE_KEY, basic, stored, track
+from .helpers import ORIGIN, OTHER_KEY, OTHER_ORIGIN, WRITE_KEY, basic, stored, track
+
 
 PREFLIGHT = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
 

@@ -11,9 +11,10 @@ import typing
 
 import pytest
 from starlette.testclient import TestClient
-from visitrail.collector.auth import SESSION_COOKIE, session_cookie
+from visitrail.collector.auth import LOGIN_COOKIE, login_cookie
 
-from .conftest import ADMIN_TOKEN, WRITE_KEY, basic
+from .helpers import ADMIN_TOKEN, WRITE_KEY, basic
+
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -65,7 +66,7 @@ def test_login_sets_a_strict_http_only_cookie(client: TestClient) -> None:
     response = log_in(client, "/profiles/abc")
     assert response.status_code == 303 and response.headers["location"] == "/profiles/abc"
     cookie = response.headers["set-cookie"]
-    assert cookie.startswith(f"{SESSION_COOKIE}=")
+    assert cookie.startswith(f"{LOGIN_COOKIE}=")
     attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
     assert {"httponly", "samesite", "path", "max-age"} <= attributes and "samesite=strict" in cookie.lower()
     assert "secure" not in attributes  # plain http; set on https (test below)
@@ -104,10 +105,10 @@ def test_cross_site_posts_are_refused(client: TestClient) -> None:
 
 
 def test_forged_and_expired_cookies_are_refused(client: TestClient) -> None:
-    expired = session_cookie(ADMIN_TOKEN, now=time.time() - 13 * 3600)
-    forged = session_cookie("another-token")
+    expired = login_cookie(ADMIN_TOKEN, now=time.time() - 13 * 3600)
+    forged = login_cookie("another-token")
     for value in (expired, forged, "9999999999.00", "garbage"):
-        client.cookies.set(SESSION_COOKIE, value)
+        client.cookies.set(LOGIN_COOKIE, value)
         assert client.get("/api/profiles").status_code == 401
         assert "login" in Elements(client.get("/").text).ids
 
@@ -116,7 +117,7 @@ def test_logout_clears_the_cookie(logged_in: TestClient) -> None:
     response = logged_in.post("/logout", follow_redirects=False)
     assert response.status_code == 303
     assert (
-        f'{SESSION_COOKIE}=""' in response.headers["set-cookie"]
+        f'{LOGIN_COOKIE}=""' in response.headers["set-cookie"]
         or "max-age=0" in response.headers["set-cookie"].lower()
     )
     assert "login" in Elements(logged_in.get("/").text).ids

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from .conftest import ADMIN_TOKEN, WRITE_KEY, admin, basic, stored, track
+from .helpers import ADMIN_TOKEN, WRITE_KEY, admin, basic, stored, track
+
 
 
 @pytest.mark.parametrize(

@@ -28,9 +28,10 @@ from visitrail.collector.config import Config, Source
 from visitrail.collector.storage.sql import SQLStorage
 from visitrail.collector.tokens import issue_identity_token
 from visitrail.collector.tracking import KINDS
+from visitrail.dev.postgres import PostgresServer
 
-from .conftest import ADMIN_TOKEN, NOW, ORIGIN
-from .postgres import PostgresServer
+from .helpers import ADMIN_TOKEN, NOW, ORIGIN, message, messages
+
 
 SECRET = "fuzz-identity-secret-0123456789abcdef"
 KEYS = {"wk_open": "open", "wk_verified": "verified", "wk_required": "required"}

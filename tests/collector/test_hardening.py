@@ -12,13 +12,14 @@ import typing
 import pytest
 from starlette.testclient import TestClient
 from visitrail.collector.app import create_app
-from visitrail.collector.auth import SESSION_COOKIE, session_cookie
+from visitrail.collector.auth import LOGIN_COOKIE, login_cookie
 from visitrail.collector.body import MAX_DEPTH
 from visitrail.collector.config import Config
 from visitrail.collector.errors import ApiError
 from visitrail.collector.ratelimit import RateLimiter
 
-from .conftest import ADMIN_TOKEN, NOW, ORIGIN, OTHER_KEY, WRITE_KEY, admin, basic, stored, track
+from .helpers import ADMIN_TOKEN, NOW, ORIGIN, OTHER_KEY, WRITE_KEY, admin, basic, message, stored, track
+
 
 
 class Clock:
@@ -265,7 +266,7 @@ def test_reads_without_the_admin_are_401_and_locked_down(config: Config, method:
     app = create_app(dataclasses.replace(config, test_hooks=True), clock=lambda: NOW)
     with TestClient(app) as client:
         client.post("/v1/batch", json={"batch": [track(1, userId="U1")]}, headers=basic(WRITE_KEY))
-        for headers in ({}, {"Authorization": "Bearer wrong"}, basic(WRITE_KEY), {"Cookie": "visitrail_session=1.x"}):
+        for headers in ({}, {"Authorization": "Bearer wrong"}, basic(WRITE_KEY), {"Cookie": "visitrail_login=1.x"}):
             response = client.request(method, path, headers=headers)
             assert response.status_code == 401, (headers, response.text)
             assert "U1" not in response.text and "Event 1" not in response.text
@@ -275,7 +276,7 @@ def test_reads_without_the_admin_are_401_and_locked_down(config: Config, method:
             assert response.headers["x-frame-options"] == "DENY"
             assert response.headers["cache-control"] == "no-store"
         # The admin gets in: the API by bearer token, the dashboard's pages by their cookie.
-        client.cookies.set(SESSION_COOKIE, session_cookie(ADMIN_TOKEN))
+        client.cookies.set(LOGIN_COOKIE, login_cookie(ADMIN_TOKEN))
         assert client.request(method, path, headers=admin()).status_code != 401
 
 

@@ -15,11 +15,9 @@ from visitrail.collector.profiles import Graph, Link
 from visitrail.collector.storage import Storage
 from visitrail.collector.tokens import issue_identity_token
 
-from .storage_run import run
-from .conftest import ADMIN_TOKEN, ORIGIN, WRITE_KEY, admin, basic, stored
-from .test_profile_storage import V1_SCHEMA, message
+from .helpers import ADMIN_TOKEN, ORIGIN, SECRET, V1_SCHEMA, WRITE_KEY, admin, basic, message, messages, run, stored, token
 
-SECRET = "identity-secret-for-tests-0123456789"
+
 VERIFIED_KEY = "wk_verified"
 REQUIRED_KEY = "wk_required"
 
@@ -38,8 +36,6 @@ def config(tmp_path: pathlib.Path) -> Config:
     )
 
 
-def token(uid: str = "U1", **kwargs: typing.Any) -> str:
-    return issue_identity_token(SECRET, uid, 3600, **kwargs)
 
 
 def expired(uid: str = "U1") -> str:

@@ -17,7 +17,8 @@ import typing
 import httpx
 import pytest
 
-from .test_cli import STARTUP_SECONDS, read_line, visitrail_command
+from .helpers import STARTUP_SECONDS, read_line, run, stored, visitrail_command
+
 
 WRITE_KEY = "wk_pg"
 ADMIN = {"Authorization": "Bearer pg-admin"}

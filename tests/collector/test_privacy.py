@@ -16,9 +16,8 @@ from visitrail.collector.config import Config
 from visitrail.collector.storage import Storage
 from visitrail.collector.storage.sql import SQLStorage
 
-from .storage_run import run
-from .conftest import NOW, WRITE_KEY, admin, basic, stored
-from .test_profile_storage import message, orphans
+from .helpers import NOW, WRITE_KEY, admin, basic, message, orphans, run, stored
+
 
 
 @contextlib.contextmanager
@@ -156,7 +155,7 @@ def test_erase_is_one_transaction(db_url: str) -> None:
         await storage.add(HISTORY)
         assert isinstance(storage, SQLStorage)
         with pytest.raises(RuntimeError), storage.transaction(write=True) as db:
-            from visitrail.collector.storage.sql import erase
+            from visitrail.collector.storage.erasure import erase
 
             profile_id = db.all("SELECT profile_id FROM identities WHERE value = 'U1'")[0][0]
             assert erase(db, profile_id) is not None

@@ -22,48 +22,11 @@ from hypothesis import strategies as st
 from visitrail.collector.storage import Event, Storage, open_storage
 from visitrail.collector.storage.sql import SQLStorage
 
-from .storage_run import run
-from .test_profiles import Replay, messages
-
-T0 = "2026-11-25T12:00:00.000Z"
+from .helpers import Replay, T0, V1_SCHEMA, message, messages, orphans, run
 
 
-def message(
-    message_id: str,
-    type: str = "track",
-    *,
-    userId: str | None = None,
-    anonymousId: str | None = None,
-    timestamp: str = T0,
-    session: str | None = None,
-    write_key: str = "wk",
-    **fields: typing.Any,
-) -> Event:
-    """An Event as messages.normalise would make it."""
-    body: dict[str, typing.Any] = {
-        "type": type,
-        "messageId": message_id,
-        "timestamp": timestamp,
-        "userId": userId,
-        "anonymousId": anonymousId,
-    }
-    body.update(fields)
-    if session is not None:
-        body["context"] = {"sessionId": session}
-    return Event(
-        write_key=write_key,
-        message_id=message_id,
-        type=type,
-        anonymous_id=anonymousId,
-        user_id=userId,
-        event=fields.get("event"),
-        timestamp=timestamp,
-        original_timestamp=None,
-        sent_at=None,
-        received_at=T0,
-        body=json.dumps(body),
-        session_id=session,
-    )
+
+
 
 
 async def opened(url: str) -> Storage:
@@ -270,19 +233,8 @@ def canonical(profiles: typing.Iterable[dict[str, typing.Any]], events: dict[str
     }
 
 
-ORPHANS = """
-SELECT (SELECT COUNT(*) FROM events WHERE profile_id IS NULL OR profile_id NOT IN (SELECT id FROM profiles)),
-       (SELECT COUNT(*) FROM identities WHERE profile_id NOT IN (SELECT id FROM profiles)),
-       (SELECT COUNT(*) FROM traits WHERE profile_id NOT IN (SELECT id FROM profiles)),
-       (SELECT COUNT(*) FROM profiles WHERE id NOT IN (SELECT profile_id FROM identities))
-"""
 
 
-def orphans(storage: Storage) -> tuple[int, ...]:
-    """Rows pointing at no profile, and profiles no ID points at: (events, identities, traits, profiles)."""
-    assert isinstance(storage, SQLStorage)
-    with storage.transaction(write=False) as db:
-        return tuple(db.all(ORPHANS)[0])
 
 
 async def snapshot(storage: Storage, prefix: str) -> set:
@@ -405,16 +357,6 @@ def test_concurrent_writers_make_one_profile(shared_db_url: str) -> None:
 # Schema versions
 
 
-V1_SCHEMA = """
-CREATE TABLE events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, write_key TEXT NOT NULL, message_id TEXT NOT NULL,
-    type TEXT NOT NULL, anonymous_id TEXT, user_id TEXT, event TEXT, timestamp TEXT NOT NULL,
-    original_timestamp TEXT, sent_at TEXT, received_at TEXT NOT NULL, body TEXT NOT NULL,
-    UNIQUE (write_key, message_id)
-);
-CREATE INDEX events_anonymous_id ON events (anonymous_id);
-CREATE INDEX events_user_id ON events (user_id);
-"""
 
 
 def test_a_sqlite_database_from_before_profiles_is_migrated(tmp_path: pathlib.Path) -> None:

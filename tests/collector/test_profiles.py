@@ -10,42 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from visitrail.collector.profiles import ANONYMOUS, USER, Graph, Link, Trait, session_id_of
 
+from .helpers import Replay, message, messages
 
-class Replay:
-    """Feeds messages to one Graph as a collector would, numbering events in arrival order."""
 
-    def __init__(self) -> None:
-        ids = itertools.count(1)
-        self.graph = Graph(new_id=lambda: f"p{next(ids)}")
-        self.event_ids = itertools.count(1)
-
-    def send(self, type: str = "track", timestamp: str = "2026-01-01T00:00:00.000Z", **ids: typing.Any) -> str | None:
-        link = Link(
-            next(self.event_ids),
-            type,
-            timestamp,
-            ids.get("userId"),
-            ids.get("anonymousId"),
-            ids.get("previousId"),
-            ids.get("traits"),
-        )
-        profile = self.graph.apply(link)
-        return None if profile is None else profile.id
-
-    def of(self, kind: str, value: str) -> str:
-        profile = self.graph.profile_of((kind, value))
-        assert profile is not None, (kind, value)
-        return profile.id
-
-    def ids(self, kind: str, value: str) -> tuple[list[str], list[str]]:
-        profile = self.graph.profiles[self.of(kind, value)]
-        return sorted(profile.user_ids), sorted(profile.anonymous_ids)
-
-    def traits(self, kind: str, value: str) -> dict[str, typing.Any]:
-        return {k: t.value for k, t in self.graph.profiles[self.of(kind, value)].traits.items()}
-
-    def event_profiles(self) -> dict[int, str]:
-        return self.graph.final_event_profiles()
 
 
 def test_anonymous_browsing_then_identify_joins_one_profile() -> None:
@@ -187,28 +154,8 @@ def test_session_id_of() -> None:
 # Properties over random histories
 
 
-USERS = st.sampled_from(["u1", "u2", "u3"])
-ANONS = st.sampled_from(["a1", "a2", "a3", "a4"])
-TIMES = st.sampled_from([f"2026-01-0{d}T00:00:00.000Z" for d in range(1, 6)])
-TRAITS = st.dictionaries(st.sampled_from(["plan", "email", "name"]), st.integers(0, 3), max_size=2)
 
 
-@st.composite
-def messages(draw: st.DrawFn, alias: bool = True) -> dict[str, typing.Any]:
-    kinds = ["track", "identify"] + (["alias"] if alias else [])
-    kind = draw(st.sampled_from(kinds))
-    message: dict[str, typing.Any] = {"type": kind, "timestamp": draw(TIMES)}
-    if kind == "alias":
-        message.update(userId=draw(USERS), previousId=draw(st.one_of(USERS, ANONS)))
-        if draw(st.booleans()):
-            message["anonymousId"] = draw(ANONS)
-        return message
-    message["userId"] = draw(st.one_of(st.none(), USERS))
-    if message["userId"] is None or draw(st.booleans()):
-        message["anonymousId"] = draw(ANONS)
-    if kind == "identify":
-        message["traits"] = draw(TRAITS)
-    return message
 
 
 def check_invariants(r: Replay, sent: list[dict[str, typing.Any]]) -> None:

@@ -7,7 +7,8 @@ import typing
 import pytest
 from starlette.testclient import TestClient
 
-from .conftest import WRITE_KEY, admin, basic
+from .helpers import WRITE_KEY, admin, basic
+
 
 
 def send(client: TestClient, *batch: dict[str, typing.Any], **body: typing.Any) -> None:

@@ -9,12 +9,12 @@ import typing
 
 import pytest
 from starlette.testclient import TestClient
-from visitrail.client import Client
+from visitrail.core.client import Client
 from visitrail.collector.config import Config, Source
-from visitrail.platforms.memory import START_MS, MemoryPlatform, World
+from visitrail.memory import START_MS, MemoryPlatform, World
 
-from .conftest import ADMIN_TOKEN, NOW, ORIGIN, WRITE_KEY, admin, basic, stored
-from .test_identity import SECRET, token
+from .helpers import ADMIN_TOKEN, NOW, ORIGIN, SECRET, WRITE_KEY, admin, basic, stored, token
+
 
 AID = "0b7e3c1a-5d2f-4c8e-9a61-2f4d8b6e1c35"
 SENT_AT = "2026-11-25T12:00:00.500Z"  # the collector's clock (NOW): skew correction changes nothing
@@ -63,7 +63,7 @@ def post(client: TestClient, body: typing.Any, headers: dict[str, str] | None = 
 
 
 def sdk_messages(calls: list[list[typing.Any]], session: str | None, user_id: str | None) -> list[dict]:
-    """What visitrail.client.Client sends for the same calls, on the memory platform."""
+    """What visitrail.core.client.Client sends for the same calls, on the memory platform."""
     world = World(now_ms=START_MS)
     world.local["visitrail_aid"] = AID
     if session is not None:

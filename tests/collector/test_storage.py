@@ -15,7 +15,8 @@ import typing
 import pytest
 from visitrail.collector.storage import Event, Storage, open_storage
 
-from .storage_run import run
+from .helpers import run
+
 
 
 def event(n: int, key: str = "wk", anonymous_id: str | None = "A1", **changes: typing.Any) -> Event:

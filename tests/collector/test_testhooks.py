@@ -10,7 +10,8 @@ from starlette.testclient import TestClient
 from visitrail.collector.app import create_app
 from visitrail.collector.config import Config
 
-from .conftest import WRITE_KEY, admin, basic, stored, track
+from .helpers import WRITE_KEY, admin, basic, stored, track
+
 
 
 @pytest.fixture

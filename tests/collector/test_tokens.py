@@ -20,6 +20,8 @@ from visitrail.collector.tokens import (
     verify_identity_token,
 )
 
+from .helpers import message, token
+
 SECRET = "identity-secret-for-tests-0123456789"
 OTHER_SECRET = "another-secret-of-another-site-000000"
 

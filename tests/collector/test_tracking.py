@@ -9,7 +9,8 @@ import pytest
 from starlette.testclient import TestClient
 from visitrail.collector.tracking import KINDS
 
-from .conftest import OTHER_KEY, WRITE_KEY, basic, stored, track
+from .helpers import OTHER_KEY, WRITE_KEY, basic, message, stored, track
+
 
 SUCCESS = {"success": True}
 

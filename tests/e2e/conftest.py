@@ -23,12 +23,16 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from visitrail import demo
+from visitrail.collector import assets
+from visitrail.collector.demo.process import CollectorProcess
+from visitrail.collector.demo.site import DEMO_PAGES, SiteServer
+from visitrail.dev import chromium
+from visitrail.dev.readapi import ReadAPI
+
+from .helpers import ADMIN_TOKEN, WRITE_KEY, pump, wait_for
 
 HERE = Path(__file__).resolve().parent
 PAGES = HERE / "pages"
-WRITE_KEY = "e2e-key"
-ADMIN_TOKEN = "e2e-admin-token"
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 LOCAL_SCHEMES = {"data", "blob", "about"}
 # Test-only host names (RFC 2606 reserves .test) that Chromium resolves to 127.0.0.1, for sites
@@ -108,62 +112,17 @@ def runtime(request, site, collectors):
     site.values.update(runtime="mpy", scriptType="mpy")
 
 
-# -- Waiting on conditions -----------------------------------------------------------------------
-
-
-# Playwright's sync API delivers events (console, request, route handlers) only while the test is
-# inside one of its calls. wait_for makes one cheap call per try, so that waiting on a condition
-# that depends on them (a route handler, a console line) works.
-_pump = [None]
-
-
-def wait_for(condition, timeout_s=15.0, interval_s=0.05, what="the condition"):
-    """Call condition() until it returns something truthy, and return that; fail at the deadline.
-    The pause between tries is the polling interval, not a guess at how long something takes."""
-    deadline = time.monotonic() + timeout_s
-    pause = threading.Event()
-    last = None
-    while True:
-        if _pump[0] is not None:
-            _pump[0]()
-        last = condition()
-        if last:
-            return last
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}; last value: {last!r}")
-        pause.wait(interval_s)
-
-
 # -- Build, servers ------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def dist():
     """web/dist/, rebuilt once per session if any of its inputs is newer than it."""
-    demo.build_assets(if_stale=True)
-    return demo.DIST
+    assets.build(if_stale=True)
+    return assets.DIST
 
 
-class CollectorHandle:
-    def __init__(self, url, token):
-        self.url = url
-        self.token = token
-        self.http = httpx.Client(base_url=url, headers={"Authorization": "Bearer " + token}, timeout=10)
-
-    def events(self, **filters):
-        """Stored events matching anonymousId=/userId=/messageId=, oldest first."""
-        response = self.http.get("/api/events", params=filters)
-        response.raise_for_status()
-        return response.json()["events"]
-
-    def fail_next(self, count, status=503, retry_after=None):
-        """The collector answers the next `count` tracking requests with `status` (and a
-        Retry-After header of retry_after seconds) without storing them."""
-        body = {"count": count, "status": status}
-        if retry_after is not None:
-            body["retryAfter"] = retry_after
-        self.http.post("/api/test/fail-next", json=body).raise_for_status()
-
+class CollectorHandle(ReadAPI):
     def wait_for_events(self, count, timeout_s=15.0, **filters):
         """At least `count` stored events matching the filters."""
         return wait_for(lambda: (lambda e: e if len(e) >= count else None)(self.events(**filters)),
@@ -175,7 +134,7 @@ def site():
     untagged = [p.name for p in PAGES.glob("*.html")
                 if "/analytics/loader.js" in p.read_text() and 'data-runtime="{{runtime}}"' not in p.read_text()]
     assert not untagged, f"test pages whose tag lacks data-runtime=\"{{{{runtime}}}}\": {untagged}"
-    server = demo.SiteServer(0, {"/": demo.DEMO_SITE, "/t/": PAGES}, {"runtime": "mpy", "scriptType": "mpy"})
+    server = SiteServer(0, {"/": DEMO_PAGES, "/t/": PAGES}, {"runtime": "mpy", "scriptType": "mpy"})
     server.start()
     yield server
     server.shutdown()
@@ -194,14 +153,14 @@ def collectors(dist, site, tmp_path_factory):
             db = "sqlite:///" + str(tmp_path_factory.mktemp("collector-" + runtime) / "events.db")
             port = site.server_address[1]
             origins = [site.url] + ["http://%s:%d" % (host, port) for host in MAPPED_HOSTS]
-            proc = demo.Collector(db, ADMIN_TOKEN, origins, write_key=WRITE_KEY, test_hooks=True)
+            proc = CollectorProcess(db, ADMIN_TOKEN, origins, write_key=WRITE_KEY, test_hooks=True)
             url = proc.start()
             started[runtime] = (proc, CollectorHandle(url, ADMIN_TOKEN))
         return started[runtime][1]
 
     yield get
     for proc, handle in started.values():
-        handle.http.close()
+        handle.close()
         proc.stop()
 
 
@@ -217,19 +176,7 @@ def collector(collectors, runtime):
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    return {
-        **browser_type_launch_args,
-        "executable_path": "/usr/bin/chromium",
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--host-resolver-rules=MAP *.{MAPPED_DOMAIN} 127.0.0.1",
-        ],
-    }
+    return chromium.launch_args(f"--host-resolver-rules=MAP *.{MAPPED_DOMAIN} 127.0.0.1", **browser_type_launch_args)
 
 
 class PageRecord:
@@ -262,9 +209,9 @@ def record(context):
 
     context.on("request", lambda r: rec.requests.append(r.url))
     context.on("page", on_page)
-    _pump[0] = context.cookies  # a round trip to the browser that does not depend on any page
+    pump[0] = context.cookies  # a round trip to the browser that does not depend on any page
     yield rec
-    _pump[0] = None
+    pump[0] = None
     for page in context.pages:  # one round trip each, so that every pending event is delivered
         page.evaluate("0")
     remote = [u for u in rec.requests if not _is_local(u)]
@@ -293,7 +240,7 @@ def run_python(page, runtime):
 
     wrapper = (
         "import json\n"
-        "from visitrail.platforms.ffi import window\n"
+        "from visitrail.browser.ffi import window\n"
         "_g = {}\n"
         "try:\n"
         "    exec(json.loads(window.__vt_code), _g)\n"

@@ -3,7 +3,7 @@ IDs, merged traits and timeline, and a hostile trait value is shown as text."""
 
 import pytest
 
-from .conftest import ADMIN_TOKEN
+from .helpers import ADMIN_TOKEN
 
 pytestmark = pytest.mark.e2e
 

@@ -6,9 +6,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from visitrail import backoff
+from visitrail.core import backoff
 
-from .conftest import wait_for
+from .helpers import wait_for
 
 pytestmark = pytest.mark.e2e
 

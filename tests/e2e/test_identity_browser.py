@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from .conftest import wait_for
+from .helpers import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -99,9 +99,9 @@ def test_the_queue_is_bounded_with_one_warning(open_page, record, runtime):
 # (wasm, and the JS around it), an SDK module, the module whose import starts the SDK.
 FAIL_POINTS = {
     "mpy": ["**/runtime.js", "**/pyscript/core.js", "**/micropython.wasm", "**/micropython.mjs",
-            "**/visitrail/client.mpy", "**/visitrail/boot.mpy"],
+            "**/visitrail/core/client.mpy", "**/visitrail/browser/boot.mpy"],
     "py": ["**/runtime.js", "**/pyscript/core.js", "**/pyodide.asm.wasm", "**/pyodide.mjs",
-           "**/visitrail/client.py", "**/visitrail/boot.py"],
+           "**/visitrail/core/client.py", "**/visitrail/browser/boot.py"],
     "brython": ["**/runtime.js", "**/brython/brython.min.js", None, None, "**/brython/visitrail.js", None],
 }
 

@@ -1,6 +1,6 @@
-"""The browser adapter (platforms/web.py on the FFI shim platforms/ffi.py) in Chromium, on each
+"""The browser adapter (browser/platform.py on the FFI shim browser/ffi.py) in Chromium, on each
 runtime: the Platform contract, checked from Python running in the page next to the booted SDK
-(run_python). `Adapter` is PyScriptPlatform or BrythonPlatform, as the runtime calls for."""
+(run_python). `Adapter` is the browser platform, the same class on every runtime."""
 
 import json
 import time
@@ -12,10 +12,8 @@ import pytest
 pytestmark = [pytest.mark.e2e, pytest.mark.pyodide]
 
 IMPORTS = (
-    "from visitrail.platforms import browser_platform\n"
-    "from visitrail.platforms.web import LocalStore, CookieStore\n"
-    "from visitrail.platforms.ffi import JsError, window\n"
-    "Adapter = browser_platform()\n"
+    "from visitrail.browser.platform import WebPlatform as Adapter, LocalStore, CookieStore\n"
+    "from visitrail.browser.ffi import JsError, window\n"
 )
 
 

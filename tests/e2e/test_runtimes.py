@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from visitrail import demo
+from visitrail.collector import assets
 
-from .conftest import wait_for
+from .helpers import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +25,7 @@ PYODIDE_FILES = {"pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_s
 
 def asset(url):
     """A URL's file in web/dist/: /analytics/loader.js is loader.js, /analytics/v/<version>/x is x."""
-    return demo.dist_file(url).relative_to(demo.DIST).as_posix()
+    return assets.dist_file(url).relative_to(assets.DIST).as_posix()
 
 
 def fetched(record, collector):
@@ -61,9 +61,9 @@ def test_a_page_fetches_its_own_runtime_and_nothing_of_the_others(open_page, rec
 @pytest.mark.runtimes("mpy")
 def test_micropython_runs_the_sdk_as_bytecode_of_its_own_version(open_page, run_python, dist):
     open_page("plain.html")
-    mpy, file = run_python("import sys, visitrail.client\nresult = [sys.implementation._mpy, visitrail.client.__file__]")
-    assert file.endswith("visitrail/client.mpy")
-    header = (dist / "visitrail" / "client.mpy").read_bytes()[:2]
+    mpy, file = run_python("import sys, visitrail.core.client\nresult = [sys.implementation._mpy, visitrail.core.client.__file__]")
+    assert file.endswith("visitrail/core/client.mpy")
+    header = (dist / "visitrail" / "core" / "client.mpy").read_bytes()[:2]
     assert header == b"M" + bytes([mpy & 0xFF])  # the version build.py's mpy-cross wrote
 
 
@@ -107,7 +107,7 @@ def test_the_pages_own_python_shares_the_sdk(open_page, run_python, collector, r
     assert page.evaluate("analytics.user().id()") == "py-user"
     result = run_python(
         "from visitrail import analytics\n"
-        "from visitrail.platforms.ffi import window\n"
+        "from visitrail.browser.ffi import window\n"
         "analytics.track('Live from Python', {'k': [1, 2]})\n"
         "def flushed(ok):\n"
         "    window.pyFlushed = ok\n"

@@ -5,10 +5,10 @@ a collector in `required` mode refuses an identify forged in the console."""
 import httpx
 import pytest
 
-from visitrail import demo
+from visitrail.collector.demo.process import CollectorProcess
 from visitrail.collector.tokens import issue_identity_token
 
-from .conftest import ADMIN_TOKEN, wait_for
+from .helpers import ADMIN_TOKEN, wait_for
 
 # Tokens are checked by the collector; the runtime only carries them: one runtime is enough.
 pytestmark = [pytest.mark.e2e, pytest.mark.runtimes("mpy")]
@@ -21,8 +21,8 @@ READY = "window.analytics && window.analytics._q === 0"
 def trusted(request, dist, site, collectors, tmp_path_factory):
     """A collector whose source `e2e-verified` checks identity tokens (mode: the param)."""
     db = "sqlite:///" + str(tmp_path_factory.mktemp("trust") / "events.db")
-    proc = demo.Collector(db, ADMIN_TOKEN, [site.url], write_key="e2e-verified",
-                          extra_args=["--identity-mode", request.param, "--identity-secret", SECRET])
+    proc = CollectorProcess(db, ADMIN_TOKEN, [site.url], write_key="e2e-verified",
+                            extra_args=["--identity-mode", request.param, "--identity-secret", SECRET])
     url = proc.start()
     site.values["verifiedCollector"] = url
     http = httpx.Client(base_url=url, headers={"Authorization": "Bearer " + ADMIN_TOKEN}, timeout=10)

@@ -3,7 +3,7 @@ under one visitor; nothing leaves the machine and the runtime leaves no trace in
 
 import pytest
 
-from .conftest import wait_for
+from .helpers import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -23,7 +23,8 @@ function copyTree(src, dest) {
   for (const name of readdirSync(src)) {
     const path = join(src, name);
     if (statSync(path).isDirectory()) {
-      if (name !== "collector" && name !== "__pycache__") copyTree(path, dest + "/" + name);
+      // What the core's tests need: core/ and memory.py (browser/ needs a page, collector/ and dev/ CPython).
+      if (!["collector", "dev", "browser", "__pycache__"].includes(name)) copyTree(path, dest + "/" + name);
     } else if (name.endsWith(".py")) {
       FS.writeFile(dest + "/" + name, readFileSync(path, "utf8"));
     }

@@ -1,7 +1,7 @@
 """Helpers shared by the core's unit tests; plain Python so the same tests run on MicroPython."""
 
-from visitrail.client import Client
-from visitrail.platforms.memory import MemoryPlatform, World
+from visitrail.core.client import Client
+from visitrail.memory import MemoryPlatform, World
 
 MINUTE = 60000
 OPTIONS = {"writeKey": "wk", "endpoint": "http://collector.test", "autoPage": False}

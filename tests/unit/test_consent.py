@@ -2,8 +2,8 @@
 
 from support import deliver, tab
 
-from visitrail.client import CONSENT_KEY
-from visitrail.platforms.memory import World
+from visitrail.core.client import CONSENT_KEY
+from visitrail.memory import World
 
 
 def test_pending_consent_stores_nothing_and_sends_nothing():

@@ -2,8 +2,8 @@
 
 from support import deliver, tab
 
-from visitrail.events import build
-from visitrail.ids import iso_utc, uuid4
+from visitrail.core.events import build
+from visitrail.core.ids import iso_utc, uuid4
 
 UUID_CHARS = "0123456789abcdef-"
 

@@ -2,8 +2,8 @@
 
 from support import deliver, tab
 
-from visitrail.identity import ANON_KEY, USER_KEY
-from visitrail.platforms.memory import BrokenStore, DictStore, QuotaStore, World
+from visitrail.core.identity import ANON_KEY, USER_KEY
+from visitrail.memory import BrokenStore, DictStore, QuotaStore, World
 
 
 def anon(c):

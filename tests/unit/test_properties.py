@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import MINUTE, deliver, tab
 
-from visitrail import backoff
-from visitrail.calls import clean
-from visitrail.identity import merge_traits
-from visitrail.ids import iso_utc
+from visitrail.core import backoff
+from visitrail.core.arguments import clean
+from visitrail.core.identity import merge_traits
+from visitrail.core.ids import iso_utc
 
 keys = st.text(min_size=1, max_size=8)
 json_values = st.recursive(

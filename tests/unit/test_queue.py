@@ -2,9 +2,10 @@
 
 from support import deliver, tab
 
-from visitrail import backoff
-from visitrail.platforms.memory import QuotaStore, World
-from visitrail.queue import MAX_BEACON_BYTES, MAX_QUEUED, ORPHAN_MS, QUEUE_PREFIX
+from visitrail.core import backoff
+from visitrail.memory import QuotaStore, World
+from visitrail.core.delivery import MAX_BEACON_BYTES
+from visitrail.core.outbox import MAX_QUEUED, ORPHAN_MS, QUEUE_PREFIX
 
 
 def queue_keys(w):

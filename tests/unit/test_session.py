@@ -2,8 +2,8 @@
 
 from support import MINUTE, deliver, tab
 
-from visitrail.platforms.memory import World
-from visitrail.session import SESSION_KEY
+from visitrail.memory import World
+from visitrail.core.sessions import SESSION_KEY
 
 
 def session_of(m):

@@ -8,7 +8,7 @@
     visitrail token --secret SECRET --uid USER_ID [--ttl 3600]
     visitrail erase [--db URL] [--config FILE.json] (--user-id U | --anonymous-id A | --profile-id P)
     visitrail rebuild-profiles [--db URL] [--config FILE.json]
-    visitrail demo ...        handed to visitrail.demo:main(argv)
+    visitrail demo ...        handed to visitrail.collector.demo:main(argv)
 
 `serve` prints one line once the socket is bound, e.g.
     visitrail collector listening on http://127.0.0.1:8001 (admin token: ...)
@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--identity-mode",
         choices=IDENTITY_MODES,
-        help="what the --write-key sources do with identity tokens (default: open; see identity.py)",
+        help="what the --write-key sources do with identity tokens (default: open; see trust.py)",
     )
     serve.add_argument(
         "--identity-secret",
@@ -121,13 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: typing.Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["demo"]:
-        try:
-            from visitrail.demo import main as demo_main  # imported only when asked for
-        except ModuleNotFoundError as exc:
-            if exc.name != "visitrail.demo":
-                raise
-            print("visitrail: the demo is not available in this install", file=sys.stderr)
-            return 1
+        from .demo import main as demo_main  # imported only when asked for
+
         return demo_main(argv[1:]) or 0
     args = build_parser().parse_args(argv)
     if args.command == "serve":

@@ -9,7 +9,7 @@ Built from CLI flags, optionally on top of a JSON file:
      "trustProxy": 1, "storeIp": true, "rateLimit": 1000, "rateBurst": 5000}
 
 An origin of "*" allows any origin (it is still echoed back, since credentialed CORS can't use "*").
-`identity` is "open" (default), "verified" or "required"; see identity.py. `trustProxy` is how many
+`identity` is "open" (default), "verified" or "required"; see trust.py. `trustProxy` is how many
 reverse proxies stand in front of the collector (0: X-Forwarded-For is ignored); see client_ip.py.
 `rateLimit` is events per second per write key (0: unlimited), `rateBurst` the bucket's size.
 """
@@ -18,28 +18,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import pathlib
 import secrets
 import typing
 
+from . import assets
 from .tokens import check_secret
 
-__all__ = ["IDENTITY_MODES", "Source", "Config", "default_assets_dir", "load_config_file"]
+__all__ = ["IDENTITY_MODES", "Source", "Config", "load_config_file"]
 
 DEFAULT_DB_URL = "sqlite:///visitrail.db"  # relative: in the working directory
 IDENTITY_MODES = ("open", "verified", "required")
 # Generous: a busy site's browsers together, not one abusive client; per collector process.
 DEFAULT_RATE_LIMIT = 1000.0  # events per second, per write key
 DEFAULT_RATE_BURST = 5000  # events; at least one full batch (2,500 messages)
-
-
-def default_assets_dir() -> str:
-    """`web/dist/` when running from a source checkout, else the assets packaged with the collector."""
-    here = pathlib.Path(__file__).resolve().parent
-    repo = here.parents[2]  # sdk/visitrail/collector -> repository root
-    if (repo / "pyproject.toml").is_file():
-        return str(repo / "web" / "dist")
-    return str(here / "static")
 
 
 def normalise_origin(origin: str) -> str:
@@ -73,7 +64,7 @@ class Config:
     sources: list[Source] = dataclasses.field(default_factory=list)
     admin_token: str = ""  # empty: a random one, which `serve` prints
     db_url: str = DEFAULT_DB_URL
-    assets_dir: str = dataclasses.field(default_factory=default_assets_dir)
+    assets_dir: str = dataclasses.field(default_factory=assets.default_dir)
     test_hooks: bool = False  # enables POST /api/test/fail-next, for end-to-end tests only
     trust_proxy: int = 0  # reverse proxies in front of us whose X-Forwarded-For entries we believe
     store_ip: bool = True  # the client's truncated IP address, in the events' ip column

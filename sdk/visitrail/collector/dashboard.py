@@ -2,11 +2,11 @@
 
     GET  /                        profiles, last seen first; ?q= searches IDs and trait values
     GET  /profiles/{profileId}    IDs, merged traits, sessions, event timeline (newest first, ?offset=)
-    GET  /login, POST /login      the login form: the admin token in, a session cookie out
+    GET  /login, POST /login      the login form: the admin token in, a login cookie out
     POST /logout
     GET  /favicon.ico             204: browsers ask for it; an answer keeps their consoles quiet
 
-Without a valid session cookie every page answers 401 with the login form. The cookie (auth.py)
+Without a valid login cookie every page answers 401 with the login form. The cookie (auth.py)
 is HttpOnly and SameSite=Strict, so no other site can make the browser send it; POSTs must also
 come from the dashboard's own origin. Templates are Jinja2 with autoescaping on, so every value (traits and IDs
 come straight from tracked events) is HTML-escaped. The pages run no script; the one inline style
@@ -27,10 +27,9 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from .auth import SESSION_COOKIE, SESSION_SECONDS, is_admin, session_cookie
+from .auth import LOGIN_COOKIE, LOGIN_SECONDS, check_same_origin, is_admin, login_cookie
 from .body import read_body
 from .config import Config
-from .errors import ApiError
 from .storage import Storage
 
 __all__ = ["Dashboard", "CSS", "STYLE_HASH"]
@@ -71,7 +70,7 @@ class Dashboard:
         self.storage = storage
 
     def logged_in(self, request: Request) -> bool:
-        return is_admin(None, self.config.admin_token, request.cookies.get(SESSION_COOKIE))
+        return is_admin(None, self.config.admin_token, request.cookies.get(LOGIN_COOKIE))
 
     def render(self, name: str, status_code: int = 200, **context: typing.Any) -> HTMLResponse:
         html = ENVIRONMENT.get_template(name).render(css=Markup(CSS), **context)
@@ -137,9 +136,9 @@ class Dashboard:
             return self.login_page(next_path, "That is not the admin token.", 401)
         response = RedirectResponse(next_path, status_code=303)
         response.set_cookie(
-            SESSION_COOKIE,
-            session_cookie(self.config.admin_token),
-            max_age=SESSION_SECONDS,
+            LOGIN_COOKIE,
+            login_cookie(self.config.admin_token),
+            max_age=LOGIN_SECONDS,
             path="/",
             httponly=True,
             samesite="strict",
@@ -153,13 +152,5 @@ class Dashboard:
     async def logout(self, request: Request) -> Response:
         check_same_origin(request)
         response = RedirectResponse("/", status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+        response.delete_cookie(LOGIN_COOKIE, path="/", httponly=True, samesite="strict")
         return response
-
-
-def check_same_origin(request: Request) -> None:
-    """Refuse a form POST sent from another site. Browsers send Origin with every POST; a client
-    without one (curl) isn't a browser that another site could drive."""
-    origin = request.headers.get("origin")
-    if origin is not None and urllib.parse.urlsplit(origin).netloc != request.headers.get("host"):
-        raise ApiError(403, "cross_origin", "this form only accepts posts from the dashboard itself")

@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse
 from .auth import check_admin_request
 from .config import Config
 from .errors import invalid
+from .params import MAX_OFFSET, int_param
 from .storage import Storage
 
 __all__ = ["EventsAPI"]
@@ -28,17 +29,7 @@ __all__ = ["EventsAPI"]
 DEFAULT_LIMIT = 1000
 DEFAULT_PROFILE_LIMIT = 100
 MAX_LIMIT = 10000
-MAX_OFFSET = 2**62  # fits SQLite's and Postgres' int8
 FILTERS = ("anonymousId", "userId", "messageId", "writeKey", "order")
-
-
-def int_param(request: Request, name: str, default: int, maximum: int) -> int:
-    value = request.query_params.get(name)
-    if value is None:
-        return default
-    if not (value.isascii() and value.isdigit()) or int(value) > maximum:
-        raise invalid(f"{name} must be a whole number from 0 to {maximum}")
-    return int(value)
 
 
 class EventsAPI:

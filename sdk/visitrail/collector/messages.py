@@ -8,7 +8,7 @@ never a 500: NUL characters (PostgreSQL text can't contain them), lone surrogate
 IDs or trait keys too long for a PostgreSQL index entry.
 
 `context.identityToken` is taken out of every message here, whatever the source's identity mode:
-it is a credential, so it is never stored; identity.py judges it from the `Normalised` it comes in.
+it is a credential, so it is never stored; trust.py judges it from the `Normalised` it comes in.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ MAX_MESSAGE_ID_CHARS = 100  # messageId must be "fewer than 100 characters"
 # most ~2,700 bytes, and 512 characters are at most 2,048 bytes of UTF-8.
 MAX_ID_CHARS = 512
 MAX_ERRORS_LISTED = 100  # keep a 2,500-message rejection readable
-IDENTITY_TOKEN = "identityToken"  # in context: see identity.py
+IDENTITY_TOKEN = "identityToken"  # in context: see trust.py
 
 # The field stored in the `event` column: what people filter each type by.
 NAME_FIELDS = {"track": "event", "page": "name", "screen": "name"}

@@ -31,7 +31,7 @@ The rules, applied to each event in arrival order:
    the event's skew-corrected timestamp, then by event id (arrival order) on a tie. Each key keeps
    its own timestamp, so a late identify with an older timestamp can't overwrite a newer value,
    and the result is the same in whatever order events and merges happen (but see rule 6).
-6. Verified identity (identity.py): an event whose identity token proved its userId marks its
+6. Verified identity (trust.py): an event whose identity token proved its userId marks its
    profile verified, for good. From then on the profile's traits change only through verified
    events: an unverified identify is stored and linked as usual, but its traits are not applied,
    and a merge that an unverified event causes brings the other profile's traits along only if
@@ -82,7 +82,7 @@ class Link:
     anonymous_id: str | None = None
     previous_id: str | None = None  # alias only
     traits: dict[str, typing.Any] | None = None  # identify only
-    verified: bool = False  # carried a valid identity token for its userId (identity.py)
+    verified: bool = False  # carried a valid identity token for its userId (trust.py)
 
     @classmethod
     def from_row(

@@ -15,7 +15,7 @@
        404 if there is no such profile
 
 A profile's events: GET /api/events?profileId=... (events_api.py). Identity rules: profiles.py.
-"verified" (identity.py) is true once an event with a valid identity token reached the profile.
+"verified" (trust.py) is true once an event with a valid identity token reached the profile.
 The CLI erases too: `visitrail erase --user-id U` (cli.py).
 """
 
@@ -24,11 +24,10 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .auth import check_admin_request
+from .auth import check_admin_request, check_same_origin
 from .config import Config
-from .dashboard import check_same_origin
 from .errors import ApiError, invalid
-from .events_api import int_param
+from .params import int_param
 from .storage import Storage
 
 __all__ = ["ProfilesAPI"]

@@ -3,7 +3,7 @@
 The site's backend, which knows who is signed in, issues a short-lived JWT for the user and hands
 it to the page; the browser SDK sends it as `context.identityToken` on every event of that user
 (`analytics.identify(userId, traits, {identityToken})`). The collector checks it against the source's
-`identitySecret` (policy: identity.py).
+`identitySecret` (policy: trust.py).
 
     {"alg": "HS256"} . {"uid": "<userId>", "kind": "USER", "iat": <issued>, "exp": <expires>}
 

@@ -2,15 +2,16 @@
 one-letter aliases `/v1/{i,t,p,s,g,a,b}`; `/v1/calls`, the loader's raw calls (raw_calls.py);
 `/v1/m` (analytics-next's remote metrics) is acknowledged and dropped.
 
-Answers are 200 `{"success": true}` (plus `rejected`/`unverified` lists from identity.py), or a
+Answers are 200 `{"success": true}` (plus `rejected`/`unverified` lists from trust.py), or a
 JSON error: 400 for bad input, 401 for an unknown write key (or, for a single call, a missing or
 invalid identity token where the source requires one), 429 over the write key's rate limit
 (ratelimit.py). Never 3xx (analytics-python treats it as failure) and never 500 for bad input.
 
 Every request takes the same path: read and parse the body (body.py), find the source, take the
 rate limit, make messages (a beacon's calls become a batch first), validate and normalise them
-all or nothing (messages.py), apply the source's identity mode (identity.py), store (deduped by
-messageId). The client's address is kept truncated, in its own column, if at all (client_ip.py).
+all or nothing (messages.py), apply the source's identity mode (trust.py), store (deduped by
+messageId) and resolve the events into profiles, in the same transaction (storage.Storage.add,
+profiles.py). The client's address is kept truncated, in its own column, if at all (client_ip.py).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from .client_ip import client_ip
 from .config import Config, Source
 from .cors import cors_headers, preflight
 from .errors import ApiError
-from .identity import Screened, screen
+from .trust import Screened, screen
 from .messages import batch_items, normalise
 from .ratelimit import RateLimiter
 from .storage import Storage

@@ -34,7 +34,7 @@ class Event:
     received_at: str
     body: str
     session_id: str | None = None  # context.sessionId, see profiles.session_id_of
-    verified: bool = False  # its identity token proved its userId (identity.py); column only
+    verified: bool = False  # its identity token proved its userId (trust.py); column only
     ip: str | None = None  # the client's truncated address (client_ip.py); column only, never in `body`
 
 

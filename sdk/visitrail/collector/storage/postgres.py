@@ -30,9 +30,9 @@ import psycopg_pool
 from starlette.concurrency import run_in_threadpool
 
 from .base import Event
-from .sql import (
-    INSERT_EVENT, Migration, Session, SQLStorage, event_row, profile_migrations, rollback_on_error,
-)  # fmt: skip
+from .db import Transaction, rollback_on_error
+from .migrations import Migration, profile_migrations
+from .sql import INSERT_EVENT, SQLStorage, event_row
 
 __all__ = ["PostgresStorage", "MIGRATIONS"]
 
@@ -99,7 +99,7 @@ class PostgresStorage(SQLStorage):
             connection.execute("BEGIN")
             with rollback_on_error(connection):
                 connection.execute(MIGRATION_LOCK)
-                self.migrate(Session(connection, self.placeholder))
+                self.migrate(Transaction(connection, self.placeholder))
         pool = psycopg_pool.ConnectionPool(
             self.url,
             min_size=1,
@@ -116,7 +116,7 @@ class PostgresStorage(SQLStorage):
             await run_in_threadpool(pool.close)
 
     @contextlib.contextmanager
-    def transaction(self, write: bool) -> typing.Iterator[Session]:
+    def transaction(self, write: bool) -> typing.Iterator[Transaction]:
         if self._pool is None:
             raise RuntimeError("PostgresStorage is not connected; call connect() first")
         with self._pool.connection() as connection:
@@ -124,12 +124,12 @@ class PostgresStorage(SQLStorage):
             with rollback_on_error(connection):
                 if write:
                     connection.execute(WRITE_LOCK)
-                yield Session(connection, self.placeholder)
+                yield Transaction(connection, self.placeholder)
 
-    def has_table(self, db: Session, name: str) -> bool:
+    def has_table(self, db: Transaction, name: str) -> bool:
         return db.all("SELECT to_regclass(?)", (name,))[0][0] is not None
 
-    def insert_events(self, db: Session, events: typing.Sequence[Event]) -> list[int | None]:
+    def insert_events(self, db: Transaction, events: typing.Sequence[Event]) -> list[int | None]:
         if not events:
             return []
         # executemany runs in pipeline mode: one round trip for the batch, not one per event.

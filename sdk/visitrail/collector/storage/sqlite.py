@@ -22,7 +22,9 @@ import typing
 
 from starlette.concurrency import run_in_threadpool
 
-from .sql import Migration, Session, SQLStorage, profile_migrations, rollback_on_error
+from .db import Transaction, rollback_on_error
+from .migrations import Migration, profile_migrations
+from .sql import SQLStorage
 
 __all__ = ["SQLiteStorage", "MIGRATIONS"]
 
@@ -110,14 +112,14 @@ class SQLiteStorage(SQLStorage):
                 self._connection = None
 
     @contextlib.contextmanager
-    def transaction(self, write: bool) -> typing.Iterator[Session]:
+    def transaction(self, write: bool) -> typing.Iterator[Transaction]:
         with self._lock:
             connection = self._require_connection()
             connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             with rollback_on_error(connection):
-                yield Session(connection)
+                yield Transaction(connection)
 
-    def has_table(self, db: Session, name: str) -> bool:
+    def has_table(self, db: Transaction, name: str) -> bool:
         return bool(db.all("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
 
     def _require_connection(self) -> sqlite3.Connection:

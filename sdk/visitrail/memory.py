@@ -9,7 +9,7 @@ to sends arrive as timers (after `latency_ms`), so a test controls every interle
 import json
 import random
 
-from ..platform import MemoryStore, Platform, QuotaError, Store
+from .core.platform import MemoryStore, Platform, QuotaError, Store
 
 START_MS = 1764039320000  # 2025-11-25T02:55:20Z: any fixed instant keeps tests repeatable
 
@@ -85,14 +85,12 @@ class CookieJar(Store):
     def __init__(self, world, domain):
         self.world = world
         self.domain = domain
-        self.writes = []
 
     def get(self, key):
         item = self.world.cookies.get(key)
         return item[0] if item else None
 
     def set(self, key, value):
-        self.writes.append((key, value, self.domain))
         self.world.cookies[key] = (value, self.domain)
 
     def remove(self, key):

@@ -5,14 +5,14 @@
     Pyodide       pyscript.window.window          create_proxy, once     pyodide.ffi.jsnull
     Brython       browser.window                  plain Python callable  NullType
 
-platforms/web.py is written against the names below and runs unchanged on all three. Rules that
+browser/platform.py is written against the names below and runs unchanged on all three. Rules that
 make that work: data crosses as strings, numbers or JSON text (`js_obj` out, JSON.stringify in),
 never by iterating a JS object or calling dict() on it (an uncatchable JS TypeError on
 MicroPython); null checks use `is_nullish`; every JS call that may throw goes through `js_call`.
 
 A JS exception does not become a Python exception on MicroPython: it unwinds through the
-interpreter, past every `except`, to the JS that called into Python. So `js_call` uses the
-loader's `analytics._x`, which catches it in JS, and raises JsError here.
+interpreter, past every `except`, to the JS that called into Python. So `js_call` uses
+`analytics._x` (defined by web/runtime.js), which catches it in JS, and raises JsError here.
 """
 
 import json
@@ -84,7 +84,7 @@ _catching = getattr(getattr(window, "analytics", None), "_x", None)
 
 def js_call(obj, name, *args):
     """obj[name](*args) when that is a function, else the property obj[name] itself; a JS
-    exception raised there becomes JsError. Without the loader (a page that imports the SDK from
+    exception raised there becomes JsError. Without runtime.js (a page that imports the SDK from
     its own Python) the call is made directly: fine on Pyodide and Brython, unguarded on
     MicroPython."""
     if _catching is None:

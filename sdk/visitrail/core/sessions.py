@@ -1,6 +1,6 @@
 """Sessions shared by every tab of the origin.
 
-One record, {id, startedAt, lastActivity, sequence}, under the localStorage key `visitrail_session`
+One record, {v, id, startedAt, lastActivity, sequence}, under the localStorage key `visitrail_session`
 (memory in `memory` mode). Every event re-reads it before deciding anything, so a tab always adopts
 what a sibling tab did (started, extended or rotated the session) without a reload, and never sends
 an event without a session.
@@ -16,35 +16,30 @@ compute the same ID; whichever writes last, the record names that one session. r
 are explicit single-tab actions and take a fresh random ID.
 """
 
-import json
-
-from .ids import uuid4, uuid_from
+from .ids import uuid_from
+from .stores import dump_record, load_record
 
 SESSION_KEY = "visitrail_session"
-DEFAULT_TIMEOUT_MIN = 30
 
 
 class Sessions:
-    def __init__(self, platform, store, timeout_ms):
-        self.platform = platform
+    """`store` holds the record; new_id() makes the ID of a session that rotate() starts."""
+
+    def __init__(self, store, timeout_ms, new_id):
         self.store = store
         self.timeout_ms = timeout_ms
+        self.new_id = new_id
 
     def read(self):
         raw = self.store.get(SESSION_KEY)
-        if raw is None:
-            return None
-        try:
-            r = json.loads(raw)
-            if (isinstance(r, dict) and isinstance(r.get("id"), str) and isinstance(r.get("startedAt"), int)
-                    and isinstance(r.get("lastActivity"), int) and isinstance(r.get("sequence"), int)):
-                return r
-        except Exception:
-            pass
-        return None  # corrupted: the next event starts a session and overwrites it
+        r = load_record(raw) if raw is not None else None
+        if (r is not None and isinstance(r.get("id"), str) and _int(r.get("startedAt"))
+                and _int(r.get("lastActivity")) and _int(r.get("sequence"))):
+            return r
+        return None  # none yet, or corrupted: the next event starts a session and overwrites it
 
     def _write(self, r):
-        self.store.set(SESSION_KEY, json.dumps(r))
+        self.store.set(SESSION_KEY, dump_record(r))
 
     def touch(self, t, anonymous_id):
         """Stamp an event made at time t: {"id", "startedAt", "sequence"}; extends or starts."""
@@ -69,13 +64,17 @@ class Sessions:
         return _stamp(r)
 
     def rotate(self, t):
-        r = {"id": uuid4(self.platform.random_bytes(16)), "startedAt": t, "lastActivity": t, "sequence": 0}
+        r = {"id": self.new_id(), "startedAt": t, "lastActivity": t, "sequence": 0}
         self._write(r)
         return r
 
     def current_id(self):
         r = self.read()
         return r["id"] if r else None
+
+
+def _int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _stamp(r):

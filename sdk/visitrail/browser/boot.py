@@ -1,18 +1,18 @@
-"""The SDK's start, imported by the entry script web/loader.js adds to the page (PyScript +
+"""The SDK's start, imported by the entry script that web/runtime.js adds to the page (PyScript +
 MicroPython or Pyodide, or Brython): importing this module starts the SDK, once.
 
 It builds the platform and the client from the script tag's data-* attributes, replays the calls
-the loader queued before Python was up (this page's, and those of earlier pages left before the
-SDK was up), starts the client, then hands the loader the two functions behind window.analytics
-and so signals ready. Everything crosses as JSON text;
-flush() promises resolve to true, or false when the collector could not be reached.
+the loader's stub queued before Python was up (this page's, and those of earlier pages left before
+the SDK was up), starts the client, then hands the stub the two functions behind window.analytics
+(`analytics._ready`) and so signals ready. Everything crosses as JSON text; flush() promises
+resolve to true, or false when the collector could not be reached.
 """
 
 import json
 
-from visitrail.client import Client
-from visitrail.platforms import browser_platform
-from visitrail.platforms.ffi import create_proxy, window
+from visitrail.browser.ffi import create_proxy, window
+from visitrail.browser.platform import WebPlatform
+from visitrail.core.client import Client
 
 SAVED_CALLS = "visitrail_calls"
 
@@ -52,7 +52,7 @@ def queued_calls(stub, platform):
 
 def main():
     stub = window.analytics
-    platform = browser_platform()()
+    platform = WebPlatform()
     client = Client(platform, options(json.loads(stub._o)))
     for method, args, at, message_id, page in queued_calls(stub, platform):
         client.call(method, args, {"timestamp": at, "messageId": message_id, "page": page})

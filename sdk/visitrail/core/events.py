@@ -4,7 +4,7 @@ The browser client builds every event here, and so does the collector when it tu
 raw beacon calls into events, so the two can never disagree on the shape.
 """
 
-from . import __version__
+from .. import __version__
 from .ids import iso_utc
 
 LIBRARY = {"name": "visitrail", "version": __version__}

@@ -11,9 +11,35 @@ Two roles a store can play:
   one source of truth across subdomains (otherwise the ID ping-pongs between them) while the
   localStorage copy brings the ID back when the cookie is gone (Safari ITP's 7-day cap).
 - "fallback": used only once every store before it has failed (localStorage -> cookie -> memory).
+
+Every JSON record the SDK stores (user, session, each tab's queue) carries its format, "v": 1, so
+that a later SDK can tell an old record from a new one and migrate it. A record without "v" is read
+as version 1 (stored before the field existed); one of a version this SDK does not know (written
+by a newer SDK, before a downgrade) is unreadable, like a corrupted one.
 """
 
+import json
+
 from .platform import MemoryStore
+
+FORMAT = 1
+
+
+def load_record(raw):
+    """A stored JSON record (a dict) of this SDK's format, or None when it is not one."""
+    try:
+        record = json.loads(raw)
+    except Exception:
+        return None
+    if not isinstance(record, dict) or record.get("v", FORMAT) != FORMAT:
+        return None
+    return record
+
+
+def dump_record(record):
+    """The JSON text of a record, with its format."""
+    record["v"] = FORMAT
+    return json.dumps(record)
 
 
 class Health:

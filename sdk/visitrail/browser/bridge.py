@@ -18,9 +18,7 @@ own (the tag's config then applies to it), or with Brython.
 
 import json
 
-from .platforms.ffi import is_nullish, js_apply, then, window
-
-METHODS = ("identify", "track", "page", "group", "alias", "reset", "rotate", "setAnonymousId", "debug")
+from .ffi import is_nullish, js_apply, then, window
 
 
 def _stub():

@@ -1,8 +1,7 @@
 """The Platform for a browser page: localStorage, cookies, fetch, beacons, timers, page events.
 
-Written once against the FFI shim (platforms/ffi.py) and run unchanged on PyScript + MicroPython,
-PyScript + Pyodide and Brython; platforms/pyscript.py and platforms/brython.py name it per
-runtime. Data crosses the boundary as strings and numbers, or as JSON text.
+Written once against the FFI shim (browser/ffi.py) and run unchanged on PyScript + MicroPython,
+PyScript + Pyodide and Brython. Data crosses the boundary as strings and numbers, or as JSON text.
 
 A fact of MicroPython (PyScript's build, 1.28) shapes this module: a JS integer crosses as 32 bits,
 in both directions, so a number beyond +-2**31 (epoch milliseconds) must cross as text, or not at
@@ -11,7 +10,7 @@ all (ffi.now_ms reads MicroPython's own clock).
 
 import json
 
-from ..platform import Platform, QuotaError, Store
+from ..core.platform import Platform, QuotaError, Store
 from . import ffi
 from .ffi import JsError, create_proxy, document, is_nullish, js_call, js_obj, js_set, then, window
 
@@ -214,9 +213,9 @@ class WebPlatform(Platform):
 
             window.addEventListener("storage", create_proxy(on_storage))
         elif name == "navigate":
-            # pushState/replaceState are wrapped by the loader, in JS: a Python wrapper would
-            # turn an `undefined` URL argument into null, which the browser reads as "/null".
-            # The loader hands over the page as it was when the navigation happened; page()
+            # pushState/replaceState are wrapped in JS, by runtime.js's `analytics._nav`: a Python
+            # wrapper would turn an `undefined` URL argument into null, which the browser reads as
+            # "/null". It hands over the page as it was when the navigation happened; page()
             # answers with it while the listeners run.
             def on_navigate(page_json=None):
                 self._nav_page = json.loads(page_json) if isinstance(page_json, str) else None

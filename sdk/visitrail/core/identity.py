@@ -2,7 +2,7 @@
 
 Storage keys (documented in README.md, "Storage keys"):
     visitrail_aid    the visitor ID: localStorage, and in cookie mode the shared-domain cookie too
-    visitrail_user   {"id", "traits", "group": {"id", "traits"}, "token", "sent"}: localStorage
+    visitrail_user   {"v": 1, "id", "traits", "group": {"id", "traits"}, "token", "sent"}: localStorage
 
 Rules:
 - The visitor ID is made on first use and kept about a year (the cookie is rewritten on every
@@ -16,8 +16,8 @@ Rules:
 
 import json
 
-from .ids import digest, looks_like_id, uuid4
-from .storage import LayeredStore
+from .ids import digest, looks_like_id
+from .stores import LayeredStore, dump_record, load_record
 
 ANON_KEY = "visitrail_aid"
 USER_KEY = "visitrail_user"
@@ -52,8 +52,10 @@ def id_stores(platform, mode, domain, local, health):
 
 
 class Identity:
-    def __init__(self, platform, ids, user_store, log):
-        self.platform = platform
+    """new_id() makes a visitor ID; `ids` holds the visitor ID, `user_store` the user record."""
+
+    def __init__(self, new_id, ids, user_store, log):
+        self.new_id = new_id
         self.ids = ids
         self.users = user_store
         self.log = log
@@ -67,7 +69,7 @@ class Identity:
         if not looks_like_id(aid):
             if aid is not None:
                 self._warn_corrupt(ANON_KEY)
-            aid = uuid4(self.platform.random_bytes(16))
+            aid = self.new_id()
             self._refreshed = False
         if not self._refreshed:
             # Once per page: refreshes the cookie's Max-Age, so an active visitor never expires.
@@ -85,30 +87,21 @@ class Identity:
         raw = self.users.get(USER_KEY)
         if raw is None:
             return {}
-        try:
-            user = json.loads(raw)
-            if isinstance(user, dict) and isinstance(user.get("traits", {}), dict):
-                return user
-        except Exception:
-            pass
+        user = load_record(raw)
+        if user is not None and isinstance(user.get("traits", {}), dict):
+            return user
         self._warn_corrupt(USER_KEY)
         self.users.remove(USER_KEY)
         return {}
 
     def _save(self, user):
-        self.users.set(USER_KEY, json.dumps(user))
+        self.users.set(USER_KEY, dump_record(user))
 
     def user_id(self):
         return self._user().get("id")
 
     def traits(self):
         return self._user().get("traits") or {}
-
-    def group(self):
-        return self._user().get("group") or {}
-
-    def token(self):
-        return self._user().get("token")
 
     def identify(self, user_id, traits, token=None):
         """Apply an identify; returns (merged traits, whether an event should be sent)."""

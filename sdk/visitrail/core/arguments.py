@@ -1,8 +1,8 @@
 """What a public call's arguments mean: the page's (JS-style, overloaded) arguments in, checked
 fields out.
 
-Used by the client for live and replayed calls, and by the collector for raw calls sent by the
-loader's last-chance beacon: one reading of `identify(...)` everywhere.
+Used by recorder.py, so by the client for live and replayed calls and by the collector for the raw
+calls of the loader's last-chance beacon: one reading of `identify(...)` everywhere.
 
 Rules (documented in README.md, "Bad input"):
 - a call whose identity is unusable (a userId, groupId or event name that is not a non-empty
@@ -13,6 +13,8 @@ Rules (documented in README.md, "Bad input"):
 """
 
 MAX_DEPTH = 32
+MAX_ID_CHARS = 256  # a userId, groupId or previousId
+MAX_ANONYMOUS_ID_CHARS = 100
 # The loader serialises a call's JS arguments to JSON; what JSON cannot carry (a function, a DOM
 # node, a cycle, a BigInt) arrives as {UNSERIALISABLE: "function"} so it is reported here, once.
 UNSERIALISABLE = "__unserialisable__"
@@ -92,8 +94,8 @@ def _id(value, name, required):
         return None
     if not isinstance(value, str):
         raise CallError(name + " must be a string, got " + _kind(value))
-    if len(value) > 256:
-        raise CallError(name + " is longer than 256 characters")
+    if len(value) > MAX_ID_CHARS:
+        raise CallError(name + " is longer than " + str(MAX_ID_CHARS) + " characters")
     return value
 
 
@@ -159,8 +161,9 @@ def parse(method, args):
         return {"options": _options(_arg(args, 0), warnings)}, warnings
     if method == "setAnonymousId":
         value = _arg(args, 0)
-        if not isinstance(value, str) or not value or len(value) > 100:
-            raise CallError("the anonymous ID must be a non-empty string of at most 100 characters")
+        if not isinstance(value, str) or not value or len(value) > MAX_ANONYMOUS_ID_CHARS:
+            raise CallError("the anonymous ID must be a non-empty string of at most "
+                            + str(MAX_ANONYMOUS_ID_CHARS) + " characters")
         return {"anonymousId": value}, warnings
     raise CallError("unknown method")
 

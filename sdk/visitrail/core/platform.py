@@ -1,10 +1,11 @@
 """The one interface between the SDK core and the world outside it.
 
-The core (client, identity, session, events, queue) never touches a browser, a clock or a socket
-directly: it asks a Platform. Adapters implement it for a runtime:
+The core (client, identity, sessions, events, delivery) never touches a browser, a clock or a
+socket directly: it asks a Platform. Adapters implement it:
 
-    platforms/memory.py    CPython and MicroPython tests: fake clock, dict stores, recorded sends
-    platforms/pyscript.py  PyScript (MicroPython or Pyodide) in a browser page
+    visitrail/browser/platform.py  a browser page, on every runtime (PyScript + MicroPython or
+                                   Pyodide, Brython), through the FFI shim browser/ffi.py
+    visitrail/memory.py            CPython and MicroPython tests: fake clock, dict stores, recorded sends
 
 Like httpx's BaseTransport this is a plain class (MicroPython has no `abc.ABC` worth the name):
 each method an adapter must provide raises NotImplementedError.

@@ -10,17 +10,17 @@ import re
 import brotli
 import pytest
 
-from visitrail import demo
+from visitrail.collector import assets
 
-_spec = importlib.util.spec_from_file_location("build", demo.ROOT / "build.py")
+_spec = importlib.util.spec_from_file_location("build", assets.ROOT / "build.py")
 build = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(build)
 
 
 @pytest.fixture(scope="module")
 def dist():
-    demo.build_assets(if_stale=True)
-    return demo.DIST
+    assets.build(if_stale=True)
+    return assets.DIST
 
 
 def served_files(dist):

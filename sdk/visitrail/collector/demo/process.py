@@ -1,0 +1,95 @@
+"""`visitrail serve` in a subprocess: the demo's collector, and the one the end-to-end tests and
+the benchmarks run against."""
+
+from __future__ import annotations
+
+import queue
+import re
+import subprocess
+import sys
+import threading
+import typing
+
+__all__ = ["CollectorProcess", "LISTENING"]
+
+LISTENING = re.compile(r"listening on (http://\S+)")
+
+
+class CollectorProcess:
+    """start() returns the collector's URL once it accepts connections. allow_origin: one origin or
+    a list of them; assets: the folder served at /analytics/ (default: the collector's own)."""
+
+    def __init__(
+        self,
+        db: str,
+        admin_token: str,
+        allow_origin: str | typing.Sequence[str],
+        port: int = 0,
+        write_key: str = "demo-key",
+        echo: bool = False,
+        log_level: str = "warning",
+        test_hooks: bool = False,
+        assets: str | None = None,
+        extra_args: typing.Sequence[str] = (),
+    ) -> None:
+        origins = [allow_origin] if isinstance(allow_origin, str) else list(allow_origin)
+        self.args = [
+            "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db,
+            "--write-key", write_key, "--admin-token", admin_token, "--log-level", log_level,
+        ]  # fmt: skip
+        if assets is not None:
+            self.args += ["--assets", assets]
+        for origin in origins:
+            self.args += ["--allow-origin", origin]
+        if test_hooks:
+            self.args.append("--test-hooks")
+        self.args += list(extra_args)
+        self.echo = echo
+        self.output: list[str] = []
+        self.proc: subprocess.Popen[str] | None = None
+        self.url: str | None = None
+
+    def start(self, timeout_s: float = 30) -> str:
+        code = "import sys; from visitrail.collector.cli import main; sys.exit(main())"
+        proc = self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, *self.args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+        )
+        lines: queue.Queue[str | None] = queue.Queue()
+
+        def drain() -> None:  # keeps reading, so that the collector never blocks on a full pipe
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                self.output.append(line)
+                if self.echo:
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=drain, daemon=True).start()
+        while True:
+            try:
+                line = lines.get(timeout=timeout_s)
+            except queue.Empty:
+                line = None
+            if line is None:
+                self.stop()
+                raise RuntimeError("the collector did not start:\n" + "".join(self.output))
+            found = LISTENING.search(line)
+            if found:
+                self.url = found.group(1)
+                return self.url
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

@@ -1,0 +1,128 @@
+"""The schema's history, shared by both backends: each backend lists its migrations (version 1's
+DDL is its own, the later ones come from `profile_migrations`) and `migrate` brings a database to
+the newest version, in the caller's write transaction.
+
+    1  events
+    2  profiles, identities, traits; events.session_id, events.profile_id (then: rebuild)
+    3  events.verified, events.ip, profiles.verified (then: identity tokens out of stored bodies)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+
+from .db import Transaction
+from .resolution import json_text, rebuild
+
+__all__ = ["Migration", "profile_migrations", "migrate", "strip_identity_tokens"]
+
+REWRITE_CHUNK = 1000  # bodies rewritten per step
+
+
+@dataclasses.dataclass(frozen=True)
+class Migration:
+    version: int
+    statements: tuple[str, ...]
+    # Python work in the same transaction, after the DDL of every pending migration (see migrate)
+    then: typing.Callable[[Transaction], object] | None = None
+
+
+def strip_identity_tokens(db: Transaction) -> None:
+    """Take `context.identityToken` out of stored bodies: collectors before schema version 3 kept it,
+    and a credential has no business in the events table (messages.py strips it on arrival now)."""
+    last = 0
+    while True:
+        rows = db.all(
+            "SELECT id, body FROM events WHERE id > ? AND body LIKE ? ORDER BY id LIMIT ?",
+            (last, "%identityToken%", REWRITE_CHUNK),  # a parameter: psycopg reads % in SQL text as one
+        )
+        if not rows:
+            break
+        updates = []
+        for event_id, body in rows:
+            message = json.loads(body)
+            context = message.get("context")
+            if isinstance(context, dict) and "identityToken" in context:
+                del context["identityToken"]
+                updates.append((json_text(message), event_id))
+        db.run_many("UPDATE events SET body = ? WHERE id = ?", updates)
+        last = rows[-1][0]
+
+
+def profile_migrations(integer: str, boolean: str) -> tuple[Migration, ...]:
+    """Versions 2 and 3, the same on every backend but for two column types: `integer` for
+    counters and event ids, `boolean` with its default for the verified flags."""
+    return (
+        Migration(
+            2,
+            (
+                "ALTER TABLE events ADD COLUMN session_id TEXT",
+                "ALTER TABLE events ADD COLUMN profile_id TEXT",
+                "CREATE INDEX events_profile ON events (profile_id, timestamp)",
+                f"""CREATE TABLE profiles (
+                    id TEXT PRIMARY KEY,
+                    event_count {integer} NOT NULL,
+                    first_seen TEXT,
+                    last_seen TEXT
+                )""",
+                "CREATE INDEX profiles_last_seen ON profiles (last_seen)",
+                """CREATE TABLE identities (
+                    value TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    profile_id TEXT NOT NULL,
+                    folded TEXT NOT NULL,
+                    PRIMARY KEY (value, kind)
+                )""",
+                "CREATE INDEX identities_profile ON identities (profile_id)",
+                f"""CREATE TABLE traits (
+                    profile_id TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    timestamp TEXT NOT NULL,
+                    event_id {integer} NOT NULL,
+                    folded TEXT NOT NULL,
+                    PRIMARY KEY (profile_id, key)
+                )""",
+            ),
+            then=rebuild,  # events stored before version 2 get their session ids and profiles
+        ),
+        Migration(
+            3,
+            (
+                f"ALTER TABLE events ADD COLUMN verified {boolean}",
+                "ALTER TABLE events ADD COLUMN ip TEXT",
+                f"ALTER TABLE profiles ADD COLUMN verified {boolean}",
+            ),
+            then=strip_identity_tokens,  # stored by collectors before this version
+        ),
+    )
+
+
+def migrate(db: Transaction, migrations: typing.Sequence[Migration], has_events_table: bool) -> None:
+    """Bring the schema to the newest of `migrations`; call inside a write transaction."""
+    db.run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    rows = db.all("SELECT version FROM schema_version")
+    if rows:
+        version = int(rows[0][0])
+    else:
+        # Databases from before schema_version have version 1's events table and nothing else.
+        version = 1 if has_events_table else 0
+        db.run("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    newest = max(m.version for m in migrations)
+    if version > newest:
+        raise ValueError(
+            f"the database's schema is version {version}, newer than this collector knows ({newest}); "
+            "upgrade visitrail"
+        )
+    pending = [migration for migration in migrations if migration.version > version]
+    for migration in pending:
+        for statement in migration.statements:
+            db.run(statement)
+    # Python steps run once all the DDL has: they use today's SQL, which expects today's schema.
+    for migration in pending:
+        if migration.then is not None:
+            migration.then(db)
+    if pending:
+        db.run("UPDATE schema_version SET version = ?", (newest,))

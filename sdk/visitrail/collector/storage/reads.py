@@ -1,0 +1,66 @@
+"""The read model: profiles, their sessions and their search, in the read API's JSON shape
+(see storage/base.py)."""
+
+from __future__ import annotations
+
+import typing
+
+from .db import Transaction
+from .resolution import load_profiles_by_id
+
+__all__ = ["summaries", "sessions_of", "search", "MAX_SESSIONS"]
+
+MAX_SESSIONS = 1000  # sessions listed per profile, newest first
+
+SESSIONS = f"""
+SELECT session_id, MIN(timestamp), MAX(timestamp), COUNT(*) FROM events
+WHERE profile_id = ? AND session_id IS NOT NULL
+GROUP BY session_id ORDER BY MAX(timestamp) DESC, session_id LIMIT {MAX_SESSIONS}
+"""
+SEARCH = r"""
+SELECT id FROM profiles
+WHERE id = ?
+   OR id IN (SELECT profile_id FROM identities WHERE folded LIKE ? ESCAPE '\')
+   OR id IN (SELECT profile_id FROM traits WHERE folded LIKE ? ESCAPE '\')
+ORDER BY last_seen DESC, id LIMIT ?
+"""
+
+
+def like_pattern(query: str) -> str:
+    escaped = query.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def summaries(db: Transaction, profile_ids: typing.Sequence[str]) -> list[dict[str, typing.Any]]:
+    """Profiles in the read API's shape, in the order of `profile_ids` (missing ones left out)."""
+    order = {pid: n for n, pid in enumerate(profile_ids)}
+    return [
+        {
+            "profileId": p.id,
+            "userIds": sorted(p.user_ids),
+            "anonymousIds": sorted(p.anonymous_ids),
+            "traits": {key: p.traits[key].value for key in sorted(p.traits)},
+            "eventCount": p.event_count,
+            "firstSeen": p.first_seen,
+            "lastSeen": p.last_seen,
+            "verified": p.verified,
+        }
+        for p in sorted(load_profiles_by_id(db, profile_ids), key=lambda p: order[p.id])
+    ]
+
+
+def sessions_of(db: Transaction, profile_id: str) -> list[dict[str, typing.Any]]:
+    return [
+        {"sessionId": session, "firstSeen": first, "lastSeen": last, "eventCount": count}
+        for session, first, last, count in db.all(SESSIONS, (profile_id,))
+    ]
+
+
+def search(db: Transaction, query: str, limit: int) -> list[dict[str, typing.Any]]:
+    """Profiles with an ID or trait value containing `query`, last seen first (no query: the last seen)."""
+    if query:
+        pattern = like_pattern(query)
+        rows = db.all(SEARCH, (query, pattern, pattern, limit))
+    else:
+        rows = db.all("SELECT id FROM profiles ORDER BY last_seen DESC, id LIMIT ?", (limit,))
+    return summaries(db, [pid for (pid,) in rows])

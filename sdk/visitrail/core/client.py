@@ -1,0 +1,184 @@
+"""The SDK's public face: every call from the page (live, or replayed from the loader's stub
+queue) goes through Client.call, which never raises into the page.
+
+    Client.call -> getters, debug, consent | recorder.Recorder.record -> delivery.Delivery.push
+
+The client owns what is the browser's alone: the tag's options (options.py), the stores they
+choose, the stored consent choice, the delivery of events and the page's lifecycle events. The
+rules of a call are the Recorder's, which the collector shares.
+"""
+
+from . import options
+from .arguments import CallError
+from .delivery import Delivery
+from .identity import Identity, id_stores
+from .ids import uuid4
+from .recorder import CONSENT_METHODS, Recorder
+from .sessions import Sessions
+from .stores import Health, LayeredStore
+
+CONSENT_KEY = "visitrail_consent"
+
+
+class Client:
+    def __init__(self, platform, opts=None):
+        o = opts or {}
+        self.platform = platform
+        self.write_key = o.get("writeKey") or ""
+        self.endpoint = o.get("endpoint") or ""
+        self.debug_on = options.flag(o.get("debug"), False)
+        mode, warning = options.id_storage(o.get("idStorage"))
+        if warning:
+            self.log("warn", warning)
+        self.mode = mode
+        self.auto_page = options.flag(o.get("autoPage"), True)
+
+        health = Health(self.log)
+        local = None if mode == "memory" else platform.local_store()
+        self.local = local
+        persist_user = mode != "memory" and options.flag(o.get("persistUser"), True)
+        self.identity = Identity(self.new_id, id_stores(platform, mode, o.get("domain"), local, health),
+                                 LayeredStore([(local, "sync")] if persist_user else [], health), self.log)
+        self.sessions = Sessions(LayeredStore([] if mode == "memory" else [(local, "sync")], health),
+                                 options.session_timeout_ms(o.get("sessionTimeout")), self.new_id)
+        self.delivery = Delivery(platform, self.endpoint, self.write_key, self.new_id(), local, health,
+                                 int(options.number(o.get("flushAt"), 20, 1, 500)),
+                                 int(options.number(o.get("flushInterval"), 1000, 0, 600000)))
+        self.delivery.debug = self.debug_on
+        consent = self._stored_consent() or options.initial_consent(o.get("consent"))
+        self.recorder = Recorder(self.identity, self.sessions, self.delivery.push, platform.environment,
+                                 consent, self.log)
+        self.token = o.get("identityToken") or None
+        if not self.endpoint:
+            self.log("error", "no data-endpoint on the tag: events are queued but cannot be sent")
+        self.started = False
+
+    def new_id(self):
+        return uuid4(self.platform.random_bytes(16))
+
+    @property
+    def consent(self):
+        return self.recorder.consent
+
+    # Console ------------------------------------------------------------------------------
+
+    def log(self, level, message):
+        if level == "debug" and not getattr(self, "debug_on", False):
+            return
+        try:
+            self.platform.log(level, message)
+        except Exception:
+            pass
+
+    # The one entry point ------------------------------------------------------------------
+
+    def call(self, method, args=None, meta=None):
+        """Run a public call; returns what a getter returns, else None. Never raises."""
+        try:
+            return self._call(method, list(args or []), meta or {})
+        except CallError as e:
+            self.log("error", method + "() was dropped: " + str(e))
+        except Exception as e:
+            self.log("error", method + "() failed inside the SDK: " + type(e).__name__ + ": " + str(e)[:200])
+        return None
+
+    def _call(self, method, args, meta):
+        if method in CONSENT_METHODS:
+            return self._decide(method == "consent.grant")
+        if method == "consent.state":
+            return self.consent
+        if method == "debug":
+            self.debug_on = options.flag(args[0] if args else True, True)
+            self.delivery.debug = self.debug_on
+            return None
+        getter = GETTERS.get(method)
+        if getter is not None:
+            # Before consent nothing is read from storage either.
+            return getter(self) if self.consent == "granted" else None
+        self.recorder.record(method, args, self._stamp(meta))
+        return None
+
+    def _stamp(self, meta):
+        """The call's time, messageId and page: given by the loader for a replayed call, else now."""
+        t = meta.get("timestamp")
+        t = int(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else self.platform.now_ms()
+        message_id = meta.get("messageId")
+        if not isinstance(message_id, str) or not message_id or len(message_id) >= 100:
+            message_id = self.new_id()
+        page = meta.get("page") if isinstance(meta.get("page"), dict) else self.platform.page()
+        return {"timestamp": t, "messageId": message_id, "page": page}
+
+    # Consent ------------------------------------------------------------------------------
+
+    def _stored_consent(self):
+        try:
+            value = self.local.get(CONSENT_KEY) if self.local is not None else None
+        except Exception:
+            return None
+        return value if value in ("granted", "denied") else None
+
+    def _decide(self, granted):
+        held = self.recorder.decide(granted)
+        try:
+            if self.local is not None:
+                self.local.set(CONSENT_KEY, self.consent)  # the choice persists
+        except Exception:
+            pass
+        if granted:
+            if self.token:
+                self.identity.set_token(self.token)
+            for method, args, stamp in held:
+                self.call(method, args, stamp)
+            if self.started:
+                self.delivery.resume()
+        return None
+
+    # Lifecycle ----------------------------------------------------------------------------
+
+    def start(self, page_meta=None):
+        """After the stub queue was replayed: the automatic page view, listeners, leftover sends."""
+        if self.started:
+            return
+        self.started = True
+        p = self.platform
+        if self.token and self.consent == "granted":
+            self.identity.set_token(self.token)  # data-identity-token, rendered by the site's server
+        p.listen("hide", self._guard(self.delivery.on_hide))
+        p.listen("storage", self._guard(self._on_storage))
+        p.listen("online", self._guard(lambda: self.delivery.flush()))
+        if self.auto_page:
+            self.call("page", [], page_meta)
+            p.listen("navigate", self._guard(lambda: self.call("page", [])))
+        if self.consent == "granted":
+            self.delivery.resume()
+
+    def _on_storage(self, key, value):
+        if self.consent == "granted":
+            self.delivery.on_storage(key, value)
+
+    def flush(self, on_done=None):
+        try:
+            self.delivery.flush(on_done)
+        except Exception as e:
+            self.log("error", "flush() failed inside the SDK: " + str(e)[:200])
+            if on_done is not None:
+                on_done(False)
+
+    def _guard(self, fn):
+        def run(*args):
+            try:
+                fn(*args)
+            except Exception as e:
+                self.log("error", "internal error: " + type(e).__name__ + ": " + str(e)[:200])
+
+        return run
+
+
+GETTERS = {
+    "user.anonymousId": lambda c: c.identity.anonymous_id(),
+    "user.id": lambda c: c.identity.user_id(),
+    "user.traits": lambda c: c.identity.traits(),
+    "session.id": lambda c: c.sessions.current_id(),
+}
+
+__all__ = ["Client"]

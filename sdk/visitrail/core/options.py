@@ -1,0 +1,55 @@
+"""The tag's options, read once: each `data-*` attribute arrives as a string (or, from Python, as a
+value), and this is the one place that says what it means.
+
+Flags: a flag is on when it is present, unless its value is one of "false", "0", "no" or "off"
+(any case, surrounding spaces ignored); so a bare `data-debug` is on. web/loader.js reads the one
+flag it needs before Python is up (`data-respect-dnt`) by the same rule.
+Numbers outside their range, or unreadable, mean the default.
+"""
+
+FALSE_WORDS = ("false", "0", "no", "off")
+ID_STORAGE_MODES = ("localStorage", "cookie", "memory")
+CONSENT_STATES = ("pending", "granted", "denied")
+DEFAULT_TIMEOUT_MIN = 30
+MAX_TIMEOUT_MIN = 24 * 60
+
+
+def flag(value, default):
+    """A data-* flag (or a Python bool): see the module docstring."""
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() not in FALSE_WORDS
+    return bool(value)
+
+
+def number(value, default, lo, hi):
+    """A number within [lo, hi], else `default`."""
+    if isinstance(value, bool):
+        return default
+    try:
+        n = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return default
+    if n != n or n < lo or n > hi:
+        return default
+    return n
+
+
+def session_timeout_ms(value):
+    """data-session-timeout (minutes) in milliseconds."""
+    return int(number(value, DEFAULT_TIMEOUT_MIN, 1, MAX_TIMEOUT_MIN) * 60000)
+
+
+def id_storage(value):
+    """(the data-id-storage mode, a warning or None): an unknown mode means localStorage."""
+    if value is None or value == "":
+        return "localStorage", None
+    if value in ID_STORAGE_MODES:
+        return value, None
+    return "localStorage", "unknown data-id-storage " + repr(value) + "; using localStorage"
+
+
+def initial_consent(value):
+    """data-consent: "pending" holds everything until consent.grant(); anything else is granted."""
+    return "pending" if value == "pending" else "granted"
