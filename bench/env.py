@@ -25,14 +25,17 @@ ANCHOR_FILES = [
 ]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
     # navigator.webdriver would make Plausible (and PostHog's bot filter) drop every event.
     "--disable-blink-features=AutomationControlled",
 ]
 # HeadlessChrome in the user agent is on PostHog's blocked list; every context gets this one.
-USER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-              "Chrome/{version} Safari/537.36")
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{version} Safari/537.36"
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 # Visitrail's runtimes: data-runtime value -> (label, files in web/dist/ that show it is built).
@@ -67,10 +70,15 @@ def ensure_anchors():
         return
     npm = shutil.which("npm")
     if npm is None:
-        raise BenchError("the anchor SDKs are not installed and npm is not on PATH; install Node/npm, then "
-                         "run: npm ci --prefix bench/anchors")
-    print("bench: the anchor SDKs (analytics-next, posthog-js, Plausible's tracker) are not installed; running "
-          "`npm ci --prefix bench/anchors` (for the benchmark only, not the project's own node_modules)", flush=True)
+        raise BenchError(
+            "the anchor SDKs are not installed and npm is not on PATH; install Node/npm, then "
+            "run: npm ci --prefix bench/anchors"
+        )
+    print(
+        "bench: the anchor SDKs (analytics-next, posthog-js, Plausible's tracker) are not installed; running "
+        "`npm ci --prefix bench/anchors` (for the benchmark only, not the project's own node_modules)",
+        flush=True,
+    )
     done = subprocess.run([npm, "ci", "--prefix", str(ANCHOR_DIR), "--ignore-scripts", "--no-audit", "--no-fund"])
     if done.returncode != 0 or not anchors_installed():
         raise BenchError("`npm ci --prefix bench/anchors` failed (see above)")
@@ -114,8 +122,13 @@ class Env:
         self.guard = Guard().start()
         self.away = Away().start()
         self.site = Site(lambda path, query: None)
-        self.collector = demo.Collector("sqlite:///" + self.tmp.name + "/bench.db", "bench-token", self.site.url,
-                                        write_key=pages.WRITE_KEY, echo=self.echo_collector)
+        self.collector = demo.Collector(
+            "sqlite:///" + self.tmp.name + "/bench.db",
+            "bench-token",
+            self.site.url,
+            write_key=pages.WRITE_KEY,
+            echo=self.echo_collector,
+        )
         self.collector_url = self.collector.start()
         self.hub = Hub(self.collector_url, demo.DIST).start()
         assets = self.hub.url + "/dist" if self.assets == "static" else self.collector_url + "/analytics"
@@ -124,15 +137,26 @@ class Env:
         self.pw = sync_playwright().start()
         self.browser = self.pw.chromium.launch(
             executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS + [f"--proxy-server=http://127.0.0.1:{self.guard.server_address[1]}",
-                                  "--proxy-bypass-list=127.0.0.1;localhost"],
+            args=CHROMIUM_ARGS
+            + [
+                f"--proxy-server=http://127.0.0.1:{self.guard.server_address[1]}",
+                "--proxy-bypass-list=127.0.0.1;localhost",
+            ],
         )
         self.user_agent = USER_AGENT.format(version=self.browser.version)
         return self
 
     def __exit__(self, *exc):
-        for step in (self.browser.close, self.pw.stop, self.site.stop, self.hub.stop, self.collector.stop,
-                     self.away.stop, self.guard.stop, self.tmp.cleanup):
+        for step in (
+            self.browser.close,
+            self.pw.stop,
+            self.site.stop,
+            self.hub.stop,
+            self.collector.stop,
+            self.away.stop,
+            self.guard.stop,
+            self.tmp.cleanup,
+        ):
             try:
                 step()
             except Exception as e:  # keep stopping the rest
@@ -154,4 +178,5 @@ class Env:
 
     def url(self, sdk, **query):
         from urllib.parse import urlencode
+
         return f"{self.site.url}/{sdk}.html" + ("?" + urlencode(query) if query else "")

@@ -63,16 +63,33 @@ RAW_TABLE = """CREATE TABLE raw_events (
     message_id TEXT NOT NULL, type TEXT NOT NULL, anonymous_id TEXT, user_id TEXT, timestamp TEXT NOT NULL,
     body TEXT NOT NULL
 )"""
-RAW_INSERT = ("INSERT INTO raw_events (message_id, type, anonymous_id, user_id, timestamp, body) "
-              "VALUES (?, ?, ?, ?, ?, ?)")
+RAW_INSERT = (
+    "INSERT INTO raw_events (message_id, type, anonymous_id, user_id, timestamp, body) VALUES (?, ?, ?, ?, ?, ?)"
+)
 
-TRACKS = ["Product Viewed", "Product Added", "Checkout Started", "Order Completed", "Signed Up",
-          "Search Performed", "Video Played", "Article Read", "Button Clicked", "Form Submitted"]
-PAGES = [("/", "Home"), ("/pricing", "Pricing"), ("/docs", "Docs"), ("/blog/launch", "Launch"),
-         ("/products/42", "Blue kettle"), ("/cart", "Cart"), ("/account", "Account")]
+TRACKS = [
+    "Product Viewed",
+    "Product Added",
+    "Checkout Started",
+    "Order Completed",
+    "Signed Up",
+    "Search Performed",
+    "Video Played",
+    "Article Read",
+    "Button Clicked",
+    "Form Submitted",
+]
+PAGES = [
+    ("/", "Home"),
+    ("/pricing", "Pricing"),
+    ("/docs", "Docs"),
+    ("/blog/launch", "Launch"),
+    ("/products/42", "Blue kettle"),
+    ("/cart", "Cart"),
+    ("/account", "Account"),
+]
 PLANS = ["free", "pro", "team", "enterprise"]
-USER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-              "Chrome/131.0.0.0 Safari/537.36")
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
 
 def iso(t):
@@ -116,8 +133,12 @@ class Workload:
                     "timestamp": iso(start + i * step),
                     "context": {
                         "library": {"name": "visitrail", "version": "0.1.0"},
-                        "page": {"path": path, "title": title, "url": "https://shop.example.com" + path,
-                                 "referrer": "https://www.example.org/"},
+                        "page": {
+                            "path": path,
+                            "title": title,
+                            "url": "https://shop.example.com" + path,
+                            "referrer": "https://www.example.org/",
+                        },
                         "userAgent": USER_AGENT,
                         "locale": "en-GB",
                         "sessionId": f"{visitor[:8]}-{count // 15}",
@@ -128,8 +149,11 @@ class Workload:
                     self.users_seen.add(user)
                 if kind == "track":
                     message["event"] = rng.choice(TRACKS)
-                    message["properties"] = {"value": rng.randint(1, 500), "currency": "EUR",
-                                             "sku": f"SKU-{rng.randint(1, 999):03d}"}
+                    message["properties"] = {
+                        "value": rng.randint(1, 500),
+                        "currency": "EUR",
+                        "sku": f"SKU-{rng.randint(1, 999):03d}",
+                    }
                 elif kind == "page":
                     message["name"] = title
                     message["properties"] = {"path": path, "title": title}
@@ -139,18 +163,29 @@ class Workload:
                         message["traits"].update(email=f"{user}@example.com", name=user.replace("-", " ").title())
                 self.kinds[kind] = self.kinds.get(kind, 0) + 1
                 messages.append(message)
-            body = json.dumps({"batch": messages, "sentAt": iso(start + first * step + 60)},
-                              separators=(",", ":")).encode()
+            body = json.dumps(
+                {"batch": messages, "sentAt": iso(start + first * step + 60)}, separators=(",", ":")
+            ).encode()
             if len(body) > MAX_BODY_BYTES:
-                raise SystemExit(f"a batch of {batch} messages is {len(body):,} bytes, over the collector's "
-                                 f"{MAX_BODY_BYTES:,}; use a smaller --batch")
+                raise SystemExit(
+                    f"a batch of {batch} messages is {len(body):,} bytes, over the collector's "
+                    f"{MAX_BODY_BYTES:,}; use a smaller --batch"
+                )
             message_bytes += len(body)
             self.bodies.append(body)
-            self.rows.append([
-                (m["messageId"], m["type"], m["anonymousId"], m.get("userId"), m["timestamp"],
-                 json.dumps(m, separators=(",", ":")))
-                for m in messages
-            ])
+            self.rows.append(
+                [
+                    (
+                        m["messageId"],
+                        m["type"],
+                        m["anonymousId"],
+                        m.get("userId"),
+                        m["timestamp"],
+                        json.dumps(m, separators=(",", ":")),
+                    )
+                    for m in messages
+                ]
+            )
         self.events = events
         self.visitors_seen = list(seen)
         self.message_bytes = message_bytes / max(events, 1)
@@ -302,8 +337,9 @@ def lookups(url, ids):
 
 
 def through_http(backend, db_url, workload, args):
-    collector = demo.Collector(db_url, ADMIN_TOKEN, ORIGIN, write_key=WRITE_KEY,
-                               extra_args=["--rate-limit", "0", "--no-ip"])
+    collector = demo.Collector(
+        db_url, ADMIN_TOKEN, ORIGIN, write_key=WRITE_KEY, extra_args=["--rate-limit", "0", "--no-ip"]
+    )
     # The default limit (1,000 events/s per write key) would measure the token bucket, not the ingest.
     url = collector.start()
     try:
@@ -330,19 +366,23 @@ def through_http(backend, db_url, workload, args):
         "collector_cpu_s": None if cpu_before is None else cpu_after - cpu_before,
         "client_cpu_s": client_cpu,
         # Backends that ended during the run are missed; the collector's pool keeps its connections.
-        "database_cpu_s": None if db_after is None else sum(
-            cpu - db_before.get(pid, 0.0) for pid, cpu in db_after.items()
-        ),
+        "database_cpu_s": None
+        if db_after is None
+        else sum(cpu - db_before.get(pid, 0.0) for pid, cpu in db_after.items()),
         "stored": stored,
     }
     if lookup_latencies:
         ms = [s * 1000 for s in lookup_latencies]
         by = {k: [t for (kind, _), t in zip(ids, ms) if kind == k] for k in ("anonymousId", "userId")}
         result["lookup"] = {
-            "count": len(ms), "p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95), "max_ms": max(ms),
+            "count": len(ms),
+            "p50_ms": percentile(ms, 50),
+            "p95_ms": percentile(ms, 95),
+            "max_ms": max(ms),
             "by": {k: len(v) for k, v in by.items()},
             "p50_ms_by": {k: percentile(v, 50) if v else None for k, v in by.items()},
-            "profile_events_median": statistics.median(lookup_events), "profile_events_max": max(lookup_events),
+            "profile_events_median": statistics.median(lookup_events),
+            "profile_events_max": max(lookup_events),
         }
     return result
 
@@ -406,8 +446,9 @@ def start_postgres():
     except RuntimeError as exc:
         return None, f"postgres: skipped ({str(exc).splitlines()[0]})"
     version = bin_dir.rstrip("/").split("/")[-2]
-    return server, (f"postgres: a throwaway PostgreSQL {version} cluster, fsync=off and full_page_writes=off "
-                    "(as in the tests)")
+    return server, (
+        f"postgres: a throwaway PostgreSQL {version} cluster, fsync=off and full_page_writes=off (as in the tests)"
+    )
 
 
 def shown(path):
@@ -457,14 +498,18 @@ def main(argv=None):
     command = command_line(argv)
     workload = Workload(args.events, args.batch)
     requests = len(workload.bodies)
-    print(f"Visitrail collector ingest: {args.events:,} events in {requests:,} batches of up to {args.batch}, "
-          f"{args.clients} clients, {args.lookups} lookups")
+    print(
+        f"Visitrail collector ingest: {args.events:,} events in {requests:,} batches of up to {args.batch}, "
+        f"{args.clients} clients, {args.lookups} lookups"
+    )
     print(f"  command: {command}")
     print(f"  machine: {cpus} CPUs, load average {load[0]:.2f} at start; Python {sys.version.split()[0]}")
     by_count = sorted(workload.kinds, key=workload.kinds.get, reverse=True)
     kinds = ", ".join(f"{workload.kinds[k] / args.events:.0%} {k}" for k in by_count)
-    print(f"  events: {kinds}; {len(workload.visitors_seen):,} anonymous IDs, {len(workload.users_seen):,} user IDs; "
-          f"{workload.message_bytes:,.0f} bytes per message in its batch")
+    print(
+        f"  events: {kinds}; {len(workload.visitors_seen):,} anonymous IDs, {len(workload.users_seen):,} user IDs; "
+        f"{workload.message_bytes:,.0f} bytes per message in its batch"
+    )
 
     results = {}
     postgres, postgres_note = None, None
@@ -485,27 +530,40 @@ def main(argv=None):
             postgres.stop()
 
     done = [b for b in backends if "skipped" not in results.get(b, {"skipped": True})]
-    head = ["backend", "HTTP events/s", "first/last fifth", "batch p50 ms", "p95 ms", "collector CPU",
-            "raw events/s", "HTTP/raw", "lookup p50 ms", "p95 ms", "max ms"]
+    head = [
+        "backend",
+        "HTTP events/s",
+        "first/last fifth",
+        "batch p50 ms",
+        "p95 ms",
+        "collector CPU",
+        "raw events/s",
+        "HTTP/raw",
+        "lookup p50 ms",
+        "p95 ms",
+        "max ms",
+    ]
     rows = [head]
     for backend in done:
         r = results[backend]
         look = r.get("lookup", {})
         cpu = r["collector_cpu_s"]
-        rows.append([
-            backend,
-            fmt(r["events_per_s"]),
-            f"{fmt(r['events_per_s_first_fifth'])}/{fmt(r['events_per_s_last_fifth'])}",
-            fmt(r["batch_ms"]["p50"], 1),
-            fmt(r["batch_ms"]["p95"], 1),
-            # /proc counts in ticks of 10 ms: a share of a shorter run means little.
-            "-" if cpu is None or cpu < 0.1 else f"{cpu / r['wall_s']:.2f} core",
-            fmt(r["raw_events_per_s"]),
-            f"{r['events_per_s'] / r['raw_events_per_s']:.1%}",
-            fmt(look.get("p50_ms"), 1),
-            fmt(look.get("p95_ms"), 1),
-            fmt(look.get("max_ms"), 1),
-        ])
+        rows.append(
+            [
+                backend,
+                fmt(r["events_per_s"]),
+                f"{fmt(r['events_per_s_first_fifth'])}/{fmt(r['events_per_s_last_fifth'])}",
+                fmt(r["batch_ms"]["p50"], 1),
+                fmt(r["batch_ms"]["p95"], 1),
+                # /proc counts in ticks of 10 ms: a share of a shorter run means little.
+                "-" if cpu is None or cpu < 0.1 else f"{cpu / r['wall_s']:.2f} core",
+                fmt(r["raw_events_per_s"]),
+                f"{r['events_per_s'] / r['raw_events_per_s']:.1%}",
+                fmt(look.get("p50_ms"), 1),
+                fmt(look.get("p95_ms"), 1),
+                fmt(look.get("max_ms"), 1),
+            ]
+        )
     print()
     if len(rows) > 1:
         widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
@@ -517,34 +575,58 @@ def main(argv=None):
     for backend in done:
         r = results[backend]
         stored, look, indent = r["stored"], r.get("lookup"), " " * (len(backend) + 4)
-        print(f"  {backend}: {stored['events']:,} events stored in {r['wall_s']:.2f} s ({stored['profiles']:,} "
-              f"profiles, {stored['identities']:,} IDs); the raw insert took {r['raw_wall_s']:.2f} s")
+        print(
+            f"  {backend}: {stored['events']:,} events stored in {r['wall_s']:.2f} s ({stored['profiles']:,} "
+            f"profiles, {stored['identities']:,} IDs); the raw insert took {r['raw_wall_s']:.2f} s"
+        )
         cpu = f"collector {fmt(r['collector_cpu_s'], 1)} s, clients {r['client_cpu_s']:.1f} s"
         if r.get("database_cpu_s") is not None:
             cpu += f", PostgreSQL {r['database_cpu_s']:.1f} s"
         print(f"{indent}CPU during the HTTP ingest: {cpu}")
         if look:
-            by = ", ".join(f"{look['by'][k]} by {k} (p50 {look['p50_ms_by'][k]:.1f} ms)"
-                           for k in ("anonymousId", "userId") if look["by"][k])
-            print(f"{indent}lookups: {by}; profiles of {look['profile_events_median']:,.0f} events (median), "
-                  f"{look['profile_events_max']:,} (max)")
+            by = ", ".join(
+                f"{look['by'][k]} by {k} (p50 {look['p50_ms_by'][k]:.1f} ms)"
+                for k in ("anonymousId", "userId")
+                if look["by"][k]
+            )
+            print(
+                f"{indent}lookups: {by}; profiles of {look['profile_events_median']:,.0f} events (median), "
+                f"{look['profile_events_max']:,} (max)"
+            )
     if "postgres" in done:
         print("  " + postgres_note)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rounded({
-        "command": command,
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "cpus": cpus,
-        "load_average_at_start": load,
-        "python": sys.version.split()[0],
-        "sizes": {"events": args.events, "batch": args.batch, "requests": requests, "clients": args.clients,
-                  "lookups": args.lookups},
-        "workload": {"kinds": workload.kinds, "anonymous_ids": len(workload.visitors_seen),
-                     "user_ids": len(workload.users_seen), "bytes_per_message": round(workload.message_bytes, 1),
-                     "seed": SEED},
-        "backends": results,
-    }), indent=2) + "\n")
+    args.out.write_text(
+        json.dumps(
+            rounded(
+                {
+                    "command": command,
+                    "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                    "cpus": cpus,
+                    "load_average_at_start": load,
+                    "python": sys.version.split()[0],
+                    "sizes": {
+                        "events": args.events,
+                        "batch": args.batch,
+                        "requests": requests,
+                        "clients": args.clients,
+                        "lookups": args.lookups,
+                    },
+                    "workload": {
+                        "kinds": workload.kinds,
+                        "anonymous_ids": len(workload.visitors_seen),
+                        "user_ids": len(workload.users_seen),
+                        "bytes_per_message": round(workload.message_bytes, 1),
+                        "seed": SEED,
+                    },
+                    "backends": results,
+                }
+            ),
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"  written to {shown(args.out)}")
     return 0
 

@@ -27,8 +27,31 @@ from html import escape
 WRITE_KEY = "bench-key"
 POSTHOG_TOKEN = "phc_bench"
 
-WORDS = ("visitor session event tag page script analytics network main thread runtime browser "
-         "load parse compile queue beacon storage identity collector batch retry offline").split()
+WORDS = [
+    "visitor",
+    "session",
+    "event",
+    "tag",
+    "page",
+    "script",
+    "analytics",
+    "network",
+    "main",
+    "thread",
+    "runtime",
+    "browser",
+    "load",
+    "parse",
+    "compile",
+    "queue",
+    "beacon",
+    "storage",
+    "identity",
+    "collector",
+    "batch",
+    "retry",
+    "offline",
+]
 
 
 def _png(width, height, seed):
@@ -56,9 +79,11 @@ def _article(seed=7):
     return "\n".join(parts)
 
 
-STYLE = ("body{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;color:#222}"
-         "h1,h2{line-height:1.2}img{display:block;margin:1rem 0;background:#eee}p{margin:.8rem 0}"
-         + "".join(f".c{i}{{color:#{i * 37 % 256:02x}{i * 91 % 256:02x}{i * 53 % 256:02x}}}" for i in range(400)))
+STYLE = (
+    "body{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;color:#222}"
+    "h1,h2{line-height:1.2}img{display:block;margin:1rem 0;background:#eee}p{margin:.8rem 0}"
+    + "".join(f".c{i}{{color:#{i * 37 % 256:02x}{i * 91 % 256:02x}{i * 53 % 256:02x}}}" for i in range(400))
+)
 
 ASSETS = {
     "/style.css": ("text/css", STYLE.encode()),
@@ -83,35 +108,36 @@ def segment_snippet(hub, load):
         'else{analytics.invoked=!0;analytics.methods=["trackSubmit","trackClick","trackLink","trackForm","pageview",'
         '"identify","reset","group","track","ready","alias","debug","page","screen","once","off","on",'
         '"addSourceMiddleware","addIntegrationMiddleware","setAnonymousId","addDestinationMiddleware","register"];'
-        'analytics.factory=function(e){return function(){if(window[i].initialized)return window[i][e].apply(window[i],arguments);'
+        "analytics.factory=function(e){return function(){if(window[i].initialized)return window[i][e].apply(window[i],arguments);"
         'var n=Array.prototype.slice.call(arguments);if(["track","screen","alias","group","page","identify"].indexOf(e)>-1)'
         '{var c=document.querySelector("link[rel=\'canonical\']");n.push({__t:"bpc",c:c&&c.getAttribute("href")||void 0,'
-        'p:location.pathname,u:location.href,s:location.search,t:document.title,r:document.referrer})}'
-        'n.unshift(e);analytics.push(n);return analytics}};for(var n=0;n<analytics.methods.length;n++)'
-        '{var key=analytics.methods[n];analytics[key]=analytics.factory(key)}'
-        + loader +
-        f'analytics._writeKey="{WRITE_KEY}";analytics._cdn="{hub}/seg";analytics.SNIPPET_VERSION="5.2.1";'
-        + call_load + "analytics.page();}}();"
+        "p:location.pathname,u:location.href,s:location.search,t:document.title,r:document.referrer})}"
+        "n.unshift(e);analytics.push(n);return analytics}};for(var n=0;n<analytics.methods.length;n++)"
+        "{var key=analytics.methods[n];analytics[key]=analytics.factory(key)}"
+        + loader
+        + f'analytics._writeKey="{WRITE_KEY}";analytics._cdn="{hub}/seg";analytics.SNIPPET_VERSION="5.2.1";'
+        + call_load
+        + "analytics.page();}}();"
     )
 
 
 POSTHOG_SNIPPET = (
-    '!function(t,e){var o,n,p,r;e.__SV||(window.posthog&&window.posthog.__loaded)||(window.posthog=e,e._i=[],'
+    "!function(t,e){var o,n,p,r;e.__SV||(window.posthog&&window.posthog.__loaded)||(window.posthog=e,e._i=[],"
     'e.init=function(i,s,a){function g(t,e){var o=e.split(".");2==o.length&&(t=t[o[0]],e=o[1]),'
-    't[e]=function(){t.push([e].concat(Array.prototype.slice.call(arguments,0)))}}'
+    "t[e]=function(){t.push([e].concat(Array.prototype.slice.call(arguments,0)))}}"
     '(p=t.createElement("script")).type="text/javascript",p.crossOrigin="anonymous",p.async=!0,'
     'p.src=s.api_host.replace(".i.posthog.com","-assets.i.posthog.com")+"/static/array.js",'
     '(r=t.getElementsByTagName("script")[0]).parentNode.insertBefore(p,r);var u=e;'
     'for(void 0!==a?u=e[a]=[]:a="posthog",u.people=u.people||[],u.toString=function(t){var e="posthog";'
     'return"posthog"!==a&&(e+="."+a),t||(e+=" (stub)"),e},u.people.toString=function(){return u.toString(1)+".people (stub)"},'
     'o="init capture register register_once register_for_session unregister unregister_for_session getFeatureFlag '
-    'getFeatureFlagPayload isFeatureEnabled reloadFeatureFlags updateEarlyAccessFeatureEnrollment getEarlyAccessFeatures '
-    'on onFeatureFlags onSurveysLoaded onSessionId getSurveys getActiveMatchingSurveys renderSurvey canRenderSurvey '
-    'identify setPersonProperties group resetGroups setPersonPropertiesForFlags resetPersonPropertiesForFlags '
-    'setGroupPropertiesForFlags resetGroupPropertiesForFlags reset get_distinct_id getGroups get_session_id '
-    'get_session_replay_url alias set_config startSessionRecording stopSessionRecording sessionRecordingStarted '
-    'captureException loadToolbar get_property getSessionProperty createPersonProfile opt_in_capturing '
-    'opt_out_capturing has_opted_in_capturing has_opted_out_capturing clear_opt_in_out_capturing debug getPageViewId'
+    "getFeatureFlagPayload isFeatureEnabled reloadFeatureFlags updateEarlyAccessFeatureEnrollment getEarlyAccessFeatures "
+    "on onFeatureFlags onSurveysLoaded onSessionId getSurveys getActiveMatchingSurveys renderSurvey canRenderSurvey "
+    "identify setPersonProperties group resetGroups setPersonPropertiesForFlags resetPersonPropertiesForFlags "
+    "setGroupPropertiesForFlags resetGroupPropertiesForFlags reset get_distinct_id getGroups get_session_id "
+    "get_session_replay_url alias set_config startSessionRecording stopSessionRecording sessionRecordingStarted "
+    "captureException loadToolbar get_property getSessionProperty createPersonProfile opt_in_capturing "
+    "opt_out_capturing has_opted_in_capturing has_opted_out_capturing clear_opt_in_out_capturing debug getPageViewId"
     '".split(" "),n=0;n<o.length;n++)g(u,o[n]);e._i.push([i,s,a])},e.__SV=1)}(document,window.posthog||[]);'
 )
 
@@ -119,7 +145,7 @@ POSTHOG_SNIPPET = (
 # README.md's snippet for an async tag.
 VISITRAIL_SNIPPET = (
     'window.analytics=window.analytics||[];["identify","track","page","group","alias","reset","ready"].forEach('
-    'function(m){analytics[m]=analytics[m]||function(){analytics.push([m,[].slice.call(arguments),Date.now()])}})'
+    "function(m){analytics[m]=analytics[m]||function(){analytics.push([m,[].slice.call(arguments),Date.now()])}})"
 )
 
 
@@ -137,7 +163,7 @@ def render(urls):
         uid = f"{case}-{visit}"
         traits = {"plan": "pro", "visit": visit, "case": case}
         props = {"visit": visit, "case": case}
-        leave = f'location.href={json.dumps(away + "/away.html")};' if mode == "leave" else ""
+        leave = f"location.href={json.dumps(away + '/away.html')};" if mode == "leave" else ""
         head, calls = [], ""
         if sdk == "none":
             if load == "empty":  # the load-event control: what any synchronous script costs
@@ -147,47 +173,63 @@ def render(urls):
             runtime = f' data-runtime="{escape(q["rt"])}"' if q.get("rt") else ""
             if load == "async":
                 head.append("<script>" + VISITRAIL_SNIPPET + "</script>")
-            head.append(f'<script{" async" if load == "async" else ""} src="{urls["assets"]}/loader.js" '
-                        f'data-write-key="{WRITE_KEY}" data-endpoint="{hub}/vt"{runtime}></script>')
-            calls = ("analytics.ready(function(){bench.ready=performance.now()});"
-                     "window.benchTrack=function(n,p){analytics.track(n,p)};")
+            head.append(
+                f'<script{" async" if load == "async" else ""} src="{urls["assets"]}/loader.js" '
+                f'data-write-key="{WRITE_KEY}" data-endpoint="{hub}/vt"{runtime}></script>'
+            )
+            calls = (
+                "analytics.ready(function(){bench.ready=performance.now()});"
+                "window.benchTrack=function(n,p){analytics.track(n,p)};"
+            )
             if mode != "return":
-                calls += (f"analytics.identify({json.dumps(uid)},{json.dumps(traits)});"
-                          f"analytics.track('Bench Track',{json.dumps(props)});" + leave)
+                calls += (
+                    f"analytics.identify({json.dumps(uid)},{json.dumps(traits)});"
+                    f"analytics.track('Bench Track',{json.dumps(props)});" + leave
+                )
         elif sdk == "segment":
             head.append("<script>" + segment_snippet(hub, load) + "</script>")
             if load == "sync":
                 head.append(f'<script src="{hub}/seg/analytics.js/v1/{WRITE_KEY}/analytics.min.js"></script>')
-            calls = ("analytics.ready(function(){bench.ready=performance.now()});"
-                     "window.benchTrack=function(n,p){analytics.track(n,p)};"
-                     f"analytics.identify({json.dumps(uid)},{json.dumps(traits)});"
-                     f"analytics.track('Bench Track',{json.dumps(props)});" + leave)
+            calls = (
+                "analytics.ready(function(){bench.ready=performance.now()});"
+                "window.benchTrack=function(n,p){analytics.track(n,p)};"
+                f"analytics.identify({json.dumps(uid)},{json.dumps(traits)});"
+                f"analytics.track('Bench Track',{json.dumps(props)});" + leave
+            )
         elif sdk == "posthog":
             if load == "sync":
                 head.append(f'<script src="{hub}/ph/static/array.js"></script>')
             else:
                 head.append("<script>" + POSTHOG_SNIPPET + "</script>")
-            config = f"{{api_host:{json.dumps(hub + '/ph')},defaults:'2025-11-30',person_profiles:'identified_only'," \
-                     "loaded:function(){bench.ready=performance.now()}}"
-            calls = (f"posthog.init({json.dumps(POSTHOG_TOKEN)},{config});"
-                     "window.benchTrack=function(n,p){posthog.capture(n,p)};"
-                     f"posthog.identify({json.dumps(uid)},{json.dumps(traits)});"
-                     f"posthog.capture('Bench Track',{json.dumps(props)});" + leave)
+            config = (
+                f"{{api_host:{json.dumps(hub + '/ph')},defaults:'2025-11-30',person_profiles:'identified_only',"
+                "loaded:function(){bench.ready=performance.now()}}"
+            )
+            calls = (
+                f"posthog.init({json.dumps(POSTHOG_TOKEN)},{config});"
+                "window.benchTrack=function(n,p){posthog.capture(n,p)};"
+                f"posthog.identify({json.dumps(uid)},{json.dumps(traits)});"
+                f"posthog.capture('Bench Track',{json.dumps(props)});" + leave
+            )
         elif sdk == "plausible":
-            module = (f"import {{init, track}} from {json.dumps(hub + '/plausible/plausible.js')};"
-                      f"init({{domain:'bench.test',endpoint:{json.dumps(hub + '/plausible/api/event')},"
-                      "captureOnLocalhost:true,logging:false});"
-                      "bench.ready=performance.now();"
-                      "window.benchTrack=function(n,p){track(n,{props:p})};"
-                      f"track('Bench Track',{{props:{json.dumps(props)}}});" + leave)
+            module = (
+                f"import {{init, track}} from {json.dumps(hub + '/plausible/plausible.js')};"
+                f"init({{domain:'bench.test',endpoint:{json.dumps(hub + '/plausible/api/event')},"
+                "captureOnLocalhost:true,logging:false});"
+                "bench.ready=performance.now();"
+                "window.benchTrack=function(n,p){track(n,{props:p})};"
+                f"track('Bench Track',{{props:{json.dumps(props)}}});" + leave
+            )
             head.append(f'<script type="module">{module}</script>')
         else:
             return None
         script = f"<script>{calls}</script>" if calls else ""
-        return ("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                "<title>An article</title>\n<link rel=\"icon\" href=\"data:,\">\n"
-                "<link rel=\"stylesheet\" href=\"/style.css\">\n"
-                "<script>window.bench={};</script>\n" + "\n".join(head) + "\n" + script + "\n</head>\n"
-                "<body>\n<h1>An article</h1>\n" + ARTICLE + "\n</body>\n</html>\n")
+        return (
+            '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            '<title>An article</title>\n<link rel="icon" href="data:,">\n'
+            '<link rel="stylesheet" href="/style.css">\n'
+            "<script>window.bench={};</script>\n" + "\n".join(head) + "\n" + script + "\n</head>\n"
+            "<body>\n<h1>An article</h1>\n" + ARTICLE + "\n</body>\n</html>\n"
+        )
 
     return page

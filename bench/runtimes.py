@@ -28,8 +28,12 @@ from visitrail import demo
 HERE = Path(__file__).resolve().parent
 RUNTIMES = {"mpy": "PyScript + MicroPython", "py": "PyScript + Pyodide", "brython": "Brython"}
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 LOAD = "performance.getEntriesByType('navigation')[0].loadEventStart"
 
@@ -80,7 +84,7 @@ def compiled_forms():
     mpy = [f.read_bytes() for f in visitrail.rglob("*.mpy")]
     bundle = (demo.DIST / "brython" / "visitrail.js").read_bytes()
     text = bundle.decode()
-    vfs = json.loads(text[text.index(",{") + 1:text.rindex(");")])
+    vfs = json.loads(text[text.index(",{") + 1 : text.rindex(");")])
     sdk = [v[1].encode() for k, v in vfs.items() if k.split(".")[0] == "visitrail"]
     return [
         (".py sources (py)", sum(map(len, py)), sum(map(gz, py)), len(py)),
@@ -124,28 +128,41 @@ def main(argv=None):
             collector.stop()
             site.shutdown()
 
-    print(f"Visitrail per runtime: median (min-max) of {args.runs} cold loads each; Chromium, 127.0.0.1, "
-          "bytes as the collector serves them (brotli)\n")
-    head = ["runtime", "ready ms", "1st event stored ms", "load event ms", "requests", "bytes until ready",
-            "same, gzip -9"]
+    print(
+        f"Visitrail per runtime: median (min-max) of {args.runs} cold loads each; Chromium, 127.0.0.1, "
+        "bytes as the collector serves them (brotli)\n"
+    )
+    head = [
+        "runtime",
+        "ready ms",
+        "1st event stored ms",
+        "load event ms",
+        "requests",
+        "bytes until ready",
+        "same, gzip -9",
+    ]
     rows = [head]
     for runtime in runtimes:
         runs = results[runtime]
         first = runs[0]["wire"]
         files = [f for f in map(demo.dist_file, first) if f is not None and f.is_file()]
-        rows.append([
-            f"{RUNTIMES[runtime]} ({runtime})",
-            spread([r["ready"] for r in runs]),
-            spread([r["stored"] for r in runs]),
-            spread([r["load"] for r in runs]),
-            f"{statistics.median(len(r['wire']) for r in runs):.0f}",
-            f"{statistics.median(sum(r['wire'].values()) for r in runs):,.0f}",
-            f"{sum(gz(f.read_bytes()) for f in files):,}",
-        ])
+        rows.append(
+            [
+                f"{RUNTIMES[runtime]} ({runtime})",
+                spread([r["ready"] for r in runs]),
+                spread([r["stored"] for r in runs]),
+                spread([r["load"] for r in runs]),
+                f"{statistics.median(len(r['wire']) for r in runs):.0f}",
+                f"{statistics.median(sum(r['wire'].values()) for r in runs):,.0f}",
+                f"{sum(gz(f.read_bytes()) for f in files):,}",
+            ]
+        )
     rows.append(["the page without the tag", "", "", spread([r["load"] for r in results["bare"]]), "", "", ""])
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     for n, row in enumerate(rows):
-        print("  " + "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+        print(
+            "  " + "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        )
         if n == 0:
             print("  " + "  ".join("-" * w for w in widths))
 

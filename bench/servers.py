@@ -35,9 +35,17 @@ POSTHOG_DIST = ANCHORS / "posthog-js" / "dist"
 PLAUSIBLE = ANCHORS / "@plausible-analytics" / "tracker"
 POSTHOG_TOKEN = "phc_bench"
 
-MEDIA = {".js": "text/javascript", ".mjs": "text/javascript", ".json": "application/json",
-         ".wasm": "application/wasm", ".html": "text/html; charset=utf-8", ".css": "text/css",
-         ".py": "text/plain; charset=utf-8", ".zip": "application/zip", ".toml": "text/plain; charset=utf-8"}
+MEDIA = {
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".json": "application/json",
+    ".wasm": "application/wasm",
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css",
+    ".py": "text/plain; charset=utf-8",
+    ".zip": "application/zip",
+    ".toml": "text/plain; charset=utf-8",
+}
 
 
 # -- What arrived ---------------------------------------------------------------------------------
@@ -196,34 +204,59 @@ def segment_settings(api_host):
     return {
         "integrations": {
             "Segment.io": {
-                "apiKey": "bench-key", "apiHost": api_host, "protocol": "http",
-                "unbundledIntegrations": [], "addBundledMetadata": True, "maybeBundledConfigIds": {},
+                "apiKey": "bench-key",
+                "apiHost": api_host,
+                "protocol": "http",
+                "unbundledIntegrations": [],
+                "addBundledMetadata": True,
+                "maybeBundledConfigIds": {},
                 "versionSettings": {"version": "4.4.7", "componentTypes": ["browser"]},
             }
         },
-        "plan": {"track": {"__default": {"enabled": True, "integrations": {}}},
-                 "identify": {"__default": {"enabled": True}}, "group": {"__default": {"enabled": True}}},
-        "edgeFunction": {}, "analyticsNextEnabled": True, "middlewareSettings": {}, "enabledMiddleware": {},
-        "metrics": {"sampleRate": 0}, "legacyVideoPluginsEnabled": False, "remotePlugins": [],
+        "plan": {
+            "track": {"__default": {"enabled": True, "integrations": {}}},
+            "identify": {"__default": {"enabled": True}},
+            "group": {"__default": {"enabled": True}},
+        },
+        "edgeFunction": {},
+        "analyticsNextEnabled": True,
+        "middlewareSettings": {},
+        "enabledMiddleware": {},
+        "metrics": {"sampleRate": 0},
+        "legacyVideoPluginsEnabled": False,
+        "remotePlugins": [],
     }
 
 
 # What a PostHog project with product analytics only (no recordings, surveys, heatmaps, flags)
 # answers at /array/<token>/config(.js).
 POSTHOG_REMOTE_CONFIG = {
-    "token": POSTHOG_TOKEN, "supportedCompression": ["gzip", "gzip-js"], "hasFeatureFlags": False,
-    "captureDeadClicks": False, "capturePerformance": False, "autocapture_opt_out": False,
-    "autocaptureExceptions": False, "analytics": {"endpoint": "/i/v0/e/"}, "elementsChainAsString": True,
-    "errorTracking": {"autocaptureExceptions": False, "suppressionRules": []}, "logs": {"captureConsoleLogs": False},
-    "sessionRecording": False, "heatmaps": False, "surveys": False, "productTours": False,
-    "defaultIdentifiedOnly": True, "siteApps": [],
+    "token": POSTHOG_TOKEN,
+    "supportedCompression": ["gzip", "gzip-js"],
+    "hasFeatureFlags": False,
+    "captureDeadClicks": False,
+    "capturePerformance": False,
+    "autocapture_opt_out": False,
+    "autocaptureExceptions": False,
+    "analytics": {"endpoint": "/i/v0/e/"},
+    "elementsChainAsString": True,
+    "errorTracking": {"autocaptureExceptions": False, "suppressionRules": []},
+    "logs": {"captureConsoleLogs": False},
+    "sessionRecording": False,
+    "heatmaps": False,
+    "surveys": False,
+    "productTours": False,
+    "defaultIdentifiedOnly": True,
+    "siteApps": [],
 }
 
 
 def posthog_config_js():
     config = json.dumps({"config": POSTHOG_REMOTE_CONFIG, "siteApps": []})
-    return ("(function(){window._POSTHOG_REMOTE_CONFIG=window._POSTHOG_REMOTE_CONFIG||{};"
-            f"window._POSTHOG_REMOTE_CONFIG[{json.dumps(POSTHOG_TOKEN)}]={config};}})();").encode()
+    return (
+        "(function(){window._POSTHOG_REMOTE_CONFIG=window._POSTHOG_REMOTE_CONFIG||{};"
+        f"window._POSTHOG_REMOTE_CONFIG[{json.dumps(POSTHOG_TOKEN)}]={config};}})();"
+    ).encode()
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -266,9 +299,13 @@ def _inside(root, rel):
 class HubHandler(_Handler):
     def cors(self):
         origin = self.headers.get("Origin")
-        allow = [("Access-Control-Allow-Origin", origin or "*"), ("Vary", "Origin"),
-                 ("Access-Control-Allow-Headers", "authorization, content-type, x-retry-count"),
-                 ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"), ("Access-Control-Max-Age", "600")]
+        allow = [
+            ("Access-Control-Allow-Origin", origin or "*"),
+            ("Vary", "Origin"),
+            ("Access-Control-Allow-Headers", "authorization, content-type, x-retry-count"),
+            ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+            ("Access-Control-Max-Age", "600"),
+        ]
         if origin:
             allow.append(("Access-Control-Allow-Credentials", "true"))
         return allow
@@ -281,15 +318,16 @@ class HubHandler(_Handler):
             return self.forward(path[3:] + ("?" + url.query if url.query else ""))
         if path.startswith("/dist/") and self.command in ("GET", "HEAD"):
             # /dist/v/<version>/<file> is <file>: the versioned URLs loader.js makes.
-            rel = re.sub(r"^v/[0-9a-f]{10}/", "", path[len("/dist/"):])
+            rel = re.sub(r"^v/[0-9a-f]{10}/", "", path[len("/dist/") :])
             return self._file(_inside(server.dist, rel), [("Access-Control-Allow-Origin", "*")])
         if self.command == "GET" and path.startswith("/seg/"):
-            rest = path[len("/seg/"):]
+            rest = path[len("/seg/") :]
             if rest.startswith("analytics.js/v1/") and rest.endswith("/analytics.min.js"):
                 return self._file(SEGMENT_UMD / "standalone.js", [("Access-Control-Allow-Origin", "*")])
             if rest.startswith("analytics-next/bundles/"):
-                return self._file(_inside(SEGMENT_UMD, rest[len("analytics-next/bundles/"):]),
-                                  [("Access-Control-Allow-Origin", "*")])
+                return self._file(
+                    _inside(SEGMENT_UMD, rest[len("analytics-next/bundles/") :]), [("Access-Control-Allow-Origin", "*")]
+                )
             if rest.startswith("v1/projects/") and rest.endswith("/settings"):
                 body = json.dumps(segment_settings(server.segment_api_host)).encode()
                 return self._send(200, body, "application/json", [("Access-Control-Allow-Origin", "*")])
@@ -297,10 +335,10 @@ class HubHandler(_Handler):
         if path.startswith("/segapi/"):
             return self.stub("segment", path, query, b'{"success":true}', "application/json")
         if path.startswith("/ph/"):
-            rest = path[len("/ph"):]
+            rest = path[len("/ph") :]
             if self.command == "GET" and rest.startswith("/static/"):
                 # Lazy bundles are asked for as /static/<version>/<name>.js first.
-                name = re.sub(r"^\d+\.\d+\.\d+[^/]*/", "", rest[len("/static/"):])
+                name = re.sub(r"^\d+\.\d+\.\d+[^/]*/", "", rest[len("/static/") :])
                 return self._file(_inside(POSTHOG_DIST, name), [("Access-Control-Allow-Origin", "*")])
             if self.command == "GET" and rest == f"/array/{POSTHOG_TOKEN}/config.js":
                 return self._send(200, posthog_config_js(), "text/javascript", [("Access-Control-Allow-Origin", "*")])
@@ -342,8 +380,11 @@ class HubHandler(_Handler):
         """To the collector, as it came; recorded with the collector's answer."""
         raw = self._body()
         at = time.time() * 1000
-        headers = {k: v for k, v in self.headers.items()
-                   if k.lower() not in ("host", "content-length", "connection", "keep-alive", "accept-encoding")}
+        headers = {
+            k: v
+            for k, v in self.headers.items()
+            if k.lower() not in ("host", "content-length", "connection", "keep-alive", "accept-encoding")
+        }
         try:
             response = self.server.collector_http.request(self.command, target, content=raw, headers=headers)
         except httpx.HTTPError as exc:
@@ -357,10 +398,16 @@ class HubHandler(_Handler):
             if not 200 <= response.status_code < 300:
                 arrival.error = response.text[:300]
             self.server.recorder.add(arrival)
-        passed = [(k, v) for k, v in response.headers.items()
-                  if k.lower() not in ("content-length", "content-encoding", "transfer-encoding", "connection", "date", "server")]
+        passed = [
+            (k, v)
+            for k, v in response.headers.items()
+            if k.lower()
+            not in ("content-length", "content-encoding", "transfer-encoding", "connection", "date", "server")
+        ]
         ctype = response.headers.get("content-type", "text/plain")
-        return self._send(response.status_code, response.content, ctype, [(k, v) for k, v in passed if k.lower() != "content-type"])
+        return self._send(
+            response.status_code, response.content, ctype, [(k, v) for k, v in passed if k.lower() != "content-type"]
+        )
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -419,7 +466,9 @@ class Site(_Server):
         self.render = render
 
 
-AWAY_PAGE = "<!doctype html><meta charset=utf-8><title>Elsewhere</title><link rel=icon href='data:,'><p>Another site.</p>"
+AWAY_PAGE = (
+    "<!doctype html><meta charset=utf-8><title>Elsewhere</title><link rel=icon href='data:,'><p>Another site.</p>"
+)
 
 
 class Away(Site):

@@ -24,8 +24,12 @@ from visitrail import demo
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 
 MEASURE = """() => {
@@ -125,7 +129,9 @@ def main(argv=None):
     fetched = [f for f in map(demo.dist_file, runs[0]["urls"]) if f is not None and f.is_file()]
     gz_total = sum(gz(f.read_bytes()) for f in fetched)
 
-    print(f"Visitrail vertical slice, median of {len(runs)} cold loads (Chromium, 127.0.0.1, files as the collector serves them)")
+    print(
+        f"Visitrail vertical slice, median of {len(runs)} cold loads (Chromium, 127.0.0.1, files as the collector serves them)"
+    )
     print()
     rows = [
         ("loader.js raw", f"{len(loader):,} B"),
@@ -148,8 +154,10 @@ def main(argv=None):
     if med("rt_bytes") < med("wire_bytes") / 2:
         print("\n  (Resource Timing reports 0 bytes for cross-origin responses without Timing-Allow-Origin.)")
     if args.waterfall:
-        print("\n  waterfall (first run; ms since navigation start; load event at "
-              f"{runs[0]['load']:.0f}, ready at {runs[0]['ready']:.0f}):")
+        print(
+            "\n  waterfall (first run; ms since navigation start; load event at "
+            f"{runs[0]['load']:.0f}, ready at {runs[0]['ready']:.0f}):"
+        )
         for e in sorted(runs[0]["resources"], key=lambda e: e["start"]):
             print(f"    {e['start']:>7.0f} {e['end']:>7.0f}  {e['method']:<14} {urlsplit(e['url']).path}")
     print("\n  largest downloads (first run):")

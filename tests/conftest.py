@@ -2,6 +2,9 @@
 
 
 def pytest_addoption(parser):
-    parser.addoption("--runtimes", default=None,
-                     help="end-to-end tests: comma-separated runtimes (mpy,py,brython) to run every test on; "
-                          "default: mpy and brython, plus py for the tests marked pyodide")
+    parser.addoption(
+        "--runtimes",
+        default=None,
+        help="end-to-end tests: comma-separated runtimes (mpy,py,brython) to run every test on; "
+        "default: mpy and brython, plus py for the tests marked pyodide",
+    )

@@ -17,14 +17,14 @@ START_MS = 1764039320000  # 2025-11-25T02:55:20Z: any fixed instant keeps tests 
 class World:
     def __init__(self, handler=None, now_ms=START_MS, seed=1):
         self.now = now_ms
-        self.timers = []          # [due, order, fn, cancelled]
+        self.timers = []  # [due, order, fn, cancelled]
         self._order = 0
         self.local = {}
-        self.cookies = {}         # name -> (value, domain)
+        self.cookies = {}  # name -> (value, domain)
         self.handler = handler or (lambda url, body: 200)
         self.latency_ms = 0
         self.online = True
-        self.sent = []            # every request body, parsed, in order
+        self.sent = []  # every request body, parsed, in order
         self.beacons = []
         self.rng = random.Random(seed) if hasattr(random, "Random") else random
         self.tabs = []
@@ -137,8 +137,13 @@ class MemoryPlatform(Platform):
         self.cookie_jars = []
         self.logs = []
         self.listeners = {}
-        self.current_page = page or {"path": "/", "url": "http://127.0.0.1:8000/", "title": "Test",
-                                     "referrer": "", "search": ""}
+        self.current_page = page or {
+            "path": "/",
+            "url": "http://127.0.0.1:8000/",
+            "title": "Test",
+            "referrer": "",
+            "search": "",
+        }
 
     def now_ms(self):
         return self.world.now

@@ -4,7 +4,6 @@ collector serves in place of a file, and the preload list runtime.js acts on."""
 import gzip
 import hashlib
 import importlib.util
-import json
 import re
 
 import brotli

@@ -1,26 +1,17 @@
 from __future__ import annotations
 
-import base64
-import datetime
 import os
 import pathlib
 import typing
 
 import pytest
 from starlette.testclient import TestClient
+
 from visitrail.collector.app import create_app
 from visitrail.collector.config import Config, Source
 from visitrail.dev.postgres import URLS_ENV, PostgresServer, find_binaries
 
 from .helpers import ADMIN_TOKEN, NOW, ORIGIN, OTHER_KEY, OTHER_ORIGIN, WRITE_KEY
-
-
-
-
-
-
-
-
 
 
 @pytest.fixture
@@ -37,8 +28,6 @@ def config(tmp_path: typing.Any) -> Config:
 def client(config: Config) -> typing.Iterator[TestClient]:
     with TestClient(create_app(config, clock=lambda: NOW)) as client:
         yield client
-
-
 
 
 # Databases. Storage suites take `db_url`: SQLite in memory and on disk always, and PostgreSQL: the

@@ -18,11 +18,11 @@ import typing
 
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
+
 from visitrail.collector.profiles import Graph, Link
 from visitrail.collector.storage import Event, Storage, open_storage
 from visitrail.collector.storage.sql import SQLStorage
 from visitrail.collector.tokens import issue_identity_token
-
 
 WRITE_KEY = "wk_test_123"
 

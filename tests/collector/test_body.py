@@ -8,6 +8,7 @@ import typing
 import zlib
 
 import pytest
+
 from visitrail.collector.body import MAX_BODY_BYTES, read_body
 from visitrail.collector.errors import ApiError
 

@@ -7,12 +7,10 @@ import gzip
 import json
 import os
 import pathlib
-import selectors
 import shutil
 import signal
 import subprocess
 import sys
-import time
 import types
 import typing
 
@@ -20,16 +18,13 @@ import httpx
 import pytest
 import segment.analytics as segment
 from segment.analytics.request import APIError
+
 from visitrail.collector.cli import build_parser, config_from_args, main
 
-from .helpers import STARTUP_SECONDS, message, read_line, stored, visitrail_command
+from .helpers import STARTUP_SECONDS, message, read_line, visitrail_command
 
 WRITE_KEY = "wk_cli"
 ADMIN = {"Authorization": "Bearer cli-admin"}
-
-
-
-
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +157,7 @@ def test_bad_config_file_is_an_error_not_a_traceback(
 def test_demo_gets_its_arguments_untouched(monkeypatch: pytest.MonkeyPatch) -> None:
     received: list[list[str]] = []
     demo = types.ModuleType("visitrail.collector.demo")
-    demo.main = lambda argv: received.append(argv)  # type: ignore[attr-defined]
+    demo.main = received.append  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "visitrail.collector.demo", demo)
     assert main(["demo", "--help", "--port", "9"]) == 0
     assert received == [["--help", "--port", "9"]]
@@ -182,7 +177,6 @@ def test_rebuild_profiles_command(tmp_path: pathlib.Path, capsys: pytest.Capture
     import sqlite3
 
     from visitrail.collector.storage import open_storage
-
 
     url = f"sqlite:///{tmp_path / 'events.db'}"
 

@@ -6,7 +6,6 @@ from starlette.testclient import TestClient
 
 from .helpers import ORIGIN, OTHER_KEY, OTHER_ORIGIN, WRITE_KEY, basic, stored, track
 
-
 PREFLIGHT = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
 
 

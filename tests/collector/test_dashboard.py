@@ -11,10 +11,10 @@ import typing
 
 import pytest
 from starlette.testclient import TestClient
+
 from visitrail.collector.auth import LOGIN_COOKIE, login_cookie
 
 from .helpers import ADMIN_TOKEN, WRITE_KEY, basic
-
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -117,8 +117,7 @@ def test_logout_clears_the_cookie(logged_in: TestClient) -> None:
     response = logged_in.post("/logout", follow_redirects=False)
     assert response.status_code == 303
     assert (
-        f'{LOGIN_COOKIE}=""' in response.headers["set-cookie"]
-        or "max-age=0" in response.headers["set-cookie"].lower()
+        f'{LOGIN_COOKIE}=""' in response.headers["set-cookie"] or "max-age=0" in response.headers["set-cookie"].lower()
     )
     assert "login" in Elements(logged_in.get("/").text).ids
 
@@ -179,7 +178,7 @@ def test_tracked_values_are_escaped(logged_in: TestClient) -> None:
     for page in pages:
         assert XSS not in page and "<img" not in page
         assert "&lt;img src=x onerror=alert(1)&gt;" in page
-        assert not any(tag == "img" or tag == "script" for tag, _ in Elements(page).tags)
+        assert not any(tag in {"img", "script"} for tag, _ in Elements(page).tags)
 
 
 def csp(response: typing.Any) -> dict[str, str]:

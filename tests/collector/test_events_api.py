@@ -8,7 +8,6 @@ from starlette.testclient import TestClient
 from .helpers import ADMIN_TOKEN, WRITE_KEY, admin, basic, stored, track
 
 
-
 @pytest.mark.parametrize(
     "headers",
     [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {ADMIN_TOKEN}"}, basic(WRITE_KEY)],

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
+
 from visitrail.collector import raw_calls
 from visitrail.collector.app import create_app
 from visitrail.collector.auth import write_key_from
@@ -30,8 +31,7 @@ from visitrail.collector.tokens import issue_identity_token
 from visitrail.collector.tracking import KINDS
 from visitrail.dev.postgres import PostgresServer
 
-from .helpers import ADMIN_TOKEN, NOW, ORIGIN, message, messages
-
+from .helpers import ADMIN_TOKEN, NOW, ORIGIN
 
 SECRET = "fuzz-identity-secret-0123456789abcdef"
 KEYS = {"wk_open": "open", "wk_verified": "verified", "wk_required": "required"}
@@ -62,8 +62,12 @@ TIMES = st.none() | st.sampled_from(
     ["2026-11-25T11:59:00.000Z", "2026-11-25T12:00:00+01:00", "2026-11-25", "0001-01-01T00:00:00Z",
      "9999-12-31T23:59:59.999Z", "yesterday", ""]
 ) | JSON  # fmt: skip
-CONTEXTS = st.none() | JSON | st.fixed_dictionaries(
-    {}, optional={"identityToken": st.sampled_from(TOKENS) | SCALARS, "sessionId": IDS, "page": JSON, "ip": TEXT}
+CONTEXTS = (
+    st.none()
+    | JSON
+    | st.fixed_dictionaries(
+        {}, optional={"identityToken": st.sampled_from(TOKENS) | SCALARS, "sessionId": IDS, "page": JSON, "ip": TEXT}
+    )
 )
 MESSAGES = st.fixed_dictionaries(
     {},
@@ -127,14 +131,34 @@ PLAUSIBLE_CALL = st.tuples(
     st.sampled_from([f"c{n}" for n in range(12)]),
     st.none() | st.fixed_dictionaries({"path": TEXT, "url": TEXT}),
 ).map(list)
-CALL = PLAUSIBLE_CALL | PLAUSIBLE_CALL | PLAUSIBLE_CALL | st.tuples(
-    st.sampled_from(["identify", "track", "page", "group", "alias", "reset", "rotate", "setAnonymousId", "debug",
-                     "user.id", "fly"]) | SCALARS,
-    st.lists(JSON, max_size=3) | JSON,
-    st.integers(0, 2**45) | st.sampled_from([1764072000000, -1, 2**60]) | SCALARS,
-    st.sampled_from([f"c{n}" for n in range(12)]) | TEXT,
-    PAGES,
-).map(list) | JSON
+CALL = (
+    PLAUSIBLE_CALL
+    | PLAUSIBLE_CALL
+    | PLAUSIBLE_CALL
+    | st.tuples(
+        st.sampled_from(
+            [
+                "identify",
+                "track",
+                "page",
+                "group",
+                "alias",
+                "reset",
+                "rotate",
+                "setAnonymousId",
+                "debug",
+                "user.id",
+                "fly",
+            ]
+        )
+        | SCALARS,
+        st.lists(JSON, max_size=3) | JSON,
+        st.integers(0, 2**45) | st.sampled_from([1764072000000, -1, 2**60]) | SCALARS,
+        st.sampled_from([f"c{n}" for n in range(12)]) | TEXT,
+        PAGES,
+    ).map(list)
+    | JSON
+)
 BEACONS = st.fixed_dictionaries(
     {"calls": st.lists(CALL, max_size=5), "anonymousId": st.one_of(*[st.sampled_from(["A1", "A2"])] * 8, SCALARS)},
     optional={

@@ -11,6 +11,7 @@ import typing
 
 import pytest
 from starlette.testclient import TestClient
+
 from visitrail.collector.app import create_app
 from visitrail.collector.auth import LOGIN_COOKIE, login_cookie
 from visitrail.collector.body import MAX_DEPTH
@@ -18,8 +19,7 @@ from visitrail.collector.config import Config
 from visitrail.collector.errors import ApiError
 from visitrail.collector.ratelimit import RateLimiter
 
-from .helpers import ADMIN_TOKEN, NOW, ORIGIN, OTHER_KEY, WRITE_KEY, admin, basic, message, stored, track
-
+from .helpers import ADMIN_TOKEN, NOW, ORIGIN, OTHER_KEY, WRITE_KEY, admin, basic, stored, track
 
 
 class Clock:

@@ -10,13 +10,25 @@ import typing
 import jwt
 import pytest
 from starlette.testclient import TestClient
+
 from visitrail.collector.config import Config, Source
 from visitrail.collector.profiles import Graph, Link
 from visitrail.collector.storage import Storage
 from visitrail.collector.tokens import issue_identity_token
 
-from .helpers import ADMIN_TOKEN, ORIGIN, SECRET, V1_SCHEMA, WRITE_KEY, admin, basic, message, messages, run, stored, token
-
+from .helpers import (
+    ADMIN_TOKEN,
+    ORIGIN,
+    SECRET,
+    V1_SCHEMA,
+    WRITE_KEY,
+    admin,
+    basic,
+    message,
+    run,
+    stored,
+    token,
+)
 
 VERIFIED_KEY = "wk_verified"
 REQUIRED_KEY = "wk_required"
@@ -34,8 +46,6 @@ def config(tmp_path: pathlib.Path) -> Config:
         db_url="sqlite:///:memory:",
         assets_dir=str(tmp_path / "assets"),
     )
-
-
 
 
 def expired(uid: str = "U1") -> str:
@@ -140,7 +150,7 @@ def test_required_refuses_a_forged_identify(client: TestClient) -> None:
 @pytest.mark.parametrize(
     "bad_token, reason",
     [
-        (lambda: expired(), "identity token expired"),
+        (expired, "identity token expired"),
         (lambda: token("U2"), "identity token is for another user"),
         (lambda: jwt.encode({"uid": "U1", "kind": "ADMIN", "iat": int(time.time()), "exp": int(time.time()) + 60},
                             SECRET, algorithm="HS256"), "identity token kind must be USER"),
@@ -236,8 +246,6 @@ def test_a_merge_keeps_verification() -> None:
     graph.apply(link(1, verified=True, user_id="U1"))
     survivor = graph.apply(link(2, "alias", user_id="U2", previous_id="U1"))
     assert survivor is not None and survivor.user_ids == {"U1", "U2"} and survivor.verified
-
-
 
 
 def test_verification_is_stored_and_rebuilt_alike(db_url: str) -> None:

@@ -17,8 +17,7 @@ import typing
 import httpx
 import pytest
 
-from .helpers import STARTUP_SECONDS, read_line, run, stored, visitrail_command
-
+from .helpers import STARTUP_SECONDS, read_line, visitrail_command
 
 WRITE_KEY = "wk_pg"
 ADMIN = {"Authorization": "Bearer pg-admin"}

@@ -9,6 +9,7 @@ import typing
 
 import pytest
 from starlette.testclient import TestClient
+
 from visitrail.collector.app import create_app
 from visitrail.collector.cli import main
 from visitrail.collector.client_ip import client_ip, truncated
@@ -17,7 +18,6 @@ from visitrail.collector.storage import Storage
 from visitrail.collector.storage.sql import SQLStorage
 
 from .helpers import NOW, WRITE_KEY, admin, basic, message, orphans, run, stored
-
 
 
 @contextlib.contextmanager
@@ -113,8 +113,6 @@ def test_serve_flags(tmp_path: pathlib.Path) -> None:
 
 
 # Erasure
-
-
 
 
 HISTORY = [

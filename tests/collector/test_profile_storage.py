@@ -19,22 +19,16 @@ import uuid
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from visitrail.collector.storage import Event, Storage, open_storage
-from visitrail.collector.storage.sql import SQLStorage
 
-from .helpers import Replay, T0, V1_SCHEMA, message, messages, orphans, run
-
-
-
-
+from .helpers import T0, V1_SCHEMA, Replay, message, messages, orphans, run
 
 
 async def opened(url: str) -> Storage:
     storage = open_storage(url)
     await storage.connect()
     return storage
-
-
 
 
 async def lookup(storage: Storage, **ids: str) -> dict[str, typing.Any]:
@@ -233,10 +227,6 @@ def canonical(profiles: typing.Iterable[dict[str, typing.Any]], events: dict[str
     }
 
 
-
-
-
-
 async def snapshot(storage: Storage, prefix: str) -> set:
     profiles = await storage.search_profiles(prefix, 1000)
     events = {
@@ -355,8 +345,6 @@ def test_concurrent_writers_make_one_profile(shared_db_url: str) -> None:
 
 
 # Schema versions
-
-
 
 
 def test_a_sqlite_database_from_before_profiles_is_migrated(tmp_path: pathlib.Path) -> None:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import typing
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from visitrail.collector.profiles import ANONYMOUS, USER, Graph, Link, Trait, session_id_of
 
-from .helpers import Replay, message, messages
+from visitrail.collector.profiles import ANONYMOUS, USER, Link, Trait, session_id_of
 
-
+from .helpers import Replay, messages
 
 
 def test_anonymous_browsing_then_identify_joins_one_profile() -> None:
@@ -152,10 +150,6 @@ def test_session_id_of() -> None:
 
 
 # Properties over random histories
-
-
-
-
 
 
 def check_invariants(r: Replay, sent: list[dict[str, typing.Any]]) -> None:

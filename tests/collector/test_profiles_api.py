@@ -10,7 +10,6 @@ from starlette.testclient import TestClient
 from .helpers import WRITE_KEY, admin, basic
 
 
-
 def send(client: TestClient, *batch: dict[str, typing.Any], **body: typing.Any) -> None:
     response = client.post("/v1/batch", json={"batch": list(batch), **body}, headers=basic(WRITE_KEY))
     assert response.status_code == 200, response.text

@@ -9,12 +9,12 @@ import typing
 
 import pytest
 from starlette.testclient import TestClient
-from visitrail.core.client import Client
+
 from visitrail.collector.config import Config, Source
+from visitrail.core.client import Client
 from visitrail.memory import START_MS, MemoryPlatform, World
 
 from .helpers import ADMIN_TOKEN, NOW, ORIGIN, SECRET, WRITE_KEY, admin, basic, stored, token
-
 
 AID = "0b7e3c1a-5d2f-4c8e-9a61-2f4d8b6e1c35"
 SENT_AT = "2026-11-25T12:00:00.500Z"  # the collector's clock (NOW): skew correction changes nothing

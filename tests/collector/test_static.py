@@ -6,6 +6,7 @@ import pathlib
 
 import pytest
 from starlette.testclient import TestClient
+
 from visitrail.collector.config import Config
 
 

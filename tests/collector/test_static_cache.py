@@ -8,6 +8,7 @@ import pathlib
 import httpx
 import pytest
 from starlette.testclient import TestClient
+
 from visitrail.collector.config import Config
 
 try:
@@ -81,9 +82,7 @@ def test_the_current_version_is_immutable(client: TestClient, dist: pathlib.Path
 
 
 @pytest.mark.parametrize("path", ["boot.js", "visitrail/client.mpy", "loader.js", WASM])
-def test_an_older_version_gets_the_current_file_revalidated(
-    client: TestClient, dist: pathlib.Path, path: str
-) -> None:
+def test_an_older_version_gets_the_current_file_revalidated(client: TestClient, dist: pathlib.Path, path: str) -> None:
     response, body = fetch(client, f"v/{OTHER_VERSION}/{path}")
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-cache"

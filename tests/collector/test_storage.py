@@ -13,10 +13,10 @@ import sqlite3
 import typing
 
 import pytest
+
 from visitrail.collector.storage import Event, Storage, open_storage
 
 from .helpers import run
-
 
 
 def event(n: int, key: str = "wk", anonymous_id: str | None = "A1", **changes: typing.Any) -> Event:
@@ -39,8 +39,6 @@ def event(n: int, key: str = "wk", anonymous_id: str | None = "A1", **changes: t
 @pytest.fixture
 def url(db_url: str) -> str:
     return db_url
-
-
 
 
 def test_add_and_find_in_order(url: str) -> None:

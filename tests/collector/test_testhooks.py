@@ -7,11 +7,11 @@ import typing
 
 import pytest
 from starlette.testclient import TestClient
+
 from visitrail.collector.app import create_app
 from visitrail.collector.config import Config
 
 from .helpers import WRITE_KEY, admin, basic, stored, track
-
 
 
 @pytest.fixture

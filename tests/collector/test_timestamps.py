@@ -7,6 +7,7 @@ import datetime
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from visitrail.collector.timestamps import corrected_timestamp, format_timestamp, parse_timestamp
 
 UTC = datetime.UTC

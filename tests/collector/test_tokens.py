@@ -7,6 +7,7 @@ import typing
 
 import jwt
 import pytest
+
 from visitrail.collector.cli import main
 from visitrail.collector.tokens import (
     IdentityTokenError,
@@ -19,8 +20,6 @@ from visitrail.collector.tokens import (
     issue_identity_token,
     verify_identity_token,
 )
-
-from .helpers import message, token
 
 SECRET = "identity-secret-for-tests-0123456789"
 OTHER_SECRET = "another-secret-of-another-site-000000"
@@ -101,4 +100,3 @@ def test_cli_prints_a_token(capsys: pytest.CaptureFixture[str]) -> None:
     assert found["exp"] - found["iat"] == 120
     assert main(["token", "--secret", "short", "--uid", "u1"]) == 2
     assert "at least 32 bytes" in capsys.readouterr().err
-

@@ -7,10 +7,10 @@ import json
 
 import pytest
 from starlette.testclient import TestClient
+
 from visitrail.collector.tracking import KINDS
 
-from .helpers import OTHER_KEY, WRITE_KEY, basic, message, stored, track
-
+from .helpers import OTHER_KEY, WRITE_KEY, basic, stored, track
 
 SUCCESS = {"success": True}
 

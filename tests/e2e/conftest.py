@@ -15,12 +15,9 @@ origin, and a guard that no request leaves this machine.
 """
 
 import json
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
 from visitrail.collector import assets
@@ -39,7 +36,6 @@ LOCAL_SCHEMES = {"data", "blob", "about"}
 # on subdomains of one registrable domain (cookies with Domain=example.test).
 MAPPED_DOMAIN = "example.test"
 MAPPED_HOSTS = ["a." + MAPPED_DOMAIN, "b." + MAPPED_DOMAIN]
-
 
 
 def pytest_collection_modifyitems(items):
@@ -106,8 +102,7 @@ def runtime(request, site, collectors):
     """The runtime this test's pages boot; the site serves it as {{runtime}}, the type of a
     page's own Python script for it as {{scriptType}}, and its collector as {{collector}}."""
     value = getattr(request, "param", Runtime("mpy"))
-    site.values.update(runtime=value, scriptType=value.script_type, collector=collectors(value).url,
-                       writeKey=WRITE_KEY)
+    site.values.update(runtime=value, scriptType=value.script_type, collector=collectors(value).url, writeKey=WRITE_KEY)
     yield value
     site.values.update(runtime="mpy", scriptType="mpy")
 
@@ -125,15 +120,21 @@ def dist():
 class CollectorHandle(ReadAPI):
     def wait_for_events(self, count, timeout_s=15.0, **filters):
         """At least `count` stored events matching the filters."""
-        return wait_for(lambda: (lambda e: e if len(e) >= count else None)(self.events(**filters)),
-                        timeout_s, what=f"{count} events matching {filters}")
+        return wait_for(
+            lambda: (lambda e: e if len(e) >= count else None)(self.events(**filters)),
+            timeout_s,
+            what=f"{count} events matching {filters}",
+        )
 
 
 @pytest.fixture(scope="session")
 def site():
-    untagged = [p.name for p in PAGES.glob("*.html")
-                if "/analytics/loader.js" in p.read_text() and 'data-runtime="{{runtime}}"' not in p.read_text()]
-    assert not untagged, f"test pages whose tag lacks data-runtime=\"{{{{runtime}}}}\": {untagged}"
+    untagged = [
+        p.name
+        for p in PAGES.glob("*.html")
+        if "/analytics/loader.js" in p.read_text() and 'data-runtime="{{runtime}}"' not in p.read_text()
+    ]
+    assert not untagged, f'test pages whose tag lacks data-runtime="{{{{runtime}}}}": {untagged}'
     server = SiteServer(0, {"/": DEMO_PAGES, "/t/": PAGES}, {"runtime": "mpy", "scriptType": "mpy"})
     server.start()
     yield server
@@ -152,7 +153,7 @@ def collectors(dist, site, tmp_path_factory):
         if runtime not in started:
             db = "sqlite:///" + str(tmp_path_factory.mktemp("collector-" + runtime) / "events.db")
             port = site.server_address[1]
-            origins = [site.url] + ["http://%s:%d" % (host, port) for host in MAPPED_HOSTS]
+            origins = [site.url] + [f"http://{host}:{port}" for host in MAPPED_HOSTS]
             proc = CollectorProcess(db, ADMIN_TOKEN, origins, write_key=WRITE_KEY, test_hooks=True)
             url = proc.start()
             started[runtime] = (proc, CollectorHandle(url, ADMIN_TOKEN))

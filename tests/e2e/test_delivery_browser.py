@@ -24,8 +24,9 @@ def tracks(collector, **filters):
 
 def sent_batches(record):
     """The event messageIds of every /v1/batch request the pages made, request by request."""
-    return [[m["messageId"] for m in json.loads(body)["batch"]] for url, body in record.posts
-            if url.endswith("/v1/batch")]
+    return [
+        [m["messageId"] for m in json.loads(body)["batch"]] for url, body in record.posts if url.endswith("/v1/batch")
+    ]
 
 
 @pytest.fixture
@@ -43,8 +44,11 @@ def test_200_events_tracked_offline_arrive_once_when_back_online(open_page, cont
     page.evaluate("for (let i = 0; i < 200; i++) analytics.track('offline ' + i)")
     assert page.evaluate(QUEUED) >= 200
     context.set_offline(False)
-    stored = wait_for(lambda: (lambda t: t if len(t) >= 200 else None)(tracks(collector, anonymousId=visitor)),
-                      timeout_s=30, what="200 tracks")
+    stored = wait_for(
+        lambda: (lambda t: t if len(t) >= 200 else None)(tracks(collector, anonymousId=visitor)),
+        timeout_s=30,
+        what="200 tracks",
+    )
     assert len(stored) == 200
     assert sorted(e["event"] for e in stored) == sorted(f"offline {i}" for i in range(200))
     assert len({e["messageId"] for e in stored}) == 200
@@ -66,23 +70,23 @@ def test_a_bad_minute_at_the_collector_is_retried_with_backoff(open_page, contex
     stored = wait_for(delivered, timeout_s=30, what="the track after three 503s")
     assert len(stored) == 1
     mine = stored[0]["messageId"]
-    attempts = [json.loads(body)["sentAt"] for url, body in posts.posts
-                if url.endswith("/v1/batch") and mine in body]
+    attempts = [json.loads(body)["sentAt"] for url, body in posts.posts if url.endswith("/v1/batch") and mine in body]
     assert len(attempts) == 4
     ms = [_ms(t) for t in attempts]
-    for n, (a, b) in enumerate(zip(ms, ms[1:]), 1):
+    for n, (a, b) in enumerate(zip(ms, ms[1:], strict=False), 1):
         # Full jitter below the ceiling for attempt n, plus at most one run_for step of slack.
         assert backoff.FLOOR_MS <= b - a <= backoff.ceiling(n) + 500, (n, b - a)
 
 
 def _ms(iso):
     from datetime import datetime
+
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 @pytest.mark.parametrize("booted", [False, True], ids=["runtime-booting", "runtime-booted"])
 def test_identify_and_track_then_leaving_at_once_loses_nothing(page, site, collector, booted, runtime):
-    away = "http://localhost:%d/t/no-sdk.html" % urlsplit(site.url).port  # another origin
+    away = f"http://localhost:{urlsplit(site.url).port}/t/no-sdk.html"  # another origin
     held = []
 
     def hold(route):
@@ -95,11 +99,14 @@ def test_identify_and_track_then_leaving_at_once_loses_nothing(page, site, colle
         page.goto(site.url + "/t/plain.html")
         if booted:
             page.wait_for_function(READY)
-        page.evaluate("""u => {
-            analytics.identify(u, {visit: true});
+        page.evaluate(
+            f"""u => {{
+            analytics.identify(u, {{visit: true}});
             analytics.track('Signed up');
-            location.href = '%s';
-        }""" % away, user)
+            location.href = '{away}';
+        }}""",
+            user,
+        )
         page.wait_for_url(away)
         if not booted:
             page.unroute(runtime.binary)
@@ -107,8 +114,12 @@ def test_identify_and_track_then_leaving_at_once_loses_nothing(page, site, colle
         page.goto(site.url + "/t/plain.html")
         page.wait_for_function(READY)
         page.evaluate("analytics.flush()")
-        got = wait_for(lambda: (lambda e: e if len([x for x in e if x["type"] != "page"]) >= 2 else None)(
-            collector.events(userId=user)), what=f"identify and track of {user}")
+        got = wait_for(
+            lambda: (lambda e: e if len([x for x in e if x["type"] != "page"]) >= 2 else None)(
+                collector.events(userId=user)
+            ),
+            what=f"identify and track of {user}",
+        )
         assert sorted(e["type"] for e in got if e["type"] != "page") == ["identify", "track"]
 
 
@@ -119,8 +130,8 @@ def test_a_reload_in_the_middle_of_a_flush_loses_nothing_and_stores_nothing_twic
     arrived = []
 
     def deliver_then_hang(route):
-        route.fetch()           # the collector gets and stores the batch...
-        arrived.append(route)   # ...but the page is gone before the answer comes back
+        route.fetch()  # the collector gets and stores the batch...
+        arrived.append(route)  # ...but the page is gone before the answer comes back
 
     page.route("**/v1/batch", deliver_then_hang)
     page.evaluate("for (let i = 0; i < 30; i++) analytics.track('reload ' + i)")
@@ -129,8 +140,9 @@ def test_a_reload_in_the_middle_of_a_flush_loses_nothing_and_stores_nothing_twic
     page.reload()
     page.wait_for_function(READY)
     page.evaluate("analytics.flush()")
-    stored = wait_for(lambda: (lambda t: t if len(t) >= 30 else None)(tracks(collector, anonymousId=visitor)),
-                      what="30 tracks")
+    stored = wait_for(
+        lambda: (lambda t: t if len(t) >= 30 else None)(tracks(collector, anonymousId=visitor)), what="30 tracks"
+    )
     names = [e["event"] for e in stored]
     assert sorted(names) == sorted(f"reload {i}" for i in range(30))
     wait_for(lambda: page.evaluate(QUEUED) == 0, what="an empty persisted queue")
@@ -146,8 +158,9 @@ def test_two_tabs_share_one_queue_and_send_each_event_once(context, site, collec
     visitor = a.evaluate("analytics.user().anonymousId()")
     for i in range(20):
         (a if i % 2 else b).evaluate("n => analytics.track(n)", f"tab event {i}")
-    stored = wait_for(lambda: (lambda t: t if len(t) >= 20 else None)(tracks(collector, anonymousId=visitor)),
-                      what="20 tracks")
+    stored = wait_for(
+        lambda: (lambda t: t if len(t) >= 20 else None)(tracks(collector, anonymousId=visitor)), what="20 tracks"
+    )
     assert sorted(e["event"] for e in stored) == sorted(f"tab event {i}" for i in range(20))
     ids = [i for batch in sent_batches(posts) for i in batch if i in {e["messageId"] for e in stored}]
     assert len(ids) == len(set(ids))  # no event went out from both tabs

@@ -120,8 +120,12 @@ def test_bad_input_logs_one_error_per_call_and_valid_calls_arrive(open_page, col
     page.evaluate("analytics.track('Valid after boot')")
     visitor = anon(page)
     assert page.evaluate("analytics.flush()") is True
-    stored = wait_for(lambda: (lambda e: e if len(e) >= 5 else None)(
-        [e for e in collector.events(anonymousId=visitor) if e["type"] == "track"]), what="five tracks")
+    stored = wait_for(
+        lambda: (lambda e: e if len(e) >= 5 else None)(
+            [e for e in collector.events(anonymousId=visitor) if e["type"] == "track"]
+        ),
+        what="five tracks",
+    )
     by_name = {e["event"]: e for e in stored}
     assert set(by_name) == {"With a function", "With a cycle", "With a node", "Valid before boot", "Valid after boot"}
     assert by_name["With a function"]["properties"] == {"ok": 1}
@@ -130,4 +134,4 @@ def test_bad_input_logs_one_error_per_call_and_valid_calls_arrive(open_page, col
     assert all("userId" not in e for e in stored)
     errors = [t for kind, t in record.console if kind == "error"]
     assert len([t for t in errors if "identify" in t]) == 3, errors  # 42/'x' twice, null once
-    assert len([t for t in errors if "track" in t]) == 3, errors     # function, cycle, node
+    assert len([t for t in errors if "track" in t]) == 3, errors  # function, cycle, node

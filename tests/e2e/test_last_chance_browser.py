@@ -18,7 +18,7 @@ LEAVE = """([user, away]) => {
 
 
 def away_url(site):
-    return "http://localhost:%d/t/no-sdk.html" % urlsplit(site.url).port  # another origin
+    return f"http://localhost:{urlsplit(site.url).port}/t/no-sdk.html"  # another origin
 
 
 def calls_of(collector, user):
@@ -37,8 +37,10 @@ def test_visitors_who_leave_before_boot_and_never_return_are_not_lost(page, site
     for user in users:
         leave_at_once(page, site, user)
     for user in users:
-        got = wait_for(lambda: (lambda e: e if len(e) >= 2 else None)(calls_of(collector, user)),
-                       what=f"identify and track of {user}")
+        got = wait_for(
+            lambda: (lambda e: e if len(e) >= 2 else None)(calls_of(collector, user)),
+            what=f"identify and track of {user}",
+        )
         assert sorted(e["type"] for e in got) == ["identify", "track"]
         track = [e for e in got if e["type"] == "track"][0]
         assert track["userId"] == user and track["properties"] == {"via": "beacon"}
@@ -65,8 +67,10 @@ def test_a_visitor_who_comes_back_is_stored_once_per_call(page, site, collector,
 def test_a_first_visit_left_at_once_keeps_the_visitor_the_sdk_adopts(page, site, collector, runtime):
     page.route(runtime.binary, lambda route: route.abort())
     leave_at_once(page, site, "first-visit")
-    got = wait_for(lambda: (lambda e: e if len(e) >= 2 else None)(calls_of(collector, "first-visit")),
-                   what="the first visit's calls")
+    got = wait_for(
+        lambda: (lambda e: e if len(e) >= 2 else None)(calls_of(collector, "first-visit")),
+        what="the first visit's calls",
+    )
     beaconed = {e["anonymousId"] for e in got}
     page.unroute(runtime.binary)
     page.goto(site.url + "/t/plain.html")

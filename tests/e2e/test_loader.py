@@ -50,7 +50,8 @@ def test_calls_are_copied_when_made_and_never_throw(open_page, record, runtime):
             const shared = { x: 1 };
             const unreadable = { get boom() { throw new Error("getter"); } };
             const results = [
-                analytics.track("Odd values", { cyclic, big: 10n, f() {}, el: document.body, w: window, list: [shared, shared] }),
+                analytics.track("Odd values",
+                    { cyclic, big: 10n, f() {}, el: document.body, w: window, list: [shared, shared] }),
                 analytics.track("Unreadable", unreadable),
                 analytics.track(),
                 analytics.page(),
@@ -98,10 +99,22 @@ def test_the_queue_is_bounded_with_one_warning(open_page, record, runtime):
 # What each runtime fetches that, missing, keeps it from starting: runtime.js, its entry point, its engine
 # (wasm, and the JS around it), an SDK module, the module whose import starts the SDK.
 FAIL_POINTS = {
-    "mpy": ["**/runtime.js", "**/pyscript/core.js", "**/micropython.wasm", "**/micropython.mjs",
-            "**/visitrail/core/client.mpy", "**/visitrail/browser/boot.mpy"],
-    "py": ["**/runtime.js", "**/pyscript/core.js", "**/pyodide.asm.wasm", "**/pyodide.mjs",
-           "**/visitrail/core/client.py", "**/visitrail/browser/boot.py"],
+    "mpy": [
+        "**/runtime.js",
+        "**/pyscript/core.js",
+        "**/micropython.wasm",
+        "**/micropython.mjs",
+        "**/visitrail/core/client.mpy",
+        "**/visitrail/browser/boot.mpy",
+    ],
+    "py": [
+        "**/runtime.js",
+        "**/pyscript/core.js",
+        "**/pyodide.asm.wasm",
+        "**/pyodide.mjs",
+        "**/visitrail/core/client.py",
+        "**/visitrail/browser/boot.py",
+    ],
     "brython": ["**/runtime.js", "**/brython/brython.min.js", None, None, "**/brython/visitrail.js", None],
 }
 

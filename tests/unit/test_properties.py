@@ -14,7 +14,10 @@ from visitrail.core.ids import iso_utc
 
 keys = st.text(min_size=1, max_size=8)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**53, 2**53) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
     max_leaves=20,
@@ -63,7 +66,7 @@ def test_a_new_session_starts_exactly_when_the_gap_reaches_the_timeout(gaps, tim
 @given(st.integers(1, 40), st.floats(0, 0.999999), st.none() | st.integers(0, 10000))
 def test_backoff_stays_within_bounds(attempt, unit, retry_after):
     d = backoff.delay(attempt, unit, retry_after)
-    assert backoff.FLOOR_MS <= d
+    assert d >= backoff.FLOOR_MS
     assert d <= max(backoff.ceiling(attempt), min(backoff.RETRY_AFTER_CAP_MS, (retry_after or 0) * 1000))
     if retry_after is not None:
         assert d >= min(backoff.RETRY_AFTER_CAP_MS, retry_after * 1000)
@@ -75,8 +78,9 @@ def test_backoff_ceiling_grows_until_the_cap(attempt):
     assert backoff.ceiling(attempt) == min(backoff.CAP_MS, backoff.BASE_MS * 2 ** (attempt - 1))
 
 
-@given(st.integers(-2**41, 2**42))
+@given(st.integers(-(2**41), 2**42))
 def test_iso_utc_matches_datetime(ms):
-    expected = (datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-                + datetime.timedelta(milliseconds=ms)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    expected = (datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(milliseconds=ms)).strftime(
+        "%Y-%m-%dT%H:%M:%S.%f"
+    )[:-3] + "Z"
     assert iso_utc(ms) == expected

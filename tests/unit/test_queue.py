@@ -3,9 +3,9 @@
 from support import deliver, tab
 
 from visitrail.core import backoff
-from visitrail.memory import QuotaStore, World
 from visitrail.core.delivery import MAX_BEACON_BYTES
 from visitrail.core.outbox import MAX_QUEUED, ORPHAN_MS, QUEUE_PREFIX
+from visitrail.memory import QuotaStore, World
 
 
 def queue_keys(w):
@@ -45,11 +45,11 @@ def test_a_reload_sends_what_was_left_and_a_resend_is_not_stored_twice():
     c, p, _ = tab(w)
     for i in range(5):
         c.call("track", [str(i)])
-    w.advance(1000)           # the batch is in flight when the page goes away
+    w.advance(1000)  # the batch is in flight when the page goes away
     assert len(w.sent) == 1
-    p.emit("hide", True)      # pagehide
+    p.emit("hide", True)  # pagehide
     w.tabs.remove(p)
-    w.timers = []             # the old page's callbacks never run
+    w.timers = []  # the old page's callbacks never run
     reloaded, _, _ = tab(w)
     w.run_until_idle()
     assert events(w) == ["0", "1", "2", "3", "4"]
@@ -126,6 +126,7 @@ def test_batches_stay_under_the_request_size_limit():
         c.call("track", [str(i), {"blob": "x" * 30000}])
     w.run_until_idle()
     import json
+
     sizes = [len(json.dumps(b)) for b, _ in w.sent]
     assert len(sizes) >= 3 and max(sizes) <= 500 * 1000
     assert events(w) == [str(i) for i in range(40)]
@@ -135,7 +136,7 @@ def test_flush_calls_back_once_acknowledged():
     c, p, w = tab(flushInterval=60000)
     done = []
     c.call("track", ["A"])
-    c.flush(lambda ok: done.append(ok))
+    c.flush(done.append)
     assert done == []
     w.advance(0)
     assert done == [True] and events(w) == ["A"]
@@ -204,7 +205,7 @@ def test_a_crashed_tab_queue_is_adopted_after_it_falls_silent():
     a, pa, _ = tab(w)
     w.online = False
     a.call("track", ["A"])
-    w.advance(1000)          # tab A cannot send, then crashes: no pagehide
+    w.advance(1000)  # tab A cannot send, then crashes: no pagehide
     w.online = True
     w.timers = []
     w.tabs.remove(pa)
@@ -213,7 +214,7 @@ def test_a_crashed_tab_queue_is_adopted_after_it_falls_silent():
     w.run_until_idle()
     assert events(w) == ["B"]
     w.advance(ORPHAN_MS)
-    c, pc, _ = tab(w)        # a later page load takes the silent queue over
+    c, pc, _ = tab(w)  # a later page load takes the silent queue over
     w.run_until_idle()
     assert sorted(events(w)) == ["A", "B"] and queue_keys(w) == []
 
@@ -241,11 +242,12 @@ def test_page_hide_beacons_the_queue_in_chunks_and_keeps_it_until_acknowledged()
         c.call("track", [str(i), {"pad": "z" * 10000}])
     p.emit("hide")
     import json
+
     assert w.beacons and all(len(json.dumps(b)) <= 64 * 1024 for b in w.beacons)
     assert all(b["writeKey"] == "wk" for b in w.beacons)
     beaconed = [m["event"] for b in w.beacons for m in b["batch"]]
     assert beaconed == [str(i) for i in range(10)]
     assert queue_keys(w)
-    p.emit("hide", True)     # the pagehide that follows beacons nothing twice
+    p.emit("hide", True)  # the pagehide that follows beacons nothing twice
     assert [m["event"] for b in w.beacons for m in b["batch"]] == beaconed
     assert MAX_BEACON_BYTES < 64 * 1024

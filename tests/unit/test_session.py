@@ -2,8 +2,8 @@
 
 from support import MINUTE, deliver, tab
 
-from visitrail.memory import World
 from visitrail.core.sessions import SESSION_KEY
+from visitrail.memory import World
 
 
 def session_of(m):
@@ -19,7 +19,11 @@ def test_29_59_continues_and_30_00_starts_a_new_session():
     c.call("track", ["C"])
     a, b, cc = deliver(w)
     assert session_of(a) == session_of(b) != session_of(cc)
-    assert [a["context"]["sessionSequence"], b["context"]["sessionSequence"], cc["context"]["sessionSequence"]] == [1, 2, 1]
+    assert [a["context"]["sessionSequence"], b["context"]["sessionSequence"], cc["context"]["sessionSequence"]] == [
+        1,
+        2,
+        1,
+    ]
 
 
 def test_configurable_timeout():
@@ -63,7 +67,7 @@ def test_activity_in_another_tab_keeps_the_session_alive():
     w.advance(20 * MINUTE)
     a.call("track", ["A40"])
     stored = deliver(w)
-    assert len(set(session_of(m) for m in stored)) == 1
+    assert len({session_of(m) for m in stored}) == 1
     assert [m["context"]["sessionSequence"] for m in stored] == [1, 2, 3]
 
 
@@ -79,7 +83,7 @@ def test_tabs_crossing_the_timeout_together_end_on_one_new_session():
         w.local[SESSION_KEY] = expired
         t.call("track", ["tab" + str(i)])
     stored = deliver(w)[1:]
-    ids = set(session_of(m) for m in stored)
+    ids = {session_of(m) for m in stored}
     assert len(ids) == 1 and old not in ids
     assert all(t.call("session.id") in ids for t in tabs)
 

@@ -22,8 +22,19 @@ def options(data):
     flags and numbers itself (client.py), so there is one reading of `data-debug` and the rest."""
     base = data.get("base") or ""
     opts = {"endpoint": (data.get("endpoint") or "/".join(base.split("/")[:3])).rstrip("/")}
-    for key in ("writeKey", "idStorage", "domain", "consent", "identityToken",
-                "sessionTimeout", "flushAt", "flushInterval", "persistUser", "debug", "autoPage"):
+    for key in (
+        "writeKey",
+        "idStorage",
+        "domain",
+        "consent",
+        "identityToken",
+        "sessionTimeout",
+        "flushAt",
+        "flushInterval",
+        "persistUser",
+        "debug",
+        "autoPage",
+    ):
         if key in data:
             opts[key] = data[key]
     return opts
@@ -44,7 +55,7 @@ def queued_calls(stub, platform):
             saved = json.loads(text)
     except Exception:  # storage blocked, or not JSON: nothing to replay
         pass
-    ids = set(c[3] for c in live)
+    ids = {c[3] for c in live}
     # Earlier pages' calls first, in the order they were saved. No sort by time: calls made in
     # the same millisecond must keep their order (and MicroPython's sort is not stable).
     return [c for c in saved if isinstance(c, list) and len(c) == 5 and c[3] not in ids] + live

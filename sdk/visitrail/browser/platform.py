@@ -40,7 +40,7 @@ class LocalStore(Store):
             js_call(self._js(), "setItem", key, value)
         except JsError as exc:
             if "quota" in str(exc).lower():
-                raise QuotaError(str(exc))
+                raise QuotaError(str(exc)) from exc
             raise
 
     def remove(self, key):
@@ -145,8 +145,11 @@ class WebPlatform(Platform):
                 finish(0, None)
                 return
             # The body says why events were refused (an expired identity token, say).
-            then(response.text(), lambda text: finish(status, retry, text if isinstance(text, str) else None),
-                 lambda error: finish(status, retry))
+            then(
+                response.text(),
+                lambda text: finish(status, retry, text if isinstance(text, str) else None),
+                lambda error: finish(status, retry),
+            )
 
         def on_error(error):
             finish(0, None)

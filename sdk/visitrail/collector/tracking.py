@@ -29,11 +29,11 @@ from .client_ip import client_ip
 from .config import Config, Source
 from .cors import cors_headers, preflight
 from .errors import ApiError
-from .trust import Screened, screen
 from .messages import batch_items, normalise
 from .ratelimit import RateLimiter
 from .storage import Storage
 from .testhooks import Faults
+from .trust import Screened, screen
 
 __all__ = ["TrackingAPI", "KINDS", "RAW_CALLS"]
 

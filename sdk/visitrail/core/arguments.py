@@ -133,8 +133,11 @@ def parse(method, args):
         event = _arg(args, 0)
         if not isinstance(event, str) or not event:
             raise CallError("the event name must be a non-empty string, got " + _kind(event))
-        return {"event": event, "properties": _object(_arg(args, 1), "properties", warnings),
-                "options": _options(_arg(args, 2), warnings)}, warnings
+        return {
+            "event": event,
+            "properties": _object(_arg(args, 1), "properties", warnings),
+            "options": _options(_arg(args, 2), warnings),
+        }, warnings
     if method == "page":
         # page(name?, properties?, options?) or page(properties, options?)
         if _is_obj(_arg(args, 0)):
@@ -143,12 +146,18 @@ def parse(method, args):
         if name is not None and not isinstance(name, str):
             warnings.append("name must be a string, got " + _kind(name) + "; it was dropped")
             name = None
-        return {"name": name or None, "properties": _object(_arg(args, 1), "properties", warnings),
-                "options": _options(_arg(args, 2), warnings)}, warnings
+        return {
+            "name": name or None,
+            "properties": _object(_arg(args, 1), "properties", warnings),
+            "options": _options(_arg(args, 2), warnings),
+        }, warnings
     if method == "group":
         group_id = _id(_arg(args, 0), "groupId", True)
-        return {"groupId": group_id, "traits": _object(_arg(args, 1), "traits", warnings),
-                "options": _options(_arg(args, 2), warnings)}, warnings
+        return {
+            "groupId": group_id,
+            "traits": _object(_arg(args, 1), "traits", warnings),
+            "options": _options(_arg(args, 2), warnings),
+        }, warnings
     if method == "alias":
         user_id = _id(_arg(args, 0), "userId", True)
         prev = _arg(args, 1)
@@ -162,8 +171,9 @@ def parse(method, args):
     if method == "setAnonymousId":
         value = _arg(args, 0)
         if not isinstance(value, str) or not value or len(value) > MAX_ANONYMOUS_ID_CHARS:
-            raise CallError("the anonymous ID must be a non-empty string of at most "
-                            + str(MAX_ANONYMOUS_ID_CHARS) + " characters")
+            raise CallError(
+                "the anonymous ID must be a non-empty string of at most " + str(MAX_ANONYMOUS_ID_CHARS) + " characters"
+            )
         return {"anonymousId": value}, warnings
     raise CallError("unknown method")
 

@@ -37,17 +37,32 @@ class Client:
         local = None if mode == "memory" else platform.local_store()
         self.local = local
         persist_user = mode != "memory" and options.flag(o.get("persistUser"), True)
-        self.identity = Identity(self.new_id, id_stores(platform, mode, o.get("domain"), local, health),
-                                 LayeredStore([(local, "sync")] if persist_user else [], health), self.log)
-        self.sessions = Sessions(LayeredStore([] if mode == "memory" else [(local, "sync")], health),
-                                 options.session_timeout_ms(o.get("sessionTimeout")), self.new_id)
-        self.delivery = Delivery(platform, self.endpoint, self.write_key, self.new_id(), local, health,
-                                 int(options.number(o.get("flushAt"), 20, 1, 500)),
-                                 int(options.number(o.get("flushInterval"), 1000, 0, 600000)))
+        self.identity = Identity(
+            self.new_id,
+            id_stores(platform, mode, o.get("domain"), local, health),
+            LayeredStore([(local, "sync")] if persist_user else [], health),
+            self.log,
+        )
+        self.sessions = Sessions(
+            LayeredStore([] if mode == "memory" else [(local, "sync")], health),
+            options.session_timeout_ms(o.get("sessionTimeout")),
+            self.new_id,
+        )
+        self.delivery = Delivery(
+            platform,
+            self.endpoint,
+            self.write_key,
+            self.new_id(),
+            local,
+            health,
+            int(options.number(o.get("flushAt"), 20, 1, 500)),
+            int(options.number(o.get("flushInterval"), 1000, 0, 600000)),
+        )
         self.delivery.debug = self.debug_on
         consent = self._stored_consent() or options.initial_consent(o.get("consent"))
-        self.recorder = Recorder(self.identity, self.sessions, self.delivery.push, platform.environment,
-                                 consent, self.log)
+        self.recorder = Recorder(
+            self.identity, self.sessions, self.delivery.push, platform.environment, consent, self.log
+        )
         self.token = o.get("identityToken") or None
         if not self.endpoint:
             self.log("error", "no data-endpoint on the tag: events are queued but cannot be sent")
@@ -131,7 +146,6 @@ class Client:
                 self.call(method, args, stamp)
             if self.started:
                 self.delivery.resume()
-        return None
 
     # Lifecycle ----------------------------------------------------------------------------
 
@@ -145,7 +159,7 @@ class Client:
             self.identity.set_token(self.token)  # data-identity-token, rendered by the site's server
         p.listen("hide", self._guard(self.delivery.on_hide))
         p.listen("storage", self._guard(self._on_storage))
-        p.listen("online", self._guard(lambda: self.delivery.flush()))
+        p.listen("online", self._guard(self.delivery.flush))
         if self.auto_page:
             self.call("page", [], page_meta)
             p.listen("navigate", self._guard(lambda: self.call("page", [])))

@@ -51,8 +51,10 @@ class Delivery:
         text = json.dumps(msg)
         size = len(text)
         if size > MAX_EVENT_BYTES:
-            self.log("error", msg.get("type", "event") + " dropped: " + str(size)
-                     + " bytes is over the 32 KB limit for one event")
+            self.log(
+                "error",
+                msg.get("type", "event") + " dropped: " + str(size) + " bytes is over the 32 KB limit for one event",
+            )
             return False
         queued = self.outbox.append(msg, text)
         if self.debug:
@@ -100,8 +102,15 @@ class Delivery:
 
     def _body(self, batch):
         """A /v1/batch body; the write key is in it because a beacon cannot set headers."""
-        return ('{"batch": ' + self.outbox.json_array(batch, False) + ', "writeKey": ' + json.dumps(self.write_key)
-                + ', "sentAt": ' + json.dumps(iso_utc(self.platform.now_ms())) + "}")
+        return (
+            '{"batch": '
+            + self.outbox.json_array(batch, False)
+            + ', "writeKey": '
+            + json.dumps(self.write_key)
+            + ', "sentAt": '
+            + json.dumps(iso_utc(self.platform.now_ms()))
+            + "}"
+        )
 
     def _size(self, m):
         return len(self.outbox.text_of(m)) + 1
@@ -155,8 +164,10 @@ class Delivery:
             self.batch_limit = max(1, len(ids) // 2)
             self._send_next()
             return
-        self.log("error", "the collector refused " + str(len(ids)) + " event(s) with HTTP " + str(status)
-                 + "; they were dropped")
+        self.log(
+            "error",
+            "the collector refused " + str(len(ids)) + " event(s) with HTTP " + str(status) + "; they were dropped",
+        )
         self.outbox.forget(ids)
         self._send_next()
 
@@ -164,8 +175,11 @@ class Delivery:
         if status == 0 or status >= 500:
             return
         for reason in reasons(text):
-            self._warn_once("collector:" + reason, "the collector refused events: " + reason
-                            + " (anonymous events are still sent)", "error")
+            self._warn_once(
+                "collector:" + reason,
+                "the collector refused events: " + reason + " (anonymous events are still sent)",
+                "error",
+            )
 
     def _settle_waiters(self, items):
         if not self.waiters:

@@ -59,8 +59,22 @@ def iso_utc(ms):
     secs, milli = divmod(rem, 1000)
     hh, rest = divmod(secs, 3600)
     mm, ss = divmod(rest, 60)
-    return (_pad(y, 4) + "-" + _pad(m, 2) + "-" + _pad(d, 2) + "T" + _pad(hh, 2) + ":" + _pad(mm, 2)
-            + ":" + _pad(ss, 2) + "." + _pad(milli, 3) + "Z")
+    return (
+        _pad(y, 4)
+        + "-"
+        + _pad(m, 2)
+        + "-"
+        + _pad(d, 2)
+        + "T"
+        + _pad(hh, 2)
+        + ":"
+        + _pad(mm, 2)
+        + ":"
+        + _pad(ss, 2)
+        + "."
+        + _pad(milli, 3)
+        + "Z"
+    )
 
 
 def looks_like_id(value):

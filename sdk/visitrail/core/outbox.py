@@ -68,7 +68,9 @@ class Outbox:
         items.append(msg)
         self._json[msg["messageId"]] = text
         if len(items) > MAX_QUEUED:
-            self.warn_once("full", "the event queue is full (" + str(MAX_QUEUED) + " events): the oldest are being dropped")
+            self.warn_once(
+                "full", "the event queue is full (" + str(MAX_QUEUED) + " events): the oldest are being dropped"
+            )
             items = items[len(items) - MAX_QUEUED :]
         return len(self.save(items))
 
@@ -101,8 +103,17 @@ class Outbox:
         while self.persisted():
             try:
                 if items:
-                    raw = ('{"v": ' + str(FORMAT) + ', "seen": ' + str(self.clock()) + ', "closed": '
-                           + ("true" if closed else "false") + ', "items": ' + self.json_array(items) + "}")
+                    raw = (
+                        '{"v": '
+                        + str(FORMAT)
+                        + ', "seen": '
+                        + str(self.clock())
+                        + ', "closed": '
+                        + ("true" if closed else "false")
+                        + ', "items": '
+                        + self.json_array(items)
+                        + "}"
+                    )
                     self.store.set(self.key, raw)
                 else:
                     raw = None
@@ -124,8 +135,9 @@ class Outbox:
 
     def closed_elsewhere(self, key, value):
         """A storage event: is this another tab's queue, just marked closed on pagehide?"""
-        return bool(key and key.startswith(QUEUE_PREFIX) and key != self.key and value
-                    and '"closed": true' in value[:80])
+        return bool(
+            key and key.startswith(QUEUE_PREFIX) and key != self.key and value and '"closed": true' in value[:80]
+        )
 
     def adopt(self):
         """Take over the queues of tabs that are gone (closed, or silent since a crash); returns

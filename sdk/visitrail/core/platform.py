@@ -86,11 +86,11 @@ class Platform:
 
     def local_store(self):
         """The origin's persistent store (localStorage), or None when the runtime has none."""
-        return None
+        return
 
     def cookie_store(self, domain=None, max_age_s=31536000):
         """A store backed by cookies for `domain` (None: the current host), or None."""
-        return None
+        return
 
     # Network -------------------------------------------------------------------------------
 

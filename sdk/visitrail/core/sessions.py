@@ -33,8 +33,13 @@ class Sessions:
     def read(self):
         raw = self.store.get(SESSION_KEY)
         r = load_record(raw) if raw is not None else None
-        if (r is not None and isinstance(r.get("id"), str) and _int(r.get("startedAt"))
-                and _int(r.get("lastActivity")) and _int(r.get("sequence"))):
+        if (
+            r is not None
+            and isinstance(r.get("id"), str)
+            and _int(r.get("startedAt"))
+            and _int(r.get("lastActivity"))
+            and _int(r.get("sequence"))
+        ):
             return r
         return None  # none yet, or corrupted: the next event starts a session and overwrites it
 
@@ -58,8 +63,12 @@ class Sessions:
             r["sequence"] += 1
         else:
             prev = (r["id"] + "|" + str(r["lastActivity"])) if r else ""
-            r = {"id": uuid_from("session|" + anonymous_id + "|" + prev), "startedAt": t,
-                 "lastActivity": t, "sequence": 1}
+            r = {
+                "id": uuid_from("session|" + anonymous_id + "|" + prev),
+                "startedAt": t,
+                "lastActivity": t,
+                "sequence": 1,
+            }
         self._write(r)
         return _stamp(r)
 

@@ -53,8 +53,15 @@ class Health:
     def fail(self, store, action, err):
         if store.name not in self.broken:
             self.broken[store.name] = True
-            self.log("warn", store.name + " is not usable (" + action + ": " + _reason(err)
-                     + "); the SDK goes on with the next store (cookie, then memory)")
+            self.log(
+                "warn",
+                store.name
+                + " is not usable ("
+                + action
+                + ": "
+                + _reason(err)
+                + "); the SDK goes on with the next store (cookie, then memory)",
+            )
 
     def usable(self, store):
         return store is not None and store.name not in self.broken

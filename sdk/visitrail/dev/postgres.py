@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import pathlib
 import pwd
 import shlex
 import shutil
@@ -67,7 +68,7 @@ class PostgresServer:
             run(f"{bin_dir}/pg_ctl", "-D", data, "-o", options, "-l", os.path.join(root, "log"), "-w", "start")
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
             log = os.path.join(root, "log")
-            details = open(log).read() if os.path.exists(log) else getattr(exc, "stderr", b"").decode()
+            details = pathlib.Path(log).read_text() if os.path.exists(log) else getattr(exc, "stderr", b"").decode()
             shutil.rmtree(root, ignore_errors=True)
             raise RuntimeError(f"could not start a throwaway PostgreSQL: {exc}\n{details}") from None
 

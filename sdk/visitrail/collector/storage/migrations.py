@@ -113,8 +113,7 @@ def migrate(db: Transaction, migrations: typing.Sequence[Migration], has_events_
     newest = max(m.version for m in migrations)
     if version > newest:
         raise ValueError(
-            f"the database's schema is version {version}, newer than this collector knows ({newest}); "
-            "upgrade visitrail"
+            f"the database's schema is version {version}, newer than this collector knows ({newest}); upgrade visitrail"
         )
     pending = [migration for migration in migrations if migration.version > version]
     for migration in pending:

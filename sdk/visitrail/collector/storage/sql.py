@@ -134,9 +134,7 @@ class SQLStorage(Storage):
     ) -> dict[str, typing.Any] | None:
         return await run_in_threadpool(self._profile, identity_of(user_id, anonymous_id), None)
 
-    def _profile(
-        self, identity: tuple[str, str | None] | None, profile_id: str | None
-    ) -> dict[str, typing.Any] | None:
+    def _profile(self, identity: tuple[str, str | None] | None, profile_id: str | None) -> dict[str, typing.Any] | None:
         # One snapshot: a merge can't land halfway through, nor between finding the ID and reading.
         with self.transaction(write=False) as db:
             if identity is not None:

@@ -57,7 +57,6 @@ MIGRATIONS = (
 )
 
 
-
 def use_wal(connection: sqlite3.Connection) -> None:
     """Switch the file to WAL. That needs the file to itself for a moment, and SQLite's busy timeout
     does not cover it: a second process opening the file at the same time gets "database is
@@ -71,6 +70,7 @@ def use_wal(connection: sqlite3.Connection) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
+
 
 class SQLiteStorage(SQLStorage):
     migrations = MIGRATIONS
