@@ -37,7 +37,12 @@ def test_the_demo_page_identifies_tracks_and_resets(open_page, collector):
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
 def test_the_demo_command_serves_both_and_stops_both(dist, stop):
-    code = "import sys; from visitrail.collector.cli import main; sys.exit(main(sys.argv[1:]))"
+    # Started as a background job of a non-interactive shell starts it (CI): with SIGINT ignored,
+    # which Python then never turns into KeyboardInterrupt unless the demo handles it itself.
+    code = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "from visitrail.collector.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "demo", "--port", "0", "--collector-port", "0"],
         stdout=subprocess.PIPE,
