@@ -100,6 +100,14 @@ VERSION_PLACEHOLDER = "/*VERSION*/0"
 MANIFEST_PLACEHOLDER = "/*MANIFEST*/0"
 # Served precompressed (.br, .gz beside the file, chosen by the collector from Accept-Encoding).
 COMPRESSIBLE = {".js", ".mjs", ".wasm", ".mpy", ".py", ".json", ".css"}
+# Size budgets, gzip -9 bytes of what a page of the default tag downloads of ours: the build fails
+# when one is exceeded, so that growth is a decision (raise the budget in the same commit, and
+# say why), never an accident. README.md, "Figures", states them.
+BUDGETS = {
+    "loader.js": 2_048,  # every page view pays it before the page renders
+    "visitrail/**/*.mpy": 25_600,  # the SDK as MicroPython bytecode, all modules together
+    "brython/visitrail.js": 34_816,  # the SDK and its stdlib modules for Brython
+}
 
 
 class BuildError(Exception):
@@ -421,6 +429,7 @@ def build():
     version = digest.hexdigest()[:10]
     files["loader.js"] = bake("loader.js", VERSION_PLACEHOLDER, version)
     files["VERSION"] = (version + "\n").encode()
+    check_budgets(files)
 
     # Written next to web/dist/ and swapped in with two renames, so that a page (or a test run)
     # loading from web/dist/ meanwhile never sees it half-written.
@@ -446,6 +455,26 @@ def build():
     return version, files
 
 
+def budget_sizes(files):
+    """{budget name: gzip -9 bytes} of the files each budget covers."""
+    sizes = {}
+    for name in BUDGETS:
+        if "*" in name:
+            folder, _, suffix = name.partition("/**/*")
+            covered = [d for rel, d in files.items() if rel.startswith(folder + "/") and rel.endswith(suffix)]
+        else:
+            covered = [files[name]] if name in files else []
+        sizes[name] = sum(len(gzip.compress(d, 9, mtime=0)) for d in covered)
+    return sizes
+
+
+def check_budgets(files, budgets=BUDGETS):
+    over = [f"{name}: {size:,} B gzip -9, budget {budgets[name]:,} B"
+            for name, size in budget_sizes(files).items() if size > budgets[name]]  # fmt: skip
+    if over:
+        raise BuildError("over its size budget (BUDGETS in build.py): " + "; ".join(over))
+
+
 def report(version, files):
     """Every file, or group of files, with its size: what each runtime's pages may fetch."""
     print(f"web/dist/ (version {version}; each file beside its .br and .gz when those are 10% smaller):")
@@ -468,6 +497,9 @@ def report(version, files):
         label = key if len(group) == 1 else f"{key} ({len(group)} files)"
         print(f"  {label:40} {raw:>11,} B {gz:>11,} B gzip -9")
     print(f"  {'total':40} {total:>11,} B {total_gz:>11,} B gzip -9")
+    print("budgets (gzip -9):")
+    for name, size in budget_sizes(files).items():
+        print(f"  {name:40} {size:>11,} B of {BUDGETS[name]:>9,} B")
 
 
 def main():

@@ -4,6 +4,7 @@ collector serves in place of a file, and the preload list runtime.js acts on."""
 import gzip
 import hashlib
 import importlib.util
+import random
 import re
 
 import brotli
@@ -58,3 +59,19 @@ def test_runtime_js_preloads_files_that_exist(dist):
         for path, kind in files:
             assert (dist / path).is_file() and f'"{path}"' in runtime_js, (runtime, path)
             assert kind == ("module" if path.endswith((".js", ".mjs")) else "fetch")
+
+
+def test_every_budget_is_kept_and_names_files_that_exist(dist):
+    files = {p.relative_to(dist).as_posix(): p.read_bytes() for p in served_files(dist)}
+    sizes = build.budget_sizes(files)
+    assert set(sizes) == set(build.BUDGETS)
+    for name, size in sizes.items():
+        assert 0 < size <= build.BUDGETS[name], name
+
+
+def test_a_file_over_its_budget_fails_the_build():
+    incompressible = random.Random(1).randbytes(4000)
+    grown = {"loader.js": incompressible, "visitrail/core/a.mpy": b"M", "brython/visitrail.js": b"x"}
+    with pytest.raises(build.BuildError, match=r"loader\.js: .* budget 2,048 B"):
+        build.check_budgets(grown)
+    build.check_budgets(grown, {**build.BUDGETS, "loader.js": 20_000})  # within a larger budget
