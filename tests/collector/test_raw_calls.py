@@ -179,6 +179,21 @@ def test_consent_calls(client: TestClient) -> None:
     assert [e["event"] for e in stored(client)] == ["Granted"]
 
 
+def test_calls_made_after_a_grant_are_kept_even_when_consent_was_denied_again_later(client: TestClient) -> None:
+    # The SDK's own rule (core/recorder.py): a call counts by the consent of its moment.
+    calls = [
+        call("consent.deny", [], 1),
+        call("consent.grant", [], 2),
+        call("track", ["Granted first"], 3),
+        call("consent.deny", [], 4),
+        call("track", ["Denied"], 5),
+        call("consent.grant", [], 6),
+        call("track", ["Granted again"], 7),
+    ]
+    assert post(client, beacon(calls)).status_code == 200
+    assert [e["event"] for e in stored(client)] == ["Granted first", "Granted again"]
+
+
 def test_a_later_batch_replay_is_stored_once(client: TestClient) -> None:
     assert post(client, beacon(SCENARIO)).status_code == 200
     first = stored(client)
