@@ -46,7 +46,22 @@ def test_a_denied_choice_persists_and_nothing_is_ever_sent(open_page, collector,
     assert collector_posts(record, collector) == []
 
 
-def test_do_not_track_leaves_the_sdk_inert(page, site, collector, record):
+@pytest.fixture
+def dnt_attribute(site):
+    """dnt_attribute(text): the data-respect-dnt attribute, as written, of /t/dnt.html's tag."""
+
+    def set_to(text):
+        site.values["dntAttribute"] = text
+
+    yield set_to
+    site.values.pop("dntAttribute", None)
+
+
+# One rule for every data-* flag (core/options.py; the loader reads this one itself): on when
+# present, unless "false", "0", "no" or "off".
+@pytest.mark.parametrize("attribute", ["data-respect-dnt", 'data-respect-dnt="true"', 'data-respect-dnt="Yes"'])
+def test_do_not_track_leaves_the_sdk_inert(page, site, collector, record, dnt_attribute, attribute):
+    dnt_attribute(attribute)
     page.add_init_script("Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true})")
     page.goto(site.url + "/t/dnt.html")
     page.evaluate("analytics.ready()")  # resolves, so a site waiting on it does not hang
@@ -55,6 +70,19 @@ def test_do_not_track_leaves_the_sdk_inert(page, site, collector, record):
     assert collector_posts(record, collector) == []
     assert not [u for u in record.requests if "/analytics/" in u and not u.endswith("/loader.js")]  # no runtime
     assert page.evaluate(OWN_STORAGE) == []
+
+
+@pytest.mark.parametrize("attribute", ['data-respect-dnt="false"', 'data-respect-dnt=" OFF "', ""])
+def test_do_not_track_is_ignored_unless_the_tag_asks(open_page, collector, dnt_attribute, attribute):
+    dnt_attribute(attribute)
+    page = open_page("dnt.html", ready=False)
+    page.add_init_script("Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true})")
+    page.reload()
+    page.wait_for_function(READY)
+    assert page.evaluate("analytics.flush()") is True
+    assert [e["event"] for e in collector.events(userId="dnt-user") if e["type"] == "track"][-1:] == [
+        "Tracked under GPC"
+    ]
 
 
 def _ms(iso):

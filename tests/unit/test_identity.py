@@ -1,5 +1,7 @@
 """Visitor, user and group identity through the memory platform."""
 
+import json
+
 from support import deliver, tab
 
 from visitrail.core.identity import ANON_KEY, USER_KEY
@@ -237,3 +239,17 @@ def test_persist_user_false_keeps_the_user_for_the_page_only():
     reloaded, _, _ = tab(w, persistUser="false")
     assert reloaded.call("user.id") is None
     assert reloaded.call("user.anonymousId") == c.call("user.anonymousId")
+
+
+def test_stored_records_carry_their_format_and_one_from_a_newer_sdk_is_not_misread():
+    c, p, w = tab()
+    c.call("identify", ["u1", {"plan": "pro"}])
+    assert json.loads(w.local[USER_KEY])["v"] == 1
+    # Written before the format field existed: read as format 1.
+    w.local[USER_KEY] = json.dumps({"id": "u-old", "traits": {"a": 1}})
+    assert tab(w)[0].call("user.id") == "u-old"
+    # Written by a later SDK in a format this one does not know: set aside, never half-understood.
+    w.local[USER_KEY] = json.dumps({"v": 2, "id": "u-new", "traits": {"a": 1}})
+    later, p2, _ = tab(w)
+    assert later.call("user.id") is None
+    assert len(p2.errors("warn")) == 1

@@ -1,5 +1,7 @@
 """Sessions: inactivity timeout by event time, shared by tabs, rotate()."""
 
+import json
+
 from support import MINUTE, deliver, tab
 
 from visitrail.core.sessions import SESSION_KEY
@@ -134,3 +136,20 @@ def test_corrupted_session_record_is_replaced():
     c, p, _ = tab(w)
     c.call("track", ["A"])
     assert session_of(deliver(w)[0]) == c.call("session.id")
+
+
+def test_a_session_record_of_an_unknown_format_is_replaced():
+    w = World()
+    c, p, _ = tab(w)
+    c.call("track", ["A"])
+    first = c.call("session.id")
+    record = json.loads(w.local[SESSION_KEY])
+    assert record["v"] == 1
+    record["v"] = 2
+    record["sequence"] = 41
+    w.local[SESSION_KEY] = json.dumps(record)
+    assert c.call("session.id") is None  # not misread
+    c.call("track", ["B"])
+    replaced = json.loads(w.local[SESSION_KEY])
+    assert replaced["v"] == 1 and replaced["sequence"] == 1 and c.call("session.id") == replaced["id"]
+    assert first

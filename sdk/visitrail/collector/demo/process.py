@@ -48,6 +48,7 @@ class CollectorProcess:
         self.output: list[str] = []
         self.proc: subprocess.Popen[str] | None = None
         self.url: str | None = None
+        self._drain = threading.Thread()
 
     def start(self, timeout_s: float = 30) -> str:
         code = "import sys; from visitrail.collector.cli import main; sys.exit(main())"
@@ -71,7 +72,8 @@ class CollectorProcess:
                 lines.put(line)
             lines.put(None)
 
-        threading.Thread(target=drain, daemon=True).start()
+        self._drain = threading.Thread(target=drain, daemon=True)
+        self._drain.start()
         while True:
             try:
                 line = lines.get(timeout=timeout_s)
@@ -86,10 +88,17 @@ class CollectorProcess:
                 return self.url
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
             try:
-                self.proc.wait(10)
+                proc.wait(10)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                proc.kill()
+                proc.wait()
+        # The drain thread ends at the pipe's end; then the pipe is closed (not left to the GC).
+        self._drain.join(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
