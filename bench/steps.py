@@ -120,8 +120,9 @@ def load(run, env):
         for row in rows if i % 2 else rows[::-1]:
             onload[row.key].append(load_run(env, row, i))
     run.load_rounds = {"none": stats.bootstrap_median(onload["none"])}
-    for row in rows[1:]:
-        run.load_rounds[row.key] = stats.bootstrap_median(stats.differences(onload[row.key], onload["none"]))
+    for row in rows:
+        if row.key != "none":
+            run.load_rounds[row.key] = stats.bootstrap_median(stats.differences(onload[row.key], onload["none"]))
     run.log(f"load rounds done ({run.args.load_rounds})")
 
 
