@@ -8,9 +8,10 @@
 Times are ms since navigation start, read in the page.
 """
 
-import datetime
 import time
 from urllib.parse import urlsplit
+
+from visitrail.collector.timestamps import parse_timestamp
 
 WINDOW_MS = 5000  # TBT, CPU and memory: the first 5 s (or until ready, if later)
 LOAD_EVENT = "performance.getEntriesByType('navigation')[0].loadEventStart"
@@ -88,7 +89,8 @@ def wait_until(page, condition, timeout_s, step_ms=50):
 
 
 def epoch_ms(iso):
-    return datetime.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000
+    """A timestamp the collector stored (receivedAt), as epoch ms: read as the collector reads them."""
+    return parse_timestamp(iso).timestamp() * 1000
 
 
 class Requests:

@@ -1,10 +1,12 @@
 """The comparison's steps (python -m bench), each filling in one Comparison:
 
-timing    cold loads of every measured row, interleaved: summaries, files, differences from no tag
-load      rounds of the load event alone: no tag, the mpy tags and a control, in alternating order
-leave     navigate-away visits per row; Visitrail's first visitors also come back
-offline   tracks made while offline, per row
-away      the away-50 case: each SDK's variants, no return
+    timing    cold loads of every measured row, interleaved: summaries, files, differences from no tag
+    load      rounds of the load event alone: no tag, the mpy tags and a control, in alternating order
+    leave     navigate-away visits per row; Visitrail's first visitors also come back
+    offline   tracks made while offline, per row
+    away      the away-50 case: each SDK's variants, no return
+
+Each is step(run, env); STEPS holds them in the order they run, by the names --skip takes.
 """
 
 import time

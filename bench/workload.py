@@ -13,6 +13,7 @@ import time
 import uuid
 
 from visitrail.collector.body import MAX_BODY_BYTES
+from visitrail.collector.timestamps import format_timestamp
 
 SEED = 20261125
 TRACKS = [
@@ -42,7 +43,8 @@ COMPACT = (",", ":")
 
 
 def iso(t):
-    return datetime.datetime.fromtimestamp(t, datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Epoch seconds as the SDK and the collector write timestamps."""
+    return format_timestamp(datetime.datetime.fromtimestamp(t, datetime.UTC))
 
 
 def _uuid4(rng):
