@@ -1,17 +1,26 @@
-"""Everything a benchmark run needs, started and stopped together: the anchors (npm ci when
-missing), web/dist/, the Visitrail collector, the local servers, Chromium behind the guard."""
+"""What the benchmarks need before they measure, and the comparison's environment, started and
+stopped together: the anchors (npm ci when missing), web/dist/ (built when stale), the Visitrail
+collector, the local servers (servers.py), Chromium behind the guard.
 
+    with Env() as env:   env.hub, env.site, env.away, env.collector_url, env.read (the collector's
+                         read API), env.browser, env.new_context(), env.url(sdk, **query), env.leaks()
+"""
+
+import contextlib
 import json
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from playwright.sync_api import sync_playwright
 
-from visitrail import demo
+from visitrail.collector import assets
+from visitrail.collector.demo.process import CollectorProcess
+from visitrail.dev import chromium
+from visitrail.dev.readapi import ReadAPI
 
 from . import pages
 from .servers import ANCHORS, Away, Guard, Hub, Site
@@ -23,25 +32,17 @@ ANCHOR_FILES = [
     ANCHORS / "posthog-js" / "dist" / "array.js",
     ANCHORS / "@plausible-analytics" / "tracker" / "plausible.js",
 ]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    # navigator.webdriver would make Plausible (and PostHog's bot filter) drop every event.
-    "--disable-blink-features=AutomationControlled",
-]
+ADMIN_TOKEN = "bench-token"
+# navigator.webdriver would make Plausible (and PostHog's bot filter) drop every event.
+UNDETECTED = "--disable-blink-features=AutomationControlled"
 # HeadlessChrome in the user agent is on PostHog's blocked list; every context gets this one.
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{version} Safari/537.36"
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 # Visitrail's runtimes: data-runtime value -> (label, files in web/dist/ that show it is built).
 RUNTIMES = {
-    "mpy": ("MicroPython (PyScript)", ["micropython/micropython.wasm", "pyscript/core.js"]),
-    "py": ("Pyodide", ["**/pyodide.asm.wasm"]),
+    "mpy": ("PyScript + MicroPython", ["micropython/micropython.wasm", "pyscript/core.js"]),
+    "py": ("PyScript + Pyodide", ["**/pyodide.asm.wasm"]),
     "brython": ("Brython", ["**/brython*.js"]),
 }
 
@@ -85,82 +86,95 @@ def ensure_anchors():
 
 
 def runtime_built(runtime):
-    dist = demo.DIST
     for pattern in RUNTIMES[runtime][1]:
-        if not (any(dist.glob(pattern)) if "*" in pattern else (dist / pattern).is_file()):
+        if not (any(assets.DIST.glob(pattern)) if "*" in pattern else (assets.DIST / pattern).is_file()):
             return False
     return True
 
 
-def ensure_dist(build):
-    """web/dist/: built when missing; rebuilt when stale only if `build` (default: yes)."""
-    if not (demo.DIST / "loader.js").exists():
+def ensure_dist(build=True):
+    """web/dist/: built when missing; rebuilt when stale only if `build`."""
+    if not (assets.DIST / "loader.js").exists():
         print("bench: web/dist/ is missing; running build.py", flush=True)
-        demo.build_assets()
-    elif build and demo.assets_stale():
+        assets.build()
+    elif build and assets.stale():
         print("bench: web/dist/ is older than its sources; running build.py", flush=True)
         try:
-            demo.build_assets(if_stale=True)
+            assets.build(if_stale=True)
         except (OSError, subprocess.CalledProcessError) as exc:
             print(f"bench: build.py failed ({exc}); measuring the web/dist/ that is there", flush=True)
-    elif demo.assets_stale():
+    elif assets.stale():
         print("bench: note: web/dist/ is older than its sources (--no-build: measured as it is)", flush=True)
 
 
+def _quietly(stop):
+    """`stop`, whose failure is said and does not keep the rest from stopping."""
+
+    def step():
+        try:
+            stop()
+        except Exception as exc:
+            print(f"bench: while stopping: {exc}", file=sys.stderr)
+
+    return step
+
+
 class Env:
-    """with Env() as env: env.hub, env.site, env.away, env.collector_url, env.browser, env.new_context()."""
+    """assets: where Visitrail's loader and runtime come from: "static" (the hub's static server,
+    like the anchors' files) or "collector" (the collector's /analytics/)."""
 
     def __init__(self, echo_collector=False, assets="static"):
-        """assets: where Visitrail's loader and runtime come from: "static" (the hub's static
-        server, like the anchors' files) or "collector" (the collector's /analytics/)."""
         self.echo_collector = echo_collector
         self.assets = assets
         self.violations = []  # requests from a page to anywhere but 127.0.0.1
 
     def __enter__(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="visitrail-bench-")
-        self.guard = Guard().start()
-        self.away = Away().start()
+        self.stack = contextlib.ExitStack()
+        try:
+            self._start()
+        except BaseException:
+            self.stack.close()
+            raise
+        return self
+
+    def _start(self):
+        started = self.stack.callback
+        tmp = tempfile.TemporaryDirectory(prefix="visitrail-bench-")
+        started(_quietly(tmp.cleanup))
+        self.guard = self._serve(Guard())
+        self.away = self._serve(Away())
         self.site = Site(lambda path, query: None)
-        self.collector = demo.Collector(
-            "sqlite:///" + self.tmp.name + "/bench.db",
-            "bench-token",
+        self.collector = CollectorProcess(
+            f"sqlite:///{tmp.name}/bench.db",
+            ADMIN_TOKEN,
             self.site.url,
             write_key=pages.WRITE_KEY,
             echo=self.echo_collector,
         )
         self.collector_url = self.collector.start()
-        self.hub = Hub(self.collector_url, demo.DIST).start()
-        assets = self.hub.url + "/dist" if self.assets == "static" else self.collector_url + "/analytics"
-        self.site.render = pages.render({"assets": assets, "hub": self.hub.url, "away": self.away.url})
-        self.site.start()
+        started(_quietly(self.collector.stop))
+        self.read = ReadAPI(self.collector_url, ADMIN_TOKEN, timeout_s=30)
+        started(_quietly(self.read.close))
+        self.hub = self._serve(Hub(self.collector_url, assets.DIST))
+        dist = self.hub.url + "/dist" if self.assets == "static" else self.collector_url + "/analytics"
+        self.site.render = pages.render({"assets": dist, "hub": self.hub.url, "away": self.away.url})
+        self._serve(self.site)
         self.pw = sync_playwright().start()
+        started(_quietly(self.pw.stop))
+        proxy = f"--proxy-server=http://127.0.0.1:{self.guard.server_address[1]}"
         self.browser = self.pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS
-            + [
-                f"--proxy-server=http://127.0.0.1:{self.guard.server_address[1]}",
-                "--proxy-bypass-list=127.0.0.1;localhost",
-            ],
+            **chromium.launch_args(UNDETECTED, proxy, "--proxy-bypass-list=127.0.0.1;localhost")
         )
+        started(_quietly(self.browser.close))
         self.user_agent = USER_AGENT.format(version=self.browser.version)
-        return self
+
+    def _serve(self, server):
+        server.start()
+        self.stack.callback(_quietly(server.stop))
+        return server
 
     def __exit__(self, *exc):
-        for step in (
-            self.browser.close,
-            self.pw.stop,
-            self.site.stop,
-            self.hub.stop,
-            self.collector.stop,
-            self.away.stop,
-            self.guard.stop,
-            self.tmp.cleanup,
-        ):
-            try:
-                step()
-            except Exception as e:  # keep stopping the rest
-                print(f"bench: while stopping: {e}", file=sys.stderr)
+        self.stack.close()
 
     def new_context(self, **kwargs):
         context = self.browser.new_context(user_agent=self.user_agent, **kwargs)
@@ -177,6 +191,4 @@ class Env:
         return list(self.violations) + [f"{m} {t}" for m, t in self.guard.attempts]
 
     def url(self, sdk, **query):
-        from urllib.parse import urlencode
-
         return f"{self.site.url}/{sdk}.html" + ("?" + urlencode(query) if query else "")

@@ -108,9 +108,11 @@ def segment_snippet(hub, load):
         'else{analytics.invoked=!0;analytics.methods=["trackSubmit","trackClick","trackLink","trackForm","pageview",'
         '"identify","reset","group","track","ready","alias","debug","page","screen","once","off","on",'
         '"addSourceMiddleware","addIntegrationMiddleware","setAnonymousId","addDestinationMiddleware","register"];'
-        "analytics.factory=function(e){return function(){if(window[i].initialized)return window[i][e].apply(window[i],arguments);"
-        'var n=Array.prototype.slice.call(arguments);if(["track","screen","alias","group","page","identify"].indexOf(e)>-1)'
-        '{var c=document.querySelector("link[rel=\'canonical\']");n.push({__t:"bpc",c:c&&c.getAttribute("href")||void 0,'
+        "analytics.factory=function(e){return function(){if(window[i].initialized)"
+        "return window[i][e].apply(window[i],arguments);"
+        'var n=Array.prototype.slice.call(arguments);if(["track","screen","alias","group","page","identify"]'
+        ".indexOf(e)>-1){var c=document.querySelector(\"link[rel='canonical']\");"
+        'n.push({__t:"bpc",c:c&&c.getAttribute("href")||void 0,'
         "p:location.pathname,u:location.href,s:location.search,t:document.title,r:document.referrer})}"
         "n.unshift(e);analytics.push(n);return analytics}};for(var n=0;n<analytics.methods.length;n++)"
         "{var key=analytics.methods[n];analytics[key]=analytics.factory(key)}"
@@ -129,9 +131,11 @@ POSTHOG_SNIPPET = (
     'p.src=s.api_host.replace(".i.posthog.com","-assets.i.posthog.com")+"/static/array.js",'
     '(r=t.getElementsByTagName("script")[0]).parentNode.insertBefore(p,r);var u=e;'
     'for(void 0!==a?u=e[a]=[]:a="posthog",u.people=u.people||[],u.toString=function(t){var e="posthog";'
-    'return"posthog"!==a&&(e+="."+a),t||(e+=" (stub)"),e},u.people.toString=function(){return u.toString(1)+".people (stub)"},'
+    'return"posthog"!==a&&(e+="."+a),t||(e+=" (stub)"),e},'
+    'u.people.toString=function(){return u.toString(1)+".people (stub)"},'
     'o="init capture register register_once register_for_session unregister unregister_for_session getFeatureFlag '
-    "getFeatureFlagPayload isFeatureEnabled reloadFeatureFlags updateEarlyAccessFeatureEnrollment getEarlyAccessFeatures "
+    "getFeatureFlagPayload isFeatureEnabled reloadFeatureFlags updateEarlyAccessFeatureEnrollment "
+    "getEarlyAccessFeatures "
     "on onFeatureFlags onSurveysLoaded onSessionId getSurveys getActiveMatchingSurveys renderSurvey canRenderSurvey "
     "identify setPersonProperties group resetGroups setPersonPropertiesForFlags resetPersonPropertiesForFlags "
     "setGroupPropertiesForFlags resetGroupPropertiesForFlags reset get_distinct_id getGroups get_session_id "
@@ -142,6 +146,11 @@ POSTHOG_SNIPPET = (
 )
 
 
+# window.analytics (Visitrail's and Segment's): the ready time, and the offline part's track.
+ANALYTICS_HOOKS = (
+    "analytics.ready(function(){bench.ready=performance.now()});window.benchTrack=function(n,p){analytics.track(n,p)};"
+)
+
 # README.md's snippet for an async tag.
 VISITRAIL_SNIPPET = (
     'window.analytics=window.analytics||[];["identify","track","page","group","alias","reset","ready"].forEach('
@@ -151,78 +160,15 @@ VISITRAIL_SNIPPET = (
 
 def render(urls):
     """A render(path, query) for servers.Site; urls: assets (Visitrail's web/dist/), hub, away."""
-    hub, away = urls["hub"], urls["away"]
 
     def page(path, query):
         if path in ASSETS:
             return ASSETS[path]
-        q = {k: v[0] for k, v in query.items()}
-        sdk = path.strip("/").removesuffix(".html")
-        mode, visit, case = q.get("mode", "timing"), q.get("visit", "0"), q.get("case", "timing")
-        load = q.get("load", "snippet")
-        uid = f"{case}-{visit}"
-        traits = {"plan": "pro", "visit": visit, "case": case}
-        props = {"visit": visit, "case": case}
-        leave = f"location.href={json.dumps(away + '/away.html')};" if mode == "leave" else ""
-        head, calls = [], ""
-        if sdk == "none":
-            if load == "empty":  # the load-event control: what any synchronous script costs
-                head.append(f'<script src="{hub}/empty.js"></script>')
-            calls = leave
-        elif sdk == "visitrail":
-            runtime = f' data-runtime="{escape(q["rt"])}"' if q.get("rt") else ""
-            if load == "async":
-                head.append("<script>" + VISITRAIL_SNIPPET + "</script>")
-            head.append(
-                f'<script{" async" if load == "async" else ""} src="{urls["assets"]}/loader.js" '
-                f'data-write-key="{WRITE_KEY}" data-endpoint="{hub}/vt"{runtime}></script>'
-            )
-            calls = (
-                "analytics.ready(function(){bench.ready=performance.now()});"
-                "window.benchTrack=function(n,p){analytics.track(n,p)};"
-            )
-            if mode != "return":
-                calls += (
-                    f"analytics.identify({json.dumps(uid)},{json.dumps(traits)});"
-                    f"analytics.track('Bench Track',{json.dumps(props)});" + leave
-                )
-        elif sdk == "segment":
-            head.append("<script>" + segment_snippet(hub, load) + "</script>")
-            if load == "sync":
-                head.append(f'<script src="{hub}/seg/analytics.js/v1/{WRITE_KEY}/analytics.min.js"></script>')
-            calls = (
-                "analytics.ready(function(){bench.ready=performance.now()});"
-                "window.benchTrack=function(n,p){analytics.track(n,p)};"
-                f"analytics.identify({json.dumps(uid)},{json.dumps(traits)});"
-                f"analytics.track('Bench Track',{json.dumps(props)});" + leave
-            )
-        elif sdk == "posthog":
-            if load == "sync":
-                head.append(f'<script src="{hub}/ph/static/array.js"></script>')
-            else:
-                head.append("<script>" + POSTHOG_SNIPPET + "</script>")
-            config = (
-                f"{{api_host:{json.dumps(hub + '/ph')},defaults:'2025-11-30',person_profiles:'identified_only',"
-                "loaded:function(){bench.ready=performance.now()}}"
-            )
-            calls = (
-                f"posthog.init({json.dumps(POSTHOG_TOKEN)},{config});"
-                "window.benchTrack=function(n,p){posthog.capture(n,p)};"
-                f"posthog.identify({json.dumps(uid)},{json.dumps(traits)});"
-                f"posthog.capture('Bench Track',{json.dumps(props)});" + leave
-            )
-        elif sdk == "plausible":
-            module = (
-                f"import {{init, track}} from {json.dumps(hub + '/plausible/plausible.js')};"
-                f"init({{domain:'bench.test',endpoint:{json.dumps(hub + '/plausible/api/event')},"
-                "captureOnLocalhost:true,logging:false});"
-                "bench.ready=performance.now();"
-                "window.benchTrack=function(n,p){track(n,{props:p})};"
-                f"track('Bench Track',{{props:{json.dumps(props)}}});" + leave
-            )
-            head.append(f'<script type="module">{module}</script>')
-        else:
+        tag = TAGS.get(path.strip("/").removesuffix(".html"))
+        if tag is None:
             return None
+        visit = Visit({k: v[0] for k, v in query.items()}, urls)
+        head, calls = tag(visit)
         script = f"<script>{calls}</script>" if calls else ""
         return (
             '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -233,3 +179,83 @@ def render(urls):
         )
 
     return page
+
+
+class Visit:
+    """One page request's query, and what the page's calls say (as JavaScript literals)."""
+
+    def __init__(self, q, urls):
+        self.q, self.hub, self.assets = q, urls["hub"], urls["assets"]
+        mode, visit, case = q.get("mode", "timing"), q.get("visit", "0"), q.get("case", "timing")
+        self.mode, self.load = mode, q.get("load", "snippet")
+        self.uid = json.dumps(f"{case}-{visit}")
+        self.traits = json.dumps({"plan": "pro", "visit": visit, "case": case})
+        self.props = json.dumps({"visit": visit, "case": case})
+        self.leave = f"location.href={json.dumps(urls['away'] + '/away.html')};" if mode == "leave" else ""
+
+
+def no_tag(v):
+    head = [f'<script src="{v.hub}/empty.js"></script>'] if v.load == "empty" else []
+    return head, v.leave
+
+
+def visitrail_tag(v):
+    runtime = f' data-runtime="{escape(v.q["rt"])}"' if v.q.get("rt") else ""
+    head = ["<script>" + VISITRAIL_SNIPPET + "</script>"] if v.load == "async" else []
+    head.append(
+        f'<script{" async" if v.load == "async" else ""} src="{v.assets}/loader.js" '
+        f'data-write-key="{WRITE_KEY}" data-endpoint="{v.hub}/vt"{runtime}></script>'
+    )
+    calls = ANALYTICS_HOOKS
+    if v.mode != "return":
+        calls += f"analytics.identify({v.uid},{v.traits});analytics.track('Bench Track',{v.props});" + v.leave
+    return head, calls
+
+
+def segment_tag(v):
+    head = ["<script>" + segment_snippet(v.hub, v.load) + "</script>"]
+    if v.load == "sync":
+        head.append(f'<script src="{v.hub}/seg/analytics.js/v1/{WRITE_KEY}/analytics.min.js"></script>')
+    calls = (
+        ANALYTICS_HOOKS + f"analytics.identify({v.uid},{v.traits});analytics.track('Bench Track',{v.props});" + v.leave
+    )
+    return head, calls
+
+
+def posthog_tag(v):
+    if v.load == "sync":
+        head = [f'<script src="{v.hub}/ph/static/array.js"></script>']
+    else:
+        head = ["<script>" + POSTHOG_SNIPPET + "</script>"]
+    config = (
+        f"{{api_host:{json.dumps(v.hub + '/ph')},defaults:'2025-11-30',person_profiles:'identified_only',"
+        "loaded:function(){bench.ready=performance.now()}}"
+    )
+    calls = (
+        f"posthog.init({json.dumps(POSTHOG_TOKEN)},{config});"
+        "window.benchTrack=function(n,p){posthog.capture(n,p)};"
+        f"posthog.identify({v.uid},{v.traits});posthog.capture('Bench Track',{v.props});" + v.leave
+    )
+    return head, calls
+
+
+def plausible_tag(v):
+    module = (
+        f"import {{init, track}} from {json.dumps(v.hub + '/plausible/plausible.js')};"
+        f"init({{domain:'bench.test',endpoint:{json.dumps(v.hub + '/plausible/api/event')},"
+        "captureOnLocalhost:true,logging:false});"
+        "bench.ready=performance.now();"
+        "window.benchTrack=function(n,p){track(n,{props:p})};"
+        f"track('Bench Track',{{props:{v.props}}});" + v.leave
+    )
+    return [f'<script type="module">{module}</script>'], ""
+
+
+# Each tag: (the <head> scripts, the page's own calls).
+TAGS = {
+    "none": no_tag,
+    "visitrail": visitrail_tag,
+    "segment": segment_tag,
+    "posthog": posthog_tag,
+    "plausible": plausible_tag,
+}

@@ -1,175 +1,204 @@
-"""The three runtimes side by side: bytes until `analytics` is ready, time until ready and until the
-first event is stored, and what the tag does to the page's own load event. Not a test.
+"""Visitrail per runtime: bytes until `analytics` is ready, time until ready and until the first
+event is stored, what the tag does to the page's load event, and when each file was fetched. Not a test.
 
-    .venv/bin/python bench/runtimes.py [--runs 10] [--runtimes mpy,py,brython]
+    .venv/bin/python -m bench.runtimes [--runtime mpy|py|brython|all] [--runs 10] [--waterfall]
 
-Each load is a fresh browser context (cold HTTP cache) of bench/page.html, whose tag names the
-runtime (data-runtime); bench/bare.html is the same page without the tag. The site and the
-collector (which serves web/dist/ at /analytics/) are two origins on 127.0.0.1, without
-compression: "gzip" is what the same files weigh compressed with gzip -9 (bodies only).
-Times are ms since navigation start, read in the page; the first event's time is the collector's
-receivedAt against the page's timeOrigin (one machine, one clock).
+`--runtime` also takes a list (mpy,brython); the default is all three. Each load is a fresh browser
+context (cold HTTP cache) of bench/html/page.html, whose tag names the runtime (data-runtime);
+bench/html/bare.html is the same page without the tag, loaded in the same rounds. The site and the
+collector (which serves web/dist/ at /analytics/, brotli-compressed) are two origins on 127.0.0.1;
+"gzip -9" is what the same files weigh compressed with gzip -9 (bodies only), computed. Times are
+ms since navigation start, read in the page; the first event's time is the collector's receivedAt
+against the page's timeOrigin (one machine, one clock).
+
+Prints a table (per runtime: ready, first event stored, load event, requests, bytes until ready as
+served and gzip -9), loader.js's size, the SDK's compiled forms, and per runtime the milestones
+before ready, each run's ready and stored times, Resource Timing's byte count and the largest
+downloads; --waterfall adds, per runtime, when each file of the first run was fetched.
 """
 
 import argparse
-import datetime
-import gzip
+import contextlib
 import json
 import statistics
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import httpx
 from playwright.sync_api import sync_playwright
 
-from visitrail import demo
+from visitrail.collector import assets
+from visitrail.collector.demo.process import CollectorProcess
+from visitrail.collector.demo.site import SiteServer
+from visitrail.dev import chromium
+from visitrail.dev.readapi import ReadAPI
 
-HERE = Path(__file__).resolve().parent
-RUNTIMES = {"mpy": "PyScript + MicroPython", "py": "PyScript + Pyodide", "brython": "Brython"}
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-LOAD = "performance.getEntriesByType('navigation')[0].loadEventStart"
+from .env import ADMIN_TOKEN, RUNTIMES, ensure_dist, runtime_built
+from .measure import bare_load, cold_load
+from .pages import WRITE_KEY
+from .report import loader_size, spread_text, table
+from .sizes import dist_gzip9, gzip9
+from .stats import spread
 
-
-def _epoch_ms(iso):
-    return datetime.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000
-
-
-def one_load(browser, url, events=None):
-    """One cold load; with `events` (the collector's read API), of the tagged page."""
-    context = browser.new_context()
-    page = context.new_page()
-    requests = []
-    context.on("request", lambda r: requests.append(r) if r.method == "GET" else None)
-    page.goto(url)
-    if events is None:
-        page.wait_for_function(f"{LOAD} > 0")
-        load = page.evaluate(LOAD)
-        context.close()
-        return {"load": load}
-    page.wait_for_function("window.bench && window.bench.ready", timeout=60000)
-    fetched = list(requests)  # everything the page fetched until the SDK was ready
-    ready, load, origin = page.evaluate(f"[window.bench.ready, {LOAD}, performance.timeOrigin]")
-    visitor = page.evaluate("analytics.user().anonymousId()")
-    page.evaluate("analytics.flush()")
-    stored = min(_epoch_ms(e["receivedAt"]) for e in events(anonymousId=visitor)) - origin
-    wire = {}
-    for request in fetched:
-        sizes = request.sizes()
-        wire[request.url] = sizes["responseBodySize"] + sizes["responseHeadersSize"]
-    context.close()
-    return {"ready": ready, "stored": stored, "load": load, "wire": wire}
+HTML = Path(__file__).resolve().parent / "html"
+SPREAD = "{median:,.0f} ({min:,.0f}-{max:,.0f})"
+LARGEST = 6  # downloads listed per runtime
 
 
-def gz(data):
-    return len(gzip.compress(data, 9))
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m bench.runtimes", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--runtime",
+        "--runtimes",
+        default="all",
+        help="mpy, py, brython, a comma-separated list of them, or all (default)",
+    )
+    parser.add_argument("--runs", type=int, default=10, help="cold loads per runtime (default 10)")
+    parser.add_argument("--waterfall", action="store_true", help="print when each file was fetched (first run)")
+    args = parser.parse_args(argv)
+    args.runtimes = list(RUNTIMES) if args.runtime == "all" else [r for r in args.runtime.split(",") if r]
+    unknown = sorted(set(args.runtimes) - set(RUNTIMES))
+    if unknown or not args.runtimes:
+        parser.error(f"--runtime: choose from {', '.join(RUNTIMES)} or all")
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    return args
 
 
-def spread(values):
-    return f"{statistics.median(values):,.0f} ({min(values):,.0f}-{max(values):,.0f})"
+@contextlib.contextmanager
+def servers():
+    """(the site, the collector's read API): the pages on one origin, the collector on another."""
+    site = SiteServer(0, {"/": HTML})
+    site.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="visitrail-bench-") as tmp:
+            collector = CollectorProcess(f"sqlite:///{tmp}/bench.db", ADMIN_TOKEN, site.url, write_key=WRITE_KEY)
+            site.values = {"collector": collector.start(), "writeKey": WRITE_KEY, "runtime": "mpy"}
+            read = ReadAPI(collector.url, ADMIN_TOKEN)
+            try:
+                yield site, read
+            finally:
+                read.close()
+                collector.stop()
+    finally:
+        site.shutdown()
+        site.server_close()
+
+
+def measure(runtimes, runs):
+    """Every runtime's loads and the bare page's, interleaved, so that a slow minute of the machine
+    does not land on one runtime."""
+    results = {name: [] for name in ["bare", *runtimes]}
+    with servers() as (site, read), sync_playwright() as p:
+        browser = p.chromium.launch(**chromium.launch_args())
+        for _ in range(runs):
+            results["bare"].append(bare_load(browser, site.url + "/bare.html"))
+            for runtime in runtimes:
+                site.values["runtime"] = runtime
+                results[runtime].append(cold_load(browser, site.url + "/page.html", read))
+        browser.close()
+    return results
+
+
+def runtime_table(results, runtimes):
+    head = ["runtime", "ready ms", "1st event stored ms", "load event ms", "requests", "bytes until ready"]
+    head.append("same, gzip -9")
+    rows = []
+    for runtime in runtimes:
+        runs = results[runtime]
+        rows.append(
+            [
+                f"{RUNTIMES[runtime][0]} ({runtime})",
+                spread_text(spread([r["ready"] for r in runs]), SPREAD),
+                spread_text(spread([r["stored"] for r in runs]), SPREAD, missing="not stored"),
+                spread_text(spread([r["load"] for r in runs]), SPREAD),
+                f"{statistics.median(r['requests'] for r in runs):.0f}",
+                f"{statistics.median(r['wire_bytes'] for r in runs):,.0f}",
+                f"{dist_gzip9(runs[0]['wire']):,}",
+            ]
+        )
+    rows.append(["the page without the tag", "", "", spread_text(spread(results["bare"]), SPREAD), "", "", ""])
+    return table(head, rows, indent="  ")
 
 
 def compiled_forms():
     """The SDK as shipped to each runtime: plain sources (Pyodide), bytecode (MicroPython), the
     Brython bundle (sources without docstrings and comments, plus the stdlib modules it needs)."""
-    visitrail = demo.DIST / "visitrail"
+    visitrail = assets.DIST / "visitrail"
     py = [f.read_bytes() for f in visitrail.rglob("*.py")]
     mpy = [f.read_bytes() for f in visitrail.rglob("*.mpy")]
-    bundle = (demo.DIST / "brython" / "visitrail.js").read_bytes()
+    bundle = (assets.DIST / "brython" / "visitrail.js").read_bytes()
     text = bundle.decode()
     vfs = json.loads(text[text.index(",{") + 1 : text.rindex(");")])
     sdk = [v[1].encode() for k, v in vfs.items() if k.split(".")[0] == "visitrail"]
     return [
-        (".py sources (py)", sum(map(len, py)), sum(map(gz, py)), len(py)),
-        (".mpy bytecode (mpy)", sum(map(len, mpy)), sum(map(gz, mpy)), len(mpy)),
-        ("Brython bundle, SDK + stdlib (brython)", len(bundle), gz(bundle), 1),
-        ("  of which the SDK, stripped sources", sum(map(len, sdk)), gz(b"".join(sdk)), len(sdk)),
+        (".py sources (py)", sum(map(len, py)), sum(map(gzip9, py)), len(py)),
+        (".mpy bytecode (mpy)", sum(map(len, mpy)), sum(map(gzip9, mpy)), len(mpy)),
+        ("Brython bundle, SDK + stdlib (brython)", len(bundle), gzip9(bundle), 1),
+        ("  of which the SDK, stripped sources", sum(map(len, sdk)), gzip9(b"".join(sdk)), len(sdk)),
     ]
 
 
+def details(runtime, runs, waterfall):
+    """One runtime's milestones before ready, each run's times, and what the first run fetched."""
+
+    def med(key):
+        return statistics.median(r[key] for r in runs)
+
+    stored = [r["stored"] for r in runs]
+    rows = [
+        ("loader.js executed", f"{med('loader'):.0f} ms"),
+        ("DOMContentLoaded", f"{med('dcl'):.0f} ms"),
+        ("ready, each run", ", ".join(f"{r['ready']:.0f}" for r in runs)),
+        ("first event stored, each run", ", ".join("-" if s is None else f"{s:.0f}" for s in stored)),
+        ("bytes until ready (Resource Timing transferSize)", f"{med('rt_bytes'):,.0f} B"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    out = [f"\n  {RUNTIMES[runtime][0]} ({runtime}), median of {len(runs)}:"]
+    out += [f"    {name:<{width}}  {value:>12}" for name, value in rows]
+    first = runs[0]
+    out.append("    largest downloads (first run):")
+    for url in sorted(first["wire"], key=first["wire"].get, reverse=True)[:LARGEST]:
+        out.append(f"      {first['wire'][url]:>10,} B  {urlsplit(url).path}")
+    if waterfall:
+        out.append(
+            f"    waterfall (first run; ms since navigation start; load event at {first['load']:.0f}, "
+            f"ready at {first['ready']:.0f}):"
+        )
+        for e in sorted(first["resources"], key=lambda e: e["start"]):
+            out.append(f"      {e['start']:>7.0f} {e['end']:>7.0f}  {e['method']:<14} {urlsplit(e['url']).path}")
+    return out
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--runtimes", default=",".join(RUNTIMES))
-    args = parser.parse_args(argv)
-    runtimes = [r for r in args.runtimes.split(",") if r]
-
-    demo.build_assets(if_stale=True)
-    site = demo.SiteServer(0, {"/": HERE})
-    site.start()
-    results = {}
-    with tempfile.TemporaryDirectory(prefix="visitrail-bench-") as tmp:
-        collector = demo.Collector("sqlite:///" + tmp + "/bench.db", "bench-token", site.url, write_key="bench-key")
-        site.values = {"collector": collector.start(), "writeKey": "bench-key"}
-        reader = httpx.Client(base_url=collector.url, headers={"Authorization": "Bearer bench-token"}, timeout=10)
-
-        def events(**filters):
-            return reader.get("/api/events", params=filters).raise_for_status().json()["events"]
-
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-                # Interleaved, so that a slow minute of the machine does not land on one runtime.
-                for _ in range(args.runs):
-                    results.setdefault("bare", []).append(one_load(browser, site.url + "/bare.html"))
-                    for runtime in runtimes:
-                        site.values["runtime"] = runtime
-                        results.setdefault(runtime, []).append(one_load(browser, site.url + "/page.html", events))
-                browser.close()
-        finally:
-            reader.close()
-            collector.stop()
-            site.shutdown()
-
+    args = parse_args(argv)
+    ensure_dist()
+    built = [r for r in args.runtimes if runtime_built(r)]
+    results = measure(built, args.runs) if built else {}
     print(
         f"Visitrail per runtime: median (min-max) of {args.runs} cold loads each; Chromium, 127.0.0.1, "
         "bytes as the collector serves them (brotli)\n"
     )
-    head = [
-        "runtime",
-        "ready ms",
-        "1st event stored ms",
-        "load event ms",
-        "requests",
-        "bytes until ready",
-        "same, gzip -9",
-    ]
-    rows = [head]
-    for runtime in runtimes:
-        runs = results[runtime]
-        first = runs[0]["wire"]
-        files = [f for f in map(demo.dist_file, first) if f is not None and f.is_file()]
-        rows.append(
-            [
-                f"{RUNTIMES[runtime]} ({runtime})",
-                spread([r["ready"] for r in runs]),
-                spread([r["stored"] for r in runs]),
-                spread([r["load"] for r in runs]),
-                f"{statistics.median(len(r['wire']) for r in runs):.0f}",
-                f"{statistics.median(sum(r['wire'].values()) for r in runs):,.0f}",
-                f"{sum(gz(f.read_bytes()) for f in files):,}",
-            ]
-        )
-    rows.append(["the page without the tag", "", "", spread([r["load"] for r in results["bare"]]), "", "", ""])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    for n, row in enumerate(rows):
-        print(
-            "  " + "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
-        )
-        if n == 0:
-            print("  " + "  ".join("-" * w for w in widths))
-
+    if built:
+        print(runtime_table(results, built))
+    for runtime in args.runtimes:
+        if runtime not in built:
+            print(f"  {RUNTIMES[runtime][0]} ({runtime}): not built (web/dist/ lacks its files)")
+    raw, gz = loader_size()
+    print(f"\n  loader.js: {raw:,} B raw, {gz:,} B gzip -9")
     print("\n  The SDK's compiled forms (web/dist/):")
-    for label, raw, packed, count in compiled_forms():
-        print(f"    {label:40} {raw:>9,} B  {packed:>8,} B gzip -9  ({count} file{'s' if count > 1 else ''})")
-    return 0
+    for label, size, packed, count in compiled_forms():
+        print(f"    {label:40} {size:>9,} B  {packed:>8,} B gzip -9  ({count} file{'s' if count > 1 else ''})")
+    for runtime in built:
+        print("\n".join(details(runtime, results[runtime], args.waterfall)))
+    if any(_hidden_by_resource_timing(results[r]) for r in built):
+        print("\n  (Resource Timing reports 0 bytes for cross-origin responses without Timing-Allow-Origin.)")
+    return 0 if built else 1
+
+
+def _hidden_by_resource_timing(runs):
+    return statistics.median(r["rt_bytes"] for r in runs) < statistics.median(r["wire_bytes"] for r in runs) / 2
 
 
 if __name__ == "__main__":

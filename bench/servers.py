@@ -1,39 +1,37 @@
-"""The benchmark's local servers, all on 127.0.0.1, each its own origin:
+"""The comparison's local servers, all on 127.0.0.1, each its own origin:
 
     Hub     the SDKs' files (the anchors' as their CDNs would serve them; Visitrail's web/dist/ at
             /dist/, the same static server for every SDK) and every analytics endpoint: a
             recording stub for Segment (`/segapi/v1/*`), PostHog (`/ph/*`) and Plausible
             (`/plausible/api/event`), and a recording pass-through to the Visitrail collector
-            (`/vt/*`). Every POST is recorded with its arrival time, status and the events it carried.
+            (`/vt/*`). Every POST is recorded (recorder.py) with its arrival time, status and events.
     Site    the test pages (pages.py renders them per request).
     Away    "another site": where a visitor goes when leaving.
     Guard   an HTTP proxy Chromium is pointed at. Loopback bypasses it, so anything that reaches
             it was on its way off this machine: it is recorded and refused.
 
-Files are served as they are on disk (no Content-Encoding); bench/__main__.py computes gzip -9 sizes.
+Files are served as they are on disk (no Content-Encoding); sizes.py computes gzip -9 sizes.
 """
 
-import base64
-import gzip
 import http.server
 import json
 import mimetypes
 import re
 import threading
 import time
-import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs, unquote_plus, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
+
+from .pages import POSTHOG_TOKEN, WRITE_KEY
+from .recorder import Arrival, Recorder, endpoint_events, visitrail_events
 
 HERE = Path(__file__).resolve().parent
 ANCHORS = HERE / "anchors" / "node_modules"
 SEGMENT_UMD = ANCHORS / "@segment" / "analytics-next" / "dist" / "umd"
 POSTHOG_DIST = ANCHORS / "posthog-js" / "dist"
 PLAUSIBLE = ANCHORS / "@plausible-analytics" / "tracker"
-POSTHOG_TOKEN = "phc_bench"
 
 MEDIA = {
     ".js": "text/javascript",
@@ -48,153 +46,6 @@ MEDIA = {
 }
 
 
-# -- What arrived ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Event:
-    kind: str  # identify | track | page | other
-    name: str
-    props: dict  # track properties, identify traits
-    mid: str | None  # messageId / uuid; None for Plausible (it sends none)
-
-
-@dataclass
-class Arrival:
-    at_ms: float  # epoch ms when the request was read
-    sdk: str  # visitrail | segment | posthog | plausible
-    method: str
-    path: str
-    status: int
-    events: list = field(default_factory=list)
-    error: str | None = None
-
-
-class Recorder:
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.arrivals = []
-
-    def add(self, arrival):
-        with self.lock:
-            self.arrivals.append(arrival)
-
-    def snapshot(self):
-        with self.lock:
-            return list(self.arrivals)
-
-    def events(self, case=None, acknowledged=True):
-        """(arrival, event) pairs, optionally only events whose props carry case=`case`."""
-        out = []
-        for arrival in self.snapshot():
-            if acknowledged and not 200 <= arrival.status < 300:
-                continue
-            for event in arrival.events:
-                if case is None or (isinstance(event.props, dict) and event.props.get("case") == case):
-                    out.append((arrival, event))
-        return out
-
-
-def _json(data):
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None
-
-
-def _props(value):
-    return value if isinstance(value, dict) else {}
-
-
-def segment_events(kind, body):
-    """Segment-shaped messages: one at /v1/<type> (or its one-letter alias), a list at /v1/batch|b."""
-    kinds = {"i": "identify", "t": "track", "p": "page", "g": "group", "a": "alias", "s": "screen"}
-    if kind in ("batch", "b"):
-        messages = body.get("batch") if isinstance(body, dict) else None
-    else:
-        messages = [dict(body, type=body.get("type") or kinds.get(kind, kind))] if isinstance(body, dict) else None
-    out = []
-    for m in messages or []:
-        if not isinstance(m, dict):
-            continue
-        t = m.get("type") or ""
-        if t == "identify":
-            out.append(Event("identify", "", _props(m.get("traits")), m.get("messageId")))
-        elif t == "track":
-            out.append(Event("track", m.get("event") or "", _props(m.get("properties")), m.get("messageId")))
-        else:
-            out.append(Event("page" if t == "page" else "other", t, _props(m.get("properties")), m.get("messageId")))
-    return out
-
-
-def visitrail_raw_calls(body):
-    """The loader's last-chance beacon: {"calls": [[method, args, timeMs, messageId, page], ...]}."""
-    out = []
-    for c in (body.get("calls") if isinstance(body, dict) else None) or []:
-        if not (isinstance(c, list) and len(c) >= 4 and isinstance(c[1], list)):
-            continue
-        method, args, mid = c[0], c[1], c[3]
-        if method == "identify":
-            traits = next((a for a in args if isinstance(a, dict)), {})
-            out.append(Event("identify", "", traits, mid))
-        elif method == "track":
-            out.append(Event("track", args[0] if args else "", _props(args[1] if len(args) > 1 else None), mid))
-        elif method == "page":
-            out.append(Event("page", "", {}, mid))
-        else:
-            out.append(Event("other", str(method), {}, mid))
-    return out
-
-
-def posthog_body(raw, query):
-    """PostHog's bodies: gzip (compression=gzip-js), `data=<base64>` forms (sendBeacon) or JSON."""
-    if raw[:2] == b"\x1f\x8b":
-        raw = zlib.decompress(raw, 16 + zlib.MAX_WBITS)
-    text = raw.decode("utf-8", "replace")
-    if text.startswith("data="):
-        encoded = unquote_plus(text[5:].split("&")[0])
-        if query.get("compression", [""])[0] == "base64" or not encoded.lstrip().startswith(("{", "[")):
-            encoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8")
-        text = encoded
-    return json.loads(text) if text.strip() else None
-
-
-def posthog_events(body):
-    if isinstance(body, dict):
-        items = body.get("batch") if isinstance(body.get("batch"), list) else [body]
-    elif isinstance(body, list):
-        items = body
-    else:
-        items = []
-    out = []
-    for e in items:
-        if not isinstance(e, dict) or "event" not in e:
-            continue
-        name, props = e.get("event") or "", _props(e.get("properties"))
-        if name == "$identify":
-            traits = e.get("$set") if isinstance(e.get("$set"), dict) else props.get("$set")
-            out.append(Event("identify", name, _props(traits), e.get("uuid")))
-        elif name == "$pageview":
-            out.append(Event("page", name, props, e.get("uuid")))
-        elif name.startswith("$"):
-            out.append(Event("other", name, props, e.get("uuid")))
-        else:
-            out.append(Event("track", name, props, e.get("uuid")))
-    return out
-
-
-def plausible_events(body):
-    if not isinstance(body, dict):
-        return []
-    name = body.get("n") or ""
-    props = body.get("p")
-    if isinstance(props, str):
-        props = _json(props.encode()) or {}
-    if name == "pageview":
-        return [Event("page", name, _props(props), None)]
-    return [Event("track", name, _props(props), None)]
-
-
 # -- Static files and stub answers ----------------------------------------------------------------
 
 
@@ -204,7 +55,7 @@ def segment_settings(api_host):
     return {
         "integrations": {
             "Segment.io": {
-                "apiKey": "bench-key",
+                "apiKey": WRITE_KEY,
                 "apiHost": api_host,
                 "protocol": "http",
                 "unbundledIntegrations": [],
@@ -296,6 +147,13 @@ def _inside(root, rel):
     return path if path.is_relative_to(root.resolve()) else None
 
 
+OPEN = [("Access-Control-Allow-Origin", "*")]  # the files: fetched cross-origin by every page
+# Headers that belong to one hop, not to the request or answer passed on.
+HOP_REQUEST = ("host", "content-length", "connection", "keep-alive", "accept-encoding")
+HOP_ANSWER = ("content-length", "content-encoding", "transfer-encoding", "connection", "date", "server", "content-type")
+POSTHOG_FLAGS = b'{"flags":{},"featureFlags":{},"featureFlagPayloads":{},"errorsWhileComputingFlags":false}'
+
+
 class HubHandler(_Handler):
     def cors(self):
         origin = self.headers.get("Origin")
@@ -313,49 +171,50 @@ class HubHandler(_Handler):
     def route(self):
         url = urlsplit(self.path)
         path, query = url.path, parse_qs(url.query)
-        server = self.server
         if path.startswith("/vt/"):
             return self.forward(path[3:] + ("?" + url.query if url.query else ""))
         if path.startswith("/dist/") and self.command in ("GET", "HEAD"):
             # /dist/v/<version>/<file> is <file>: the versioned URLs loader.js makes.
             rel = re.sub(r"^v/[0-9a-f]{10}/", "", path[len("/dist/") :])
-            return self._file(_inside(server.dist, rel), [("Access-Control-Allow-Origin", "*")])
-        if self.command == "GET" and path.startswith("/seg/"):
-            rest = path[len("/seg/") :]
-            if rest.startswith("analytics.js/v1/") and rest.endswith("/analytics.min.js"):
-                return self._file(SEGMENT_UMD / "standalone.js", [("Access-Control-Allow-Origin", "*")])
-            if rest.startswith("analytics-next/bundles/"):
-                return self._file(
-                    _inside(SEGMENT_UMD, rest[len("analytics-next/bundles/") :]), [("Access-Control-Allow-Origin", "*")]
-                )
-            if rest.startswith("v1/projects/") and rest.endswith("/settings"):
-                body = json.dumps(segment_settings(server.segment_api_host)).encode()
-                return self._send(200, body, "application/json", [("Access-Control-Allow-Origin", "*")])
-            return self._send(404, b"not found")
+            return self._file(_inside(self.server.dist, rel), OPEN)
+        if path.startswith("/seg/") and self.command == "GET":
+            return self.segment_cdn(path[len("/seg/") :])
         if path.startswith("/segapi/"):
             return self.stub("segment", path, query, b'{"success":true}', "application/json")
         if path.startswith("/ph/"):
-            rest = path[len("/ph") :]
-            if self.command == "GET" and rest.startswith("/static/"):
-                # Lazy bundles are asked for as /static/<version>/<name>.js first.
-                name = re.sub(r"^\d+\.\d+\.\d+[^/]*/", "", rest[len("/static/") :])
-                return self._file(_inside(POSTHOG_DIST, name), [("Access-Control-Allow-Origin", "*")])
-            if self.command == "GET" and rest == f"/array/{POSTHOG_TOKEN}/config.js":
-                return self._send(200, posthog_config_js(), "text/javascript", [("Access-Control-Allow-Origin", "*")])
-            if self.command == "GET" and rest == f"/array/{POSTHOG_TOKEN}/config":
-                return self._send(200, json.dumps(POSTHOG_REMOTE_CONFIG).encode(), "application/json", self.cors())
-            if rest.startswith(("/flags", "/decide")):
-                answer = b'{"flags":{},"featureFlags":{},"featureFlagPayloads":{},"errorsWhileComputingFlags":false}'
-            else:
-                answer = b'{"status":1}'
-            return self.stub("posthog", path, query, answer, "application/json")
+            return self.posthog(path, query)
         if path == "/empty.js":  # the load-event control: a synchronous script that does nothing
-            return self._send(200, b"", "text/javascript", [("Access-Control-Allow-Origin", "*")])
+            return self._send(200, b"", "text/javascript", OPEN)
+        if path == "/plausible/plausible.js" and self.command == "GET":
+            return self._file(PLAUSIBLE / "plausible.js", OPEN)
         if path.startswith("/plausible/"):
-            if self.command == "GET" and path == "/plausible/plausible.js":
-                return self._file(PLAUSIBLE / "plausible.js", [("Access-Control-Allow-Origin", "*")])
             return self.stub("plausible", path, query, b"ok", "text/plain", status=202)
         return self._send(404, b"not found")
+
+    def segment_cdn(self, rest):
+        """cdn.segment.com: the library, its lazy bundles, and the source's settings."""
+        if rest.startswith("analytics.js/v1/") and rest.endswith("/analytics.min.js"):
+            return self._file(SEGMENT_UMD / "standalone.js", OPEN)
+        if rest.startswith("analytics-next/bundles/"):
+            return self._file(_inside(SEGMENT_UMD, rest[len("analytics-next/bundles/") :]), OPEN)
+        if rest.startswith("v1/projects/") and rest.endswith("/settings"):
+            body = json.dumps(segment_settings(self.server.segment_api_host)).encode()
+            return self._send(200, body, "application/json", OPEN)
+        return self._send(404, b"not found")
+
+    def posthog(self, path, query):
+        """PostHog's assets host and API host, both under /ph."""
+        rest = path[len("/ph") :]
+        if self.command == "GET" and rest.startswith("/static/"):
+            # Lazy bundles are asked for as /static/<version>/<name>.js first.
+            name = re.sub(r"^\d+\.\d+\.\d+[^/]*/", "", rest[len("/static/") :])
+            return self._file(_inside(POSTHOG_DIST, name), OPEN)
+        if self.command == "GET" and rest == f"/array/{POSTHOG_TOKEN}/config.js":
+            return self._send(200, posthog_config_js(), "text/javascript", OPEN)
+        if self.command == "GET" and rest == f"/array/{POSTHOG_TOKEN}/config":
+            return self._send(200, json.dumps(POSTHOG_REMOTE_CONFIG).encode(), "application/json", self.cors())
+        answer = POSTHOG_FLAGS if rest.startswith(("/flags", "/decide")) else b'{"status":1}'
+        return self.stub("posthog", path, query, answer, "application/json")
 
     def stub(self, sdk, path, query, answer, kind, status=200):
         raw = self._body()
@@ -364,12 +223,7 @@ class HubHandler(_Handler):
         arrival = Arrival(time.time() * 1000, sdk, self.command, path, status)
         if self.command == "POST":
             try:
-                if sdk == "segment":
-                    arrival.events = segment_events(path.rsplit("/", 1)[-1], _json(raw))
-                elif sdk == "posthog":
-                    arrival.events = posthog_events(posthog_body(raw, query))
-                else:
-                    arrival.events = plausible_events(_json(raw))
+                arrival.events = endpoint_events(sdk, path, query, raw)
             except Exception as exc:  # a body we could not read is recorded, not fatal
                 arrival.error = f"{type(exc).__name__}: {exc}"
         if self.headers.get("X-Bench-Sizing") is None:
@@ -380,11 +234,7 @@ class HubHandler(_Handler):
         """To the collector, as it came; recorded with the collector's answer."""
         raw = self._body()
         at = time.time() * 1000
-        headers = {
-            k: v
-            for k, v in self.headers.items()
-            if k.lower() not in ("host", "content-length", "connection", "keep-alive", "accept-encoding")
-        }
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_REQUEST}
         try:
             response = self.server.collector_http.request(self.command, target, content=raw, headers=headers)
         except httpx.HTTPError as exc:
@@ -392,22 +242,16 @@ class HubHandler(_Handler):
             return self._send(502, b"collector unreachable")
         if self.command == "POST":
             arrival = Arrival(at, "visitrail", self.command, target, response.status_code)
-            body = _json(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
-            kind = urlsplit(target).path.rsplit("/", 1)[-1]
-            arrival.events = visitrail_raw_calls(body) if kind == "calls" else segment_events(kind, body)
+            try:
+                arrival.events = visitrail_events(target, raw)
+            except Exception as exc:  # as for the stubs: recorded, not fatal
+                arrival.error = f"{type(exc).__name__}: {exc}"
             if not 200 <= response.status_code < 300:
                 arrival.error = response.text[:300]
             self.server.recorder.add(arrival)
-        passed = [
-            (k, v)
-            for k, v in response.headers.items()
-            if k.lower()
-            not in ("content-length", "content-encoding", "transfer-encoding", "connection", "date", "server")
-        ]
+        passed = [(k, v) for k, v in response.headers.items() if k.lower() not in HOP_ANSWER]
         ctype = response.headers.get("content-type", "text/plain")
-        return self._send(
-            response.status_code, response.content, ctype, [(k, v) for k, v in passed if k.lower() != "content-type"]
-        )
+        return self._send(response.status_code, response.content, ctype, passed)
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -416,7 +260,7 @@ class _Server(http.server.ThreadingHTTPServer):
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.server_address[1]
+        return f"http://127.0.0.1:{self.server_address[1]}"
 
     def start(self):
         threading.Thread(target=self.serve_forever, daemon=True).start()
@@ -438,7 +282,7 @@ class Hub(_Server):
         self.dist = Path(dist)
         self.recorder = Recorder()
         self.collector_http = httpx.Client(base_url=collector_url, timeout=30)
-        self.segment_api_host = "127.0.0.1:%d/segapi/v1" % self.server_address[1]
+        self.segment_api_host = f"127.0.0.1:{self.server_address[1]}/segapi/v1"
 
     def stop(self):
         super().stop()
