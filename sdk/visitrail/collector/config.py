@@ -80,6 +80,22 @@ class Config:
             self.admin_token = secrets.token_urlsafe(24)
             self.token_generated = True
 
+    def to_dict(self) -> dict[str, typing.Any]:
+        """The configuration as JSON-able data, for another process (serve.py's workers)."""
+        data = dataclasses.asdict(self)
+        data["sources"] = [dataclasses.asdict(source) for source in self.sources]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, typing.Any]) -> Config:
+        options = {key: value for key, value in data.items() if key != "token_generated"}
+        options["sources"] = [
+            Source(s["write_key"], tuple(s["origins"]), s["identity"], s["identity_secret"]) for s in data["sources"]
+        ]
+        config = cls(**options)
+        config.token_generated = bool(data.get("token_generated"))
+        return config
+
     def source(self, write_key: str | None) -> Source | None:
         return next((source for source in self.sources if write_key and source.write_key == write_key), None)
 

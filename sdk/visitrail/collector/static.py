@@ -160,8 +160,10 @@ class Assets:
             return JSONResponse(
                 {
                     "code": "not_found",
-                    "message": f"assets directory {self.directory!r} does not exist; build the browser "
-                    "assets first, or pass `visitrail serve --assets DIR`",
+                    # No path: an answer to the world names nothing of this machine's file system.
+                    "message": "this collector has no browser assets to serve: in a source checkout run "
+                    "`python build.py` (after `npm ci`), else install the `visitrail` wheel, which carries "
+                    "them, or give `visitrail serve --assets DIR` (a folder `visitrail assets export` wrote)",
                 },
                 status_code=404,
             )
