@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from .stores import Health
 
     class Group(TypedDict):  # visitrail_user's "group"
-        id: str
-        traits: dict[str, Any]
+        id: "str"
+        traits: "dict[str, Any]"
 
 
 ANON_KEY = "visitrail_aid"
