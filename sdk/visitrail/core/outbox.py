@@ -172,6 +172,9 @@ class Outbox:
                 continue
             try:
                 raw = self.store.get(key)
+            except Exception:
+                continue  # cannot be read now: left for later (it may be a live tab's queue)
+            try:
                 record = json.loads(raw) if raw else None
             except Exception:
                 record = None
