@@ -115,11 +115,25 @@ class BuildError(Exception):
     pass
 
 
+def runtime_nodes(tree):
+    """ast.walk(tree), less what is under `if TYPE_CHECKING:`: the SDK's annotations import their
+    names there (`TYPE_CHECKING = False` at run time, so on MicroPython, which has no `typing`, and
+    on Brython, which would fetch it), and mypy reads it as true. Those imports never run."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            todo.extend(node.orelse)
+        else:
+            todo.extend(ast.iter_child_nodes(node))
+
+
 def imported_modules(path, name):
     """The visitrail.* modules a source file imports, as BROWSER_MODULES names."""
     package = name.rsplit("/", 1)[0].split("/") if "/" in name else []
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in runtime_nodes(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -290,7 +304,7 @@ def strip_source(source, filename):
 def stdlib_imports(path):
     """The top-level names of the modules a source file imports outside visitrail."""
     names = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in runtime_nodes(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             names.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and not node.level:

@@ -12,10 +12,14 @@ on first use, so importing this package imports nothing of a browser.
 
 __version__ = "0.1.0"
 
+TYPE_CHECKING = False  # true for mypy only: these imports never run (MicroPython has no typing)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 class _Analytics:
     # Not a module __getattr__: MicroPython then stops `from . import submodule` short.
-    def __getattr__(self, name):
+    def __getattr__(self, name: "str") -> "Any":
         from .browser.bridge import analytics
 
         return getattr(analytics, name)

@@ -11,31 +11,43 @@ import random
 
 from .core.platform import MemoryStore, Platform, QuotaError, Store
 
+TYPE_CHECKING = False  # true for mypy only: these imports never run (MicroPython has no typing)
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    Timer = list[Any]  # [due, order, fn, cancelled]
+
 START_MS = 1764039320000  # 2025-11-25T02:55:20Z: any fixed instant keeps tests repeatable
 
 
 class World:
-    def __init__(self, handler=None, now_ms=START_MS, seed=1):
+    def __init__(
+        self,
+        # handler(url, body) answers for the collector: a status, or (status, retry_after_s, text)
+        handler: "Callable[[str, dict[str, Any]], int | tuple[Any, ...]] | None" = None,
+        now_ms: "int" = START_MS,
+        seed: "int" = 1,
+    ) -> "None":
         self.now = now_ms
-        self.timers = []  # [due, order, fn, cancelled]
+        self.timers: "list[Timer]" = []
         self._order = 0
-        self.local = {}
-        self.cookies = {}  # name -> (value, domain)
+        self.local: "dict[str, str]" = {}
+        self.cookies: "dict[str, tuple[str, str | None]]" = {}  # name -> (value, domain)
         self.handler = handler or (lambda url, body: 200)
         self.latency_ms = 0
         self.online = True
-        self.sent = []  # every request body, parsed, in order
-        self.beacons = []
+        self.sent: "list[tuple[dict[str, Any], int]]" = []  # every request body, parsed, in order
+        self.beacons: "list[dict[str, Any]]" = []
         self.rng = random.Random(seed) if hasattr(random, "Random") else random
-        self.tabs = []
+        self.tabs: "list[MemoryPlatform]" = []
 
-    def add_timer(self, fn, ms):
+    def add_timer(self, fn: "Callable[[], None]", ms: "float") -> "Timer":
         self._order += 1
         t = [self.now + max(0, int(ms)), self._order, fn, False]
         self.timers.append(t)
         return t
 
-    def advance(self, ms=0):
+    def advance(self, ms: "int" = 0) -> "None":
         """Move the clock forward by ms, running every timer that falls due, in order."""
         end = self.now + ms
         while True:
@@ -49,7 +61,7 @@ class World:
             t[2]()
         self.now = end
 
-    def run_until_idle(self, limit_ms=3600000):
+    def run_until_idle(self, limit_ms: "int" = 3600000) -> "None":
         """Advance timer by timer until none is left (or limit_ms has passed)."""
         end = self.now + limit_ms
         while True:
@@ -61,7 +73,7 @@ class World:
                 return
             self.advance(max(0, nxt - self.now))
 
-    def stored(self):
+    def stored(self) -> "list[dict[str, Any]]":
         """Messages the fake collector acknowledged, deduplicated by messageId like the real one."""
         seen, out = {}, []
         for body, status in self.sent:
@@ -82,46 +94,46 @@ class CookieJar(Store):
 
     name = "cookie"
 
-    def __init__(self, world, domain):
+    def __init__(self, world: "World", domain: "str | None") -> "None":
         self.world = world
         self.domain = domain
 
-    def get(self, key):
+    def get(self, key: "str") -> "str | None":
         item = self.world.cookies.get(key)
         return item[0] if item else None
 
-    def set(self, key, value):
+    def set(self, key: "str", value: "str") -> "None":
         self.world.cookies[key] = (value, self.domain)
 
-    def remove(self, key):
+    def remove(self, key: "str") -> "None":
         self.world.cookies.pop(key, None)
 
 
 class BrokenStore(Store):
     """A store that throws on every access, as a blocked localStorage or cookie jar does."""
 
-    def __init__(self, name="localStorage", message="SecurityError: access is denied"):
+    def __init__(self, name: "str" = "localStorage", message: "str" = "SecurityError: access is denied") -> "None":
         self.name = name
         self.message = message
 
-    def get(self, key):
+    def get(self, key: "str") -> "str | None":
         raise RuntimeError(self.message)
 
-    def set(self, key, value):
+    def set(self, key: "str", value: "str") -> "None":
         raise RuntimeError(self.message)
 
-    def remove(self, key):
+    def remove(self, key: "str") -> "None":
         raise RuntimeError(self.message)
 
 
 class QuotaStore(DictStore):
     """localStorage with a byte quota: set() past it raises QuotaExceededError."""
 
-    def __init__(self, data, quota_bytes):
+    def __init__(self, data: "dict[str, str]", quota_bytes: "int") -> "None":
         MemoryStore.__init__(self, data)
         self.quota = quota_bytes
 
-    def set(self, key, value):
+    def set(self, key: "str", value: "str") -> "None":
         used = sum(len(k) + len(v) for k, v in self.data.items() if k != key)
         if used + len(key) + len(value) > self.quota:
             raise QuotaError("QuotaExceededError: the quota has been exceeded")
@@ -129,14 +141,20 @@ class QuotaStore(DictStore):
 
 
 class MemoryPlatform(Platform):
-    def __init__(self, world=None, local=None, cookies=True, page=None):
+    def __init__(
+        self,
+        world: "World | None" = None,
+        local: "Store | None" = None,
+        cookies: "bool | Store" = True,
+        page: "dict[str, Any] | None" = None,
+    ) -> "None":
         self.world = world or World()
         self.world.tabs.append(self)
         self._local = local if local is not None else DictStore(self.world.local)
         self._cookies = cookies
-        self.cookie_jars = []
-        self.logs = []
-        self.listeners = {}
+        self.cookie_jars: "list[CookieJar]" = []
+        self.logs: "list[tuple[str, str]]" = []
+        self.listeners: "dict[str, list[Callable[..., None]]]" = {}
         self.current_page = page or {
             "path": "/",
             "url": "http://127.0.0.1:8000/",
@@ -145,16 +163,16 @@ class MemoryPlatform(Platform):
             "search": "",
         }
 
-    def now_ms(self):
+    def now_ms(self) -> "int":
         return self.world.now
 
-    def random_bytes(self, n):
+    def random_bytes(self, n: "int") -> "bytes":
         return bytes(self.world.rng.getrandbits(8) for _ in range(n))
 
-    def local_store(self):
+    def local_store(self) -> "Store":
         return self._local
 
-    def cookie_store(self, domain=None, max_age_s=31536000):
+    def cookie_store(self, domain: "str | None" = None, max_age_s: "int" = 31536000) -> "Store | None":
         if self._cookies is False:
             return None
         if isinstance(self._cookies, Store):
@@ -163,7 +181,7 @@ class MemoryPlatform(Platform):
         self.cookie_jars.append(jar)
         return jar
 
-    def send(self, url, body, on_done):
+    def send(self, url: "str", body: "str", on_done: "Callable[[int, int | None, str | None], None]") -> "None":
         w = self.world
         parsed = json.loads(body)
         result = w.handler(url, parsed) if w.online else 0
@@ -172,35 +190,35 @@ class MemoryPlatform(Platform):
         w.sent.append((parsed, status))
         w.add_timer(lambda: on_done(status, retry_after, text), w.latency_ms)
 
-    def beacon(self, url, body):
+    def beacon(self, url: "str", body: "str") -> "bool":
         self.world.beacons.append(json.loads(body))
         return True
 
-    def set_timeout(self, fn, ms):
+    def set_timeout(self, fn: "Callable[[], None]", ms: "int") -> "Timer":
         return self.world.add_timer(fn, ms)
 
-    def clear_timeout(self, handle):
+    def clear_timeout(self, handle: "Timer | None") -> "None":
         if handle is not None:
             handle[3] = True
 
-    def listen(self, name, fn):
+    def listen(self, name: "str", fn: "Callable[..., None]") -> "None":
         self.listeners.setdefault(name, []).append(fn)
 
-    def emit(self, name, *args):
+    def emit(self, name: "str", *args: "Any") -> "None":
         for fn in self.listeners.get(name, []):
             fn(*args)
 
-    def is_online(self):
+    def is_online(self) -> "bool":
         return self.world.online
 
-    def page(self):
+    def page(self) -> "dict[str, Any]":
         return dict(self.current_page)
 
-    def environment(self):
+    def environment(self) -> "dict[str, Any]":
         return {"locale": "en-US", "timezone": "UTC"}
 
-    def log(self, level, message):
+    def log(self, level: "str", message: "str") -> "None":
         self.logs.append((level, message))
 
-    def errors(self, level="error"):
+    def errors(self, level: "str" = "error") -> "list[str]":
         return [m for lv, m in self.logs if lv == level]

@@ -5,7 +5,7 @@ from support import deliver, tab
 from visitrail.core import backoff
 from visitrail.core.delivery import MAX_BEACON_BYTES
 from visitrail.core.outbox import MAX_QUEUED, ORPHAN_MS, QUEUE_PREFIX
-from visitrail.memory import QuotaStore, World
+from visitrail.memory import DictStore, QuotaStore, World
 
 
 def queue_keys(w):
@@ -217,6 +217,34 @@ def test_a_crashed_tab_queue_is_adopted_after_it_falls_silent():
     c, pc, _ = tab(w)  # a later page load takes the silent queue over
     w.run_until_idle()
     assert sorted(events(w)) == ["A", "B"] and queue_keys(w) == []
+
+
+class _Unreadable(DictStore):
+    """localStorage that lists every key but throws when one of them is read."""
+
+    def __init__(self, data, key):
+        DictStore.__init__(self, data)
+        self.unreadable = key
+
+    def get(self, key):
+        if key == self.unreadable:
+            raise RuntimeError("SecurityError: the operation is insecure")
+        return DictStore.get(self, key)
+
+
+def test_a_queue_that_cannot_be_read_is_left_alone_and_the_others_are_adopted_once():
+    # Found by mypy (possibly-undefined): the read's failure left `raw` unbound (the SDK failed to
+    # start) or holding the previous queue's text (adopted twice, and the unread queue removed).
+    w = World()
+    w.online = False
+    unreadable = QUEUE_PREFIX + "b"
+    w.local[QUEUE_PREFIX + "a"] = '{"v": 1, "seen": 0, "closed": true, "items": [{"messageId": "m1", "event": "A"}]}'
+    w.local[unreadable] = '{"v": 1, "seen": 0, "closed": true, "items": [{"messageId": "m2", "event": "B"}]}'
+    c, p, _ = tab(w, local=_Unreadable(w.local, unreadable))
+    assert [m["messageId"] for m in c.delivery.outbox.items()] == ["m1"]
+    assert unreadable in w.local and QUEUE_PREFIX + "a" not in w.local
+    tab(w, local=_Unreadable(w.local, unreadable))  # now the only other queue: this start raised
+    assert unreadable in w.local
 
 
 def test_a_tab_that_leaves_hands_its_queue_to_an_open_tab():

@@ -14,10 +14,14 @@ from visitrail.browser.ffi import create_proxy, window
 from visitrail.browser.platform import WebPlatform
 from visitrail.core.client import Client
 
+TYPE_CHECKING = False  # true for mypy only: these imports never run (MicroPython has no typing)
+if TYPE_CHECKING:
+    from typing import Any
+
 SAVED_CALLS = "visitrail_calls"
 
 
-def options(data):
+def options(data: "dict[str, Any]") -> "dict[str, Any]":
     """Client options from the tag's data-* attributes. They stay strings: the client reads
     flags and numbers itself (client.py), so there is one reading of `data-debug` and the rest."""
     base = data.get("base") or ""
@@ -40,13 +44,13 @@ def options(data):
     return opts
 
 
-def queued_calls(stub, platform):
+def queued_calls(stub: "Any", platform: "WebPlatform") -> "list[Any]":
     """The loader's queue: calls saved by earlier pages of this site that were left before the
     SDK was up (localStorage `visitrail_calls`, written by the loader), then this page's own.
     Each is [method, args, time, messageId, page]; a call saved by this very page (hidden, then
     shown again) is in both lists and is replayed once."""
-    live = json.loads(window.JSON.stringify(stub._q))
-    saved = []
+    live: "list[Any]" = json.loads(window.JSON.stringify(stub._q))
+    saved: "list[Any]" = []
     try:
         store = platform.local_store()
         text = store.get(SAVED_CALLS)
@@ -61,7 +65,7 @@ def queued_calls(stub, platform):
     return [c for c in saved if isinstance(c, list) and len(c) == 5 and c[3] not in ids] + live
 
 
-def main():
+def main() -> "None":
     stub = window.analytics
     platform = WebPlatform()
     client = Client(platform, options(json.loads(stub._o)))
@@ -69,11 +73,11 @@ def main():
         client.call(method, args, {"timestamp": at, "messageId": message_id, "page": page})
     client.start()
 
-    def call(method, args_json):
+    def call(method: "str", args_json: "str") -> "str":
         return json.dumps(client.call(method, json.loads(args_json), None))
 
-    def flush(done):
-        client.flush(lambda ok=True: done(bool(ok)))
+    def flush(done: "Any") -> "None":
+        client.flush(lambda ok: done(bool(ok)))
 
     stub._ready(create_proxy(call), create_proxy(flush))
 

@@ -20,15 +20,19 @@ import json
 
 from .ffi import is_nullish, js_apply, then, window
 
+TYPE_CHECKING = False  # true for mypy only: these imports never run (MicroPython has no typing)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable
 
-def _stub():
+
+def _stub() -> "Any":
     stub = getattr(window, "analytics", None)
     if is_nullish(stub) or not getattr(stub, "_vt", None):
         raise RuntimeError("window.analytics is not Visitrail's: add the Visitrail tag (loader.js) to the page")
     return stub
 
 
-def _py(value):
+def _py(value: "Any") -> "Any":
     if is_nullish(value):
         return None
     if isinstance(value, (str, bool, int, float)):
@@ -36,7 +40,7 @@ def _py(value):
     return json.loads(window.JSON.stringify(value))
 
 
-def _call(path, args):
+def _call(path: "list[str]", args: "Iterable[Any]") -> "Any":
     """window.analytics.<path>(*args), the answer as plain Python; never raises. A "name()" step
     calls a getter-object factory on the way: ["user()", "id"] is analytics.user().id()."""
     try:
@@ -55,20 +59,20 @@ def _call(path, args):
 class _Getters:
     """What analytics.user() and analytics.session() return: getters, as in JS."""
 
-    def __init__(self, owner, names):
+    def __init__(self, owner: "str", names: "Iterable[str]") -> "None":
         for name in names:
             setattr(self, name, _getter(owner, name))
 
 
-def _getter(owner, name):
+def _getter(owner: "str", name: "str") -> "Callable[[], Any]":
     return lambda: _call([owner + "()", name], [])
 
 
 class _Consent:
-    def grant(self):
+    def grant(self) -> "None":
         _call(["consent", "grant"], [])
 
-    def deny(self):
+    def deny(self) -> "None":
         _call(["consent", "deny"], [])
 
 
@@ -76,49 +80,49 @@ class Analytics:
     """`window.analytics`, from Python. flush() and ready() return the JS Promise (awaitable on
     PyScript) and take an optional callback; the rest returns what the JS call returns."""
 
-    def __init__(self):
+    def __init__(self) -> "None":
         self.consent = _Consent()
 
-    def identify(self, *args):
+    def identify(self, *args: "Any") -> "Any":
         return _call(["identify"], args)
 
-    def track(self, *args):
+    def track(self, *args: "Any") -> "Any":
         return _call(["track"], args)
 
-    def page(self, *args):
+    def page(self, *args: "Any") -> "Any":
         return _call(["page"], args)
 
-    def group(self, *args):
+    def group(self, *args: "Any") -> "Any":
         return _call(["group"], args)
 
-    def alias(self, *args):
+    def alias(self, *args: "Any") -> "Any":
         return _call(["alias"], args)
 
-    def reset(self):
+    def reset(self) -> "Any":
         return _call(["reset"], [])
 
-    def rotate(self):
+    def rotate(self) -> "Any":
         return _call(["rotate"], [])
 
-    def setAnonymousId(self, *args):
+    def setAnonymousId(self, *args: "Any") -> "Any":
         return _call(["setAnonymousId"], args)
 
-    def debug(self, *args):
+    def debug(self, *args: "Any") -> "Any":
         return _call(["debug"], args)
 
-    def user(self):
+    def user(self) -> "_Getters":
         return _Getters("user", ("anonymousId", "id", "traits"))
 
-    def session(self):
+    def session(self) -> "_Getters":
         return _Getters("session", ("id",))
 
-    def flush(self, callback=None):
+    def flush(self, callback: "Callable[[Any], object] | None" = None) -> "Any":
         return self._promise("flush", callback)
 
-    def ready(self, callback=None):
+    def ready(self, callback: "Callable[[Any], object] | None" = None) -> "Any":
         return self._promise("ready", callback)
 
-    def _promise(self, name, callback):
+    def _promise(self, name: "str", callback: "Callable[[Any], object] | None") -> "Any":
         stub = _stub()
         promise = js_apply(getattr(stub, name), stub, [])
         if callback is not None:

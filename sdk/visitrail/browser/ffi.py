@@ -17,6 +17,10 @@ interpreter, past every `except`, to the JS that called into Python. So `js_call
 
 import json
 
+TYPE_CHECKING = False  # true for mypy only: these imports never run (MicroPython has no typing)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable
+
 try:  # only Brython has a `browser` module
     import browser
 except ImportError:
@@ -27,13 +31,13 @@ if browser is not None:
     window = browser.window
     document = window.document
 
-    def create_proxy(fn):
+    def create_proxy(fn: "Callable[..., Any]") -> "Any":
         # Brython wraps a Python callable handed to JS itself, and keeps it alive.
         return fn
 
     once = create_proxy
 
-    def now_ms():
+    def now_ms() -> "int":
         # Brython's `time` module is a Python module of its own (and pulls in more); JS's clock
         # is the same clock, and its integers cross whole.
         return int(window.Date.now())
@@ -42,7 +46,9 @@ else:
     import time
 
     import pyscript
-    from pyscript.ffi import create_proxy
+
+    # no-redef: a page-only module (untyped for mypy) gives the name the other branch defines.
+    from pyscript.ffi import create_proxy  # type: ignore[no-redef]
 
     # pyscript.window is the `js` module. On MicroPython a function looked up on that module is
     # called with a wrong `this` ("TypeError: Illegal invocation" from window.setTimeout(...));
@@ -51,14 +57,14 @@ else:
     document = pyscript.document
 
     try:  # Pyodide: a Python callable passed to JS must be a proxy that outlives the call
-        from pyodide.ffi import create_once_callable as once
+        from pyodide.ffi import create_once_callable as once  # type: ignore[no-redef]
 
         RUNTIME = "pyodide"
     except ImportError:
         RUNTIME = "micropython"
         once = create_proxy
 
-    def now_ms():
+    def now_ms() -> "int":
         # Not window.Date.now(): MicroPython carries a JS integer across as 32 bits, so an epoch
         # in ms arrives wrapped. Its own clock reads the same JS clock, as a 64-bit integer.
         return time.time_ns() // 1000000
@@ -70,7 +76,7 @@ JSNULL = window.JSON.parse("null")
 JSUNDEFINED = window.Reflect.get(window.Object.new(), "undefined")
 
 
-def is_nullish(value):
+def is_nullish(value: "object") -> "bool":
     """True for JS null and undefined, whatever form they take in this runtime."""
     return value is None or value is JSNULL or value is JSUNDEFINED
 
@@ -82,7 +88,7 @@ class JsError(Exception):
 _catching = getattr(getattr(window, "analytics", None), "_x", None)
 
 
-def js_call(obj, name, *args):
+def js_call(obj: "Any", name: "str", *args: "Any") -> "Any":
     """obj[name](*args) when that is a function, else the property obj[name] itself; a JS
     exception raised there becomes JsError. Without runtime.js (a page that imports the SDK from
     its own Python) the call is made directly: fine on Pyodide and Brython, unguarded on
@@ -96,7 +102,7 @@ def js_call(obj, name, *args):
     return result[0]
 
 
-def js_set(obj, name, value):
+def js_set(obj: "Any", name: "str", value: "Any") -> "None":
     """obj[name] = value; a JS exception raised there (a setter) becomes JsError."""
     if _catching is None:
         setattr(obj, name, value)
@@ -104,15 +110,15 @@ def js_set(obj, name, value):
         js_call(window.Reflect, "set", obj, name, value)
 
 
-def then(promise, on_value, on_error):
+def then(promise: "Any", on_value: "Callable[..., object]", on_error: "Callable[..., object]") -> "Any":
     """promise.then(on_value, on_error): one of the two runs, once. On Pyodide both are
     once-callables: the one that runs releases itself, and releases the other."""
     if RUNTIME != "pyodide":
         return promise.then(create_proxy(on_value), create_proxy(on_error))
-    pair = []
+    pair: "list[Any]" = []
 
-    def settle(fn, other):
-        def run(arg=None):
+    def settle(fn: "Callable[..., object]", other: "int") -> "Callable[..., object]":
+        def run(arg: "Any" = None) -> "object":
             pair[other].destroy()
             return fn(arg)
 
@@ -123,28 +129,28 @@ def then(promise, on_value, on_error):
     return promise.then(pair[0], pair[1])
 
 
-def js_obj(value):
+def js_obj(value: "Any") -> "Any":
     """A plain JS object (or array) from JSON-able Python data, nested ones too, the same on every
     runtime (Brython's own conversion of a nested dict breaks fetch's `headers`)."""
     return window.JSON.parse(json.dumps(value))
 
 
-def js_apply(fn, this, args):
+def js_apply(fn: "Any", this: "Any", args: "Iterable[Any]") -> "Any":
     """fn.apply(this, args) with a Python list of JSON-able arguments."""
     return window.Reflect.apply(fn, this, js_obj(list(args)))
 
 
 # Timers. On Pyodide a callable handed to setTimeout is a once-callable, released after its run;
 # one whose timer is cleared never runs, so it is kept here until then and released on clear.
-_timers = {}
+_timers: "dict[Any, Any]" = {}  # setTimeout handle -> its once-callable
 
 
-def set_timeout(fn, ms):
+def set_timeout(fn: "Callable[[], None]", ms: "int") -> "Any":
     if RUNTIME != "pyodide":
         return window.setTimeout(create_proxy(lambda *_: fn()), ms)
-    handle = []
+    handle: "list[Any]" = []
 
-    def fire(*_):
+    def fire(*_: "Any") -> "None":
         _timers.pop(handle[0], None)
         fn()
 
@@ -154,7 +160,7 @@ def set_timeout(fn, ms):
     return handle[0]
 
 
-def clear_timeout(handle):
+def clear_timeout(handle: "Any") -> "None":
     window.clearTimeout(handle)
     callback = _timers.pop(handle, None)
     if callback is not None:

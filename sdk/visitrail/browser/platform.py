@@ -14,6 +14,10 @@ from ..core.platform import Platform, QuotaError, Store
 from . import ffi
 from .ffi import JsError, create_proxy, document, is_nullish, js_call, js_obj, js_set, then, window
 
+TYPE_CHECKING = False  # true for mypy only: these imports never run (MicroPython has no typing)
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
 # -- Stores ------------------------------------------------------------------------------------
 
 
@@ -23,19 +27,19 @@ class LocalStore(Store):
 
     name = "localStorage"
 
-    def __init__(self):
-        self._storage = None
+    def __init__(self) -> "None":
+        self._storage: "Any" = None  # the JS Storage object, once asked for
 
-    def _js(self):
+    def _js(self) -> "Any":
         if self._storage is None:
             self._storage = js_call(window, "localStorage")
         return self._storage
 
-    def get(self, key):
+    def get(self, key: "str") -> "str | None":
         value = js_call(self._js(), "getItem", key)
         return None if is_nullish(value) else value
 
-    def set(self, key, value):
+    def set(self, key: "str", value: "str") -> "None":
         try:
             js_call(self._js(), "setItem", key, value)
         except JsError as exc:
@@ -43,10 +47,10 @@ class LocalStore(Store):
                 raise QuotaError(str(exc)) from exc
             raise
 
-    def remove(self, key):
+    def remove(self, key: "str") -> "None":
         js_call(self._js(), "removeItem", key)
 
-    def keys(self):
+    def keys(self) -> "list[str]":
         storage = self._js()
         return [js_call(storage, "key", i) for i in range(js_call(storage, "length"))]
 
@@ -56,7 +60,7 @@ class CookieStore(Store):
 
     name = "cookie"
 
-    def __init__(self, domain, max_age_s):
+    def __init__(self, domain: "str | None", max_age_s: "int") -> "None":
         attrs = "; Path=/; SameSite=Lax"
         if domain:
             attrs += "; Domain=" + domain
@@ -65,14 +69,15 @@ class CookieStore(Store):
         self._attrs = attrs
         self._max_age_s = max_age_s
 
-    def get(self, key):
+    def get(self, key: "str") -> "str | None":
         for part in js_call(document, "cookie").split(";"):
             name, _, value = part.strip().partition("=")
             if name == key:
-                return js_call(window, "decodeURIComponent", value)
+                decoded: "str" = js_call(window, "decodeURIComponent", value)  # a JS string crosses as str
+                return decoded
         return None
 
-    def set(self, key, value):
+    def set(self, key: "str", value: "str") -> "None":
         encoded = js_call(window, "encodeURIComponent", value)
         self._write(key + "=" + encoded + self._attrs + "; Max-Age=" + str(self._max_age_s))
         # The browser drops a cookie silently (cookies disabled, a Domain that does not match,
@@ -80,17 +85,17 @@ class CookieStore(Store):
         if self.get(key) != value:
             raise JsError("cookie " + key + " was not stored")
 
-    def remove(self, key):
+    def remove(self, key: "str") -> "None":
         self._write(key + "=" + self._attrs + "; Max-Age=0")
 
-    def _write(self, cookie):
+    def _write(self, cookie: "str") -> "None":
         js_set(document, "cookie", cookie)
 
 
 # -- The platform ------------------------------------------------------------------------------
 
 
-def _retry_after_s(value):
+def _retry_after_s(value: "Any") -> "int | None":
     if is_nullish(value):
         return None
     try:
@@ -102,34 +107,34 @@ def _retry_after_s(value):
 class WebPlatform(Platform):
     """The browser Platform; see the module docstring."""
 
-    def __init__(self):
-        self._listeners = {}
-        self._nav_page = None  # during "navigate" listeners: the page navigated to
+    def __init__(self) -> "None":
+        self._listeners: "dict[str, list[Callable[..., None]]]" = {}
+        self._nav_page: "dict[str, Any] | None" = None  # during "navigate" listeners: the page navigated to
 
     # Clock and randomness
 
-    def now_ms(self):
+    def now_ms(self) -> "int":
         return ffi.now_ms()
 
-    def random_bytes(self, n):
+    def random_bytes(self, n: "int") -> "bytes":
         array = window.Uint8Array.new(n)
         window.crypto.getRandomValues(array)
         return bytes([array[i] for i in range(n)])
 
     # Storage
 
-    def local_store(self):
+    def local_store(self) -> "LocalStore":
         return LocalStore()
 
-    def cookie_store(self, domain=None, max_age_s=31536000):
+    def cookie_store(self, domain: "str | None" = None, max_age_s: "int" = 31536000) -> "CookieStore":
         return CookieStore(domain, max_age_s)
 
     # Network
 
-    def send(self, url, body, on_done):
+    def send(self, url: "str", body: "str", on_done: "Callable[[int, int | None, str | None], None]") -> "None":
         done = [False]
 
-        def finish(status, retry_after_s, text=None):
+        def finish(status: "int", retry_after_s: "int | None", text: "str | None" = None) -> "None":
             if done[0]:
                 return
             done[0] = True
@@ -138,7 +143,7 @@ class WebPlatform(Platform):
             except Exception as exc:  # never let a core bug become an unhandled rejection
                 self.log("error", "send callback failed: " + repr(exc))
 
-        def on_response(response):
+        def on_response(response: "Any") -> "None":
             try:
                 status, retry = int(response.status), _retry_after_s(response.headers.get("Retry-After"))
             except Exception:
@@ -151,7 +156,7 @@ class WebPlatform(Platform):
                 lambda error: finish(status, retry),
             )
 
-        def on_error(error):
+        def on_error(error: "Any") -> "None":
             finish(0, None)
 
         init = js_obj(
@@ -167,7 +172,7 @@ class WebPlatform(Platform):
         # fetch() reports every failure (bad URL, CORS, offline, keepalive quota) by rejecting.
         then(window.fetch(url, init), on_response, on_error)
 
-    def beacon(self, url, body):
+    def beacon(self, url: "str", body: "str") -> "bool":
         try:
             return bool(js_call(window.navigator, "sendBeacon", url, body))
         except JsError:  # an invalid URL
@@ -175,21 +180,21 @@ class WebPlatform(Platform):
 
     # Timers and page lifecycle
 
-    def set_timeout(self, fn, ms):
+    def set_timeout(self, fn: "Callable[[], None]", ms: "int") -> "Any":
         return ffi.set_timeout(fn, ms)
 
-    def clear_timeout(self, handle):
+    def clear_timeout(self, handle: "Any") -> "None":
         ffi.clear_timeout(handle)
 
-    def listen(self, name, fn):
+    def listen(self, name: "str", fn: "Callable[..., None]") -> "None":
         fns = self._listeners.get(name)
         if fns is None:
             fns = self._listeners[name] = []
             self._subscribe(name, fns)
         fns.append(fn)
 
-    def _subscribe(self, name, fns):
-        def fire(*args):
+    def _subscribe(self, name: "str", fns: "list[Callable[..., None]]") -> "None":
+        def fire(*args: "Any") -> "None":
             for fn in fns:
                 try:
                     fn(*args)
@@ -200,7 +205,7 @@ class WebPlatform(Platform):
             # Hidden (tab switch, minimised) may be the last chance to send on mobile; pagehide is
             # the page being left for good (or for the back/forward cache). The core beacons on
             # both and marks its queue closed only on the second.
-            def on_visibility(event):
+            def on_visibility(event: "Any") -> "None":
                 if document.visibilityState == "hidden":
                     fire(False)
 
@@ -210,7 +215,7 @@ class WebPlatform(Platform):
             window.addEventListener("online", create_proxy(lambda event: fire()))
         elif name == "storage":
 
-            def on_storage(event):
+            def on_storage(event: "Any") -> "None":
                 key, value = event.key, event.newValue
                 fire(None if is_nullish(key) else key, None if is_nullish(value) else value)
 
@@ -220,7 +225,7 @@ class WebPlatform(Platform):
             # wrapper would turn an `undefined` URL argument into null, which the browser reads as
             # "/null". It hands over the page as it was when the navigation happened; page()
             # answers with it while the listeners run.
-            def on_navigate(page_json=None):
+            def on_navigate(page_json: "Any" = None) -> "None":
                 self._nav_page = json.loads(page_json) if isinstance(page_json, str) else None
                 try:
                     fire()
@@ -233,12 +238,12 @@ class WebPlatform(Platform):
             else:
                 window.addEventListener("popstate", create_proxy(lambda event: on_navigate()))
 
-    def is_online(self):
+    def is_online(self) -> "bool":
         return bool(window.navigator.onLine)
 
     # Page and console
 
-    def page(self):
+    def page(self) -> "dict[str, Any]":
         if self._nav_page is not None:
             return dict(self._nav_page)
         location = window.location
@@ -250,13 +255,13 @@ class WebPlatform(Platform):
             "search": location.search,
         }
 
-    def environment(self):
+    def environment(self) -> "dict[str, Any]":
         return {
             "locale": window.navigator.language,
             "timezone": window.Intl.DateTimeFormat.new().resolvedOptions().timeZone,
         }
 
-    def log(self, level, message):
+    def log(self, level: "str", message: "str") -> "None":
         console = window.console
         method = console.log
         if level == "error":

@@ -120,7 +120,9 @@ def call_problem(call: typing.Any) -> str | None:
     return None
 
 
-def _header(body: dict[str, typing.Any]) -> tuple[str, str | None, typing.Any, str | None, dict[str, str], list]:
+def _header(
+    body: dict[str, typing.Any],
+) -> tuple[str, str | None, typing.Any, str | None, dict[str, str], list[typing.Any]]:
     """The beacon's fields around its calls, checked: 400 if one is unusable."""
     anonymous_id = body.get("anonymousId")
     if not looks_like_id(anonymous_id):

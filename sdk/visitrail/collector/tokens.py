@@ -115,4 +115,4 @@ def verify_identity_token(secret: str, token: typing.Any, user_id: typing.Any) -
         raise TokenMalformed()
     if user_id is None or isinstance(user_id, bool) or uid != str(user_id):
         raise TokenForAnotherUser()
-    return typing.cast(dict[str, typing.Any], claims)
+    return claims  # PyJWT types jwt.decode's claims as dict[str, Any]

@@ -19,16 +19,20 @@ MAX_ANONYMOUS_ID_CHARS = 100
 # node, a cycle, a BigInt) arrives as {UNSERIALISABLE: "function"} so it is reported here, once.
 UNSERIALISABLE = "__unserialisable__"
 
+TYPE_CHECKING = False  # true for mypy only: these imports never run (MicroPython has no typing)
+if TYPE_CHECKING:
+    from typing import Any, TypeGuard
+
 
 class CallError(Exception):
     """The call cannot be made; its message says why, for one console error."""
 
 
-def _is_obj(v):
+def _is_obj(v: "object") -> "TypeGuard[dict[str, Any]]":
     return isinstance(v, dict)
 
 
-def clean(value, where, warnings, depth=0):
+def clean(value: "Any", where: "str", warnings: "list[str]", depth: "int" = 0) -> "Any":
     """A JSON-safe copy of value; what cannot be carried is dropped and named in warnings."""
     if depth > MAX_DEPTH:
         warnings.append(where + " is nested too deeply (or cyclic) and was dropped")
@@ -44,7 +48,7 @@ def clean(value, where, warnings, depth=0):
         if len(value) == 1 and UNSERIALISABLE in value:
             warnings.append(where + " is not serialisable (" + str(value[UNSERIALISABLE]) + ") and was dropped")
             return None
-        out = {}
+        out: "dict[str, Any]" = {}
         for k, v in value.items():
             if not isinstance(k, str):
                 k = str(k)
@@ -53,26 +57,27 @@ def clean(value, where, warnings, depth=0):
                 out[k] = c
         return out
     if isinstance(value, (list, tuple)):
-        out = []
+        items: "list[Any]" = []
         for i, v in enumerate(value):
             c = clean(v, where + "[" + str(i) + "]", warnings, depth + 1)
             if c is not None or v is None:
-                out.append(c)
-        return out
+                items.append(c)
+        return items
     warnings.append(where + " is not serialisable (" + type(value).__name__ + ") and was dropped")
     return None
 
 
-def _object(value, name, warnings):
+def _object(value: "Any", name: "str", warnings: "list[str]") -> "dict[str, Any]":
     if value is None:
         return {}
     if not _is_obj(value):
         warnings.append(name + " must be an object, got " + _kind(value) + "; it was dropped")
         return {}
-    return clean(value, name, warnings)
+    cleaned: "dict[str, Any]" = clean(value, name, warnings)  # an object cleans to an object
+    return cleaned
 
 
-def _kind(v):
+def _kind(v: "object") -> "str":
     if isinstance(v, bool):
         return "a boolean"
     if isinstance(v, (int, float)):
@@ -86,7 +91,7 @@ def _kind(v):
     return type(v).__name__
 
 
-def _id(value, name, required):
+def _id(value: "object", name: "str", required: "bool") -> "str | None":
     """A user/group ID: a non-empty string; '' and None mean absent."""
     if value is None or value == "":
         if required:
@@ -99,9 +104,9 @@ def _id(value, name, required):
     return value
 
 
-def _options(value, warnings):
+def _options(value: "Any", warnings: "list[str]") -> "dict[str, Any]":
     opts = _object(value, "options", warnings)
-    out = {}
+    out: "dict[str, Any]" = {}
     if _is_obj(opts.get("context")):
         out["context"] = opts["context"]
     if _is_obj(opts.get("integrations")):
@@ -112,13 +117,13 @@ def _options(value, warnings):
     return out
 
 
-def _arg(args, i):
+def _arg(args: "list[Any]", i: "int") -> "Any":
     return args[i] if len(args) > i else None
 
 
-def parse(method, args):
+def parse(method: "str", args: "list[Any] | tuple[Any, ...] | None") -> "tuple[dict[str, Any], list[str]]":
     """(fields, warnings) for a call; raises CallError when the call must be dropped."""
-    warnings = []
+    warnings: "list[str]" = []
     args = list(args or [])
     if method == "identify":
         # identify(userId, traits?, options?) or identify(traits, options?)

@@ -11,14 +11,14 @@ FLOOR_MS = 100
 RETRY_AFTER_CAP_MS = 300000
 
 
-def ceiling(attempt):
+def ceiling(attempt: "int") -> "int":
     """The longest wait before retry number `attempt` (1-based)."""
     if attempt > 16:
         return CAP_MS
     return min(CAP_MS, BASE_MS * (1 << (attempt - 1)))
 
 
-def delay(attempt, unit, retry_after_s=None):
+def delay(attempt: "int", unit: "float", retry_after_s: "float | None" = None) -> "int":
     """The wait in ms; `unit` is a random number in [0, 1)."""
     d = max(FLOOR_MS, int(unit * ceiling(attempt)))
     if retry_after_s is not None and retry_after_s >= 0:
@@ -26,12 +26,12 @@ def delay(attempt, unit, retry_after_s=None):
     return d
 
 
-def unit_from(random_bytes):
+def unit_from(random_bytes: "bytes") -> "float":
     """A number in [0, 1) from 4 random bytes given by the platform."""
     b = random_bytes
     return ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) / 4294967296.0
 
 
-def retryable(status):
+def retryable(status: "int") -> "bool":
     """Network errors, timeouts, rate limits and server errors are retried; other 4xx are not."""
     return status == 0 or status in (408, 429) or (status >= 500 and status not in (501, 505))

@@ -17,11 +17,17 @@ from .recorder import CONSENT_METHODS, Recorder
 from .sessions import Sessions
 from .stores import Health, LayeredStore
 
+TYPE_CHECKING = False  # true for mypy only: these imports never run (MicroPython has no typing)
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    from .platform import Platform
+
 CONSENT_KEY = "visitrail_consent"
 
 
 class Client:
-    def __init__(self, platform, opts=None):
+    def __init__(self, platform: "Platform", opts: "dict[str, Any] | None" = None) -> "None":
         o = opts or {}
         self.platform = platform
         self.write_key = o.get("writeKey") or ""
@@ -68,16 +74,16 @@ class Client:
             self.log("error", "no data-endpoint on the tag: events are queued but cannot be sent")
         self.started = False
 
-    def new_id(self):
+    def new_id(self) -> "str":
         return uuid4(self.platform.random_bytes(16))
 
     @property
-    def consent(self):
+    def consent(self) -> "str":
         return self.recorder.consent
 
     # Console ------------------------------------------------------------------------------
 
-    def log(self, level, message):
+    def log(self, level: "str", message: "str") -> "None":
         if level == "debug" and not getattr(self, "debug_on", False):
             return
         try:
@@ -87,7 +93,7 @@ class Client:
 
     # The one entry point ------------------------------------------------------------------
 
-    def call(self, method, args=None, meta=None):
+    def call(self, method: "str", args: "list[Any] | None" = None, meta: "dict[str, Any] | None" = None) -> "Any":
         """Run a public call; returns what a getter returns, else None. Never raises."""
         try:
             return self._call(method, list(args or []), meta or {})
@@ -97,7 +103,7 @@ class Client:
             self.log("error", method + "() failed inside the SDK: " + type(e).__name__ + ": " + str(e)[:200])
         return None
 
-    def _call(self, method, args, meta):
+    def _call(self, method: "str", args: "list[Any]", meta: "dict[str, Any]") -> "Any":
         if method in CONSENT_METHODS:
             return self._decide(method == "consent.grant")
         if method == "consent.state":
@@ -113,7 +119,7 @@ class Client:
         self.recorder.record(method, args, self._stamp(meta))
         return None
 
-    def _stamp(self, meta):
+    def _stamp(self, meta: "dict[str, Any]") -> "dict[str, Any]":
         """The call's time, messageId and page: given by the loader for a replayed call, else now."""
         t = meta.get("timestamp")
         t = int(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else self.platform.now_ms()
@@ -125,14 +131,14 @@ class Client:
 
     # Consent ------------------------------------------------------------------------------
 
-    def _stored_consent(self):
+    def _stored_consent(self) -> "str | None":
         try:
             value = self.local.get(CONSENT_KEY) if self.local is not None else None
         except Exception:
             return None
         return value if value in ("granted", "denied") else None
 
-    def _decide(self, granted):
+    def _decide(self, granted: "bool") -> "None":
         held = self.recorder.decide(granted)
         try:
             if self.local is not None:
@@ -149,7 +155,7 @@ class Client:
 
     # Lifecycle ----------------------------------------------------------------------------
 
-    def start(self, page_meta=None):
+    def start(self, page_meta: "dict[str, Any] | None" = None) -> "None":
         """After the stub queue was replayed: the automatic page view, listeners, leftover sends."""
         if self.started:
             return
@@ -166,11 +172,11 @@ class Client:
         if self.consent == "granted":
             self.delivery.resume()
 
-    def _on_storage(self, key, value):
+    def _on_storage(self, key: "str | None", value: "str | None") -> "None":
         if self.consent == "granted":
             self.delivery.on_storage(key, value)
 
-    def flush(self, on_done=None):
+    def flush(self, on_done: "Callable[[bool], None] | None" = None) -> "None":
         try:
             self.delivery.flush(on_done)
         except Exception as e:
@@ -178,8 +184,8 @@ class Client:
             if on_done is not None:
                 on_done(False)
 
-    def _guard(self, fn):
-        def run(*args):
+    def _guard(self, fn: "Callable[..., object]") -> "Callable[..., None]":
+        def run(*args: "Any") -> "None":
             try:
                 fn(*args)
             except Exception as e:
@@ -188,7 +194,7 @@ class Client:
         return run
 
 
-GETTERS = {
+GETTERS: "dict[str, Callable[[Client], Any]]" = {
     "user.anonymousId": lambda c: c.identity.anonymous_id(),
     "user.id": lambda c: c.identity.user_id(),
     "user.traits": lambda c: c.identity.traits(),

@@ -18,6 +18,13 @@ from .ids import iso_utc
 from .outbox import Outbox
 from .refusals import reasons
 
+TYPE_CHECKING = False  # true for mypy only: these imports never run (MicroPython has no typing)
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    from .platform import Platform, Store
+    from .stores import Health
+
 MAX_EVENT_BYTES = 32 * 1024  # the collector's per-message limit
 MAX_BATCH_BYTES = 480 * 1000  # under the collector's 500 KB per request
 MAX_BATCH_EVENTS = 500
@@ -26,27 +33,37 @@ FLUSH_GIVE_UP_ATTEMPTS = 8  # a flush() promise settles after this many failed t
 
 
 class Delivery:
-    def __init__(self, platform, endpoint, write_key, outbox_key, store, health, flush_at=20, flush_interval_ms=1000):
+    def __init__(
+        self,
+        platform: "Platform",
+        endpoint: "str",
+        write_key: "str",
+        outbox_key: "str",
+        store: "Store | None",
+        health: "Health",
+        flush_at: "int" = 20,
+        flush_interval_ms: "int" = 1000,
+    ) -> "None":
         self.platform = platform
         self.url = endpoint.rstrip("/") + "/v1/batch"
         self.write_key = write_key
         self.log = health.log
-        self._warned = {}
+        self._warned: "dict[str, bool]" = {}
         self.outbox = Outbox(outbox_key, store, health, platform.now_ms, self._warn_once)
         self.flush_at = max(1, flush_at)
         self.flush_interval_ms = max(0, flush_interval_ms)
-        self.timer = None
-        self.timer_due = None
-        self.in_flight = None  # the messageIds of the request under way
+        self.timer: "Any" = None  # the platform's timer handle
+        self.timer_due: "int | None" = None
+        self.in_flight: "list[str] | None" = None  # the messageIds of the request under way
         self.attempt = 0
         self.batch_limit = MAX_BATCH_EVENTS
-        self.waiters = []  # [pending messageIds, on_done, failures]
-        self.beaconed = {}  # messageIds already handed to a beacon on this page
+        self.waiters: "list[list[Any]]" = []  # [pending messageIds, on_done, failures]
+        self.beaconed: "dict[str, bool]" = {}  # messageIds already handed to a beacon on this page
         self.debug = False
 
     # Putting events in --------------------------------------------------------------------
 
-    def push(self, msg):
+    def push(self, msg: "dict[str, Any]") -> "bool":
         """Queue one message. False (and one console error) when it is too large to ever send."""
         text = json.dumps(msg)
         size = len(text)
@@ -62,7 +79,7 @@ class Delivery:
         self._schedule(0 if queued >= self.flush_at else self.flush_interval_ms)
         return True
 
-    def flush(self, on_done=None):
+    def flush(self, on_done: "Callable[[bool], None] | None" = None) -> "None":
         """Send everything queued now; on_done(ok) once it is all acknowledged or given up."""
         if on_done is not None:
             ids = [m["messageId"] for m in self.outbox.items()]
@@ -72,13 +89,13 @@ class Delivery:
                 self.waiters.append([ids, on_done, 0])
         self._schedule(0)
 
-    def resume(self):
+    def resume(self) -> "None":
         """At start (and on consent): adopt the queues of tabs that are gone, send what is left."""
         self.outbox.adopt()
         if self.outbox.items():
             self._schedule(0)
 
-    def on_storage(self, key, value):
+    def on_storage(self, key: "str | None", value: "str | None") -> "None":
         """Another tab wrote localStorage: if it left with events still queued (its record is
         marked closed on pagehide), take them over now rather than at the next page load."""
         if self.outbox.closed_elsewhere(key, value) and self.outbox.adopt():
@@ -86,7 +103,7 @@ class Delivery:
 
     # Sending ------------------------------------------------------------------------------
 
-    def _schedule(self, ms):
+    def _schedule(self, ms: "int") -> "None":
         due = self.platform.now_ms() + ms
         if self.timer is not None:
             if self.timer_due is not None and self.timer_due <= due:
@@ -95,12 +112,12 @@ class Delivery:
         self.timer_due = due
         self.timer = self.platform.set_timeout(self._fire, ms)
 
-    def _fire(self):
+    def _fire(self) -> "None":
         self.timer = None
         self.timer_due = None
         self._send_next()
 
-    def _body(self, batch):
+    def _body(self, batch: "list[dict[str, Any]]") -> "str":
         """A /v1/batch body; the write key is in it because a beacon cannot set headers."""
         return (
             '{"batch": '
@@ -112,10 +129,10 @@ class Delivery:
             + "}"
         )
 
-    def _size(self, m):
+    def _size(self, m: "dict[str, Any]") -> "int":
         return len(self.outbox.text_of(m)) + 1
 
-    def _send_next(self):
+    def _send_next(self) -> "None":
         if self.in_flight is not None:
             return
         items = self.outbox.items()
@@ -124,6 +141,7 @@ class Delivery:
             return
         if not self.platform.is_online():
             return  # the "online" listener flushes when the browser is back
+        batch: "list[dict[str, Any]]"
         batch, size = [], 0
         for m in items:
             s = self._size(m)
@@ -135,13 +153,13 @@ class Delivery:
         body = self._body(batch)
         sent = self.in_flight
 
-        def done(status, retry_after_s=None, text=None):
+        def done(status: "int", retry_after_s: "int | None" = None, text: "str | None" = None) -> "None":
             self._report(status, text)
             self._on_response(sent, status, retry_after_s)
 
         self.platform.send(self.url, body, done)
 
-    def _on_response(self, ids, status, retry_after_s):
+    def _on_response(self, ids: "list[str]", status: "int", retry_after_s: "int | None") -> "None":
         self.in_flight = None
         if self.debug:
             self.log("debug", "sent " + str(len(ids)) + " events: HTTP " + str(status))
@@ -171,7 +189,7 @@ class Delivery:
         self.outbox.forget(ids)
         self._send_next()
 
-    def _report(self, status, text):
+    def _report(self, status: "int", text: "str | None") -> "None":
         if status == 0 or status >= 500:
             return
         for reason in reasons(text):
@@ -181,13 +199,13 @@ class Delivery:
                 "error",
             )
 
-    def _settle_waiters(self, items):
+    def _settle_waiters(self, items: "list[dict[str, Any]]") -> "None":
         if not self.waiters:
             return
-        present = {}
+        present: "dict[str, bool]" = {}
         for m in items:
             present[m["messageId"]] = True
-        keep = []
+        keep: "list[list[Any]]" = []
         for w in self.waiters:
             w[0] = [i for i in w[0] if i in present]
             if not w[0]:
@@ -200,7 +218,7 @@ class Delivery:
 
     # The page going away ------------------------------------------------------------------
 
-    def on_hide(self, final=False):
+    def on_hide(self, final: "bool" = False) -> "None":
         """Hand what is queued to the browser's beacon; it stays queued until acknowledged.
 
         final: the page is being left (pagehide), so its queue is marked closed for the next tab.
@@ -208,6 +226,7 @@ class Delivery:
         if final:
             self.outbox.close()
         items = [m for m in self.outbox.items() if m["messageId"] not in self.beaconed]
+        chunk: "list[dict[str, Any]]"
         chunk, size = [], 0
         for m in items:
             s = self._size(m)
@@ -220,7 +239,7 @@ class Delivery:
         if chunk:
             self._beacon(chunk)
 
-    def _beacon(self, batch):
+    def _beacon(self, batch: "list[dict[str, Any]]") -> "bool":
         ok = self.platform.beacon(self.url, self._body(batch))
         if ok:
             for m in batch:
@@ -229,7 +248,7 @@ class Delivery:
             self.log("debug", "beacon of " + str(len(batch)) + " events: " + ("queued" if ok else "refused"))
         return ok
 
-    def _warn_once(self, key, message, level="warn"):
+    def _warn_once(self, key: "str", message: "str", level: "str" = "warn") -> "None":
         if key not in self._warned:
             self._warned[key] = True
             self.log(level, message)

@@ -7,18 +7,31 @@ raw beacon calls into events, so the two can never disagree on the shape.
 from .. import __version__
 from .ids import iso_utc
 
+TYPE_CHECKING = False  # true for mypy only: these imports never run (MicroPython has no typing)
+if TYPE_CHECKING:
+    from typing import Any
+
 LIBRARY = {"name": "visitrail", "version": __version__}
 PAGE_KEYS = ("path", "url", "title", "referrer", "search")
 
 
-def _merge(base, extra):
+def _merge(base: "dict[str, Any]", extra: "dict[str, Any] | None") -> "dict[str, Any]":
     out = dict(base)
     for k, v in (extra or {}).items():
         out[k] = v
     return out
 
 
-def build(kind, fields, ids, timestamp_ms, message_id, page=None, session=None, environment=None):
+def build(
+    kind: "str",
+    fields: "dict[str, Any]",
+    ids: "dict[str, Any]",
+    timestamp_ms: "int",
+    message_id: "str",
+    page: "dict[str, Any] | None" = None,
+    session: "dict[str, Any] | None" = None,
+    environment: "dict[str, Any] | None" = None,
+) -> "dict[str, Any]":
     """A message of `kind` ("identify", "track", "page", "group", "alias").
 
     fields:  what calls.parse made of the call's arguments (plus "traits" for identify: the merged
@@ -28,13 +41,13 @@ def build(kind, fields, ids, timestamp_ms, message_id, page=None, session=None, 
     session: {"id", "startedAt", "sequence"} at call time, or None.
     """
     options = fields.get("options") or {}
-    context = {"library": dict(LIBRARY)}
+    context: "dict[str, Any]" = {"library": dict(LIBRARY)}
     for k, v in (environment or {}).items():
         if v is not None:
             context[k] = v
     if page:
         context["page"] = dict(page)
-    integrations = {}
+    integrations: "dict[str, Any]" = {}
     if session:
         context["sessionId"] = session["id"]
         context["sessionSequence"] = session["sequence"]
@@ -42,7 +55,7 @@ def build(kind, fields, ids, timestamp_ms, message_id, page=None, session=None, 
         integrations["Actions Amplitude"] = {"session_id": session["startedAt"]}
     if ids.get("identityToken"):
         context["identityToken"] = ids["identityToken"]
-    msg = {
+    msg: "dict[str, Any]" = {
         "type": kind,
         "messageId": message_id,
         "timestamp": iso_utc(timestamp_ms),
@@ -60,7 +73,7 @@ def build(kind, fields, ids, timestamp_ms, message_id, page=None, session=None, 
         msg["properties"] = fields.get("properties") or {}
     elif kind == "page":
         # As analytics.js does: the page's own fields are the default properties of a page call.
-        props = {}
+        props: "dict[str, Any]" = {}
         for k in PAGE_KEYS:
             if page and page.get(k) is not None:
                 props[k] = page[k]

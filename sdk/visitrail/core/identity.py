@@ -19,12 +19,24 @@ import json
 from .ids import digest, looks_like_id
 from .stores import LayeredStore, dump_record, load_record
 
+TYPE_CHECKING = False  # true for mypy only: these imports never run (MicroPython has no typing)
+if TYPE_CHECKING:
+    from typing import Any, Callable, TypedDict
+
+    from .platform import Platform, Store
+    from .stores import Health
+
+    class Group(TypedDict):  # visitrail_user's "group"
+        id: "str"
+        traits: "dict[str, Any]"
+
+
 ANON_KEY = "visitrail_aid"
 USER_KEY = "visitrail_user"
 ONE_YEAR_S = 365 * 24 * 3600
 
 
-def canonical(value):
+def canonical(value: "Any") -> "str":
     """JSON with sorted keys (MicroPython's json.dumps has no sort_keys)."""
     if isinstance(value, dict):
         return "{" + ",".join(json.dumps(k) + ":" + canonical(value[k]) for k in sorted(value)) + "}"
@@ -33,14 +45,16 @@ def canonical(value):
     return json.dumps(value)
 
 
-def merge_traits(held, new):
+def merge_traits(held: "dict[str, Any] | None", new: "dict[str, Any] | None") -> "dict[str, Any]":
     out = dict(held or {})
     for k, v in (new or {}).items():
         out[k] = v
     return out
 
 
-def id_stores(platform, mode, domain, local, health):
+def id_stores(
+    platform: "Platform", mode: "str", domain: "str | None", local: "Store | None", health: "Health"
+) -> "LayeredStore":
     """The layered store for the visitor ID under a `data-id-storage` mode."""
     if mode == "memory":
         return LayeredStore([], health)
@@ -54,7 +68,13 @@ def id_stores(platform, mode, domain, local, health):
 class Identity:
     """new_id() makes a visitor ID; `ids` holds the visitor ID, `user_store` the user record."""
 
-    def __init__(self, new_id, ids, user_store, log):
+    def __init__(
+        self,
+        new_id: "Callable[[], str]",
+        ids: "LayeredStore",
+        user_store: "LayeredStore",
+        log: "Callable[[str, str], None]",
+    ) -> "None":
         self.new_id = new_id
         self.ids = ids
         self.users = user_store
@@ -64,7 +84,7 @@ class Identity:
 
     # The visitor --------------------------------------------------------------------------
 
-    def anonymous_id(self):
+    def anonymous_id(self) -> "str":
         aid = self.ids.get(ANON_KEY)
         if not looks_like_id(aid):
             if aid is not None:
@@ -77,13 +97,13 @@ class Identity:
             self.ids.set(ANON_KEY, aid)
         return aid
 
-    def set_anonymous_id(self, aid):
+    def set_anonymous_id(self, aid: "str") -> "None":
         self.ids.set(ANON_KEY, aid)
         self._refreshed = True
 
     # The user -----------------------------------------------------------------------------
 
-    def _user(self):
+    def _user(self) -> "dict[str, Any]":
         raw = self.users.get(USER_KEY)
         if raw is None:
             return {}
@@ -94,16 +114,18 @@ class Identity:
         self.users.remove(USER_KEY)
         return {}
 
-    def _save(self, user):
+    def _save(self, user: "dict[str, Any]") -> "None":
         self.users.set(USER_KEY, dump_record(user))
 
-    def user_id(self):
+    def user_id(self) -> "Any":  # the stored record's "id": a string, unless storage was tampered with
         return self._user().get("id")
 
-    def traits(self):
+    def traits(self) -> "dict[str, Any]":
         return self._user().get("traits") or {}
 
-    def identify(self, user_id, traits, token=None):
+    def identify(
+        self, user_id: "str | None", traits: "dict[str, Any]", token: "str | None" = None
+    ) -> "tuple[dict[str, Any], bool]":
         """Apply an identify; returns (merged traits, whether an event should be sent)."""
         user = self._user()
         held = user.get("id")
@@ -123,31 +145,31 @@ class Identity:
         self._save(user)
         return merged, send
 
-    def set_token(self, token):
+    def set_token(self, token: "str | None") -> "None":
         user = self._user()
         if user.get("token") != token:
             user["token"] = token
             self._save(user)
 
-    def set_group(self, group_id, traits):
+    def set_group(self, group_id: "str", traits: "dict[str, Any]") -> "dict[str, Any]":
         user = self._user()
         held = user.get("group") or {}
         same = held.get("id") == group_id
-        group = {"id": group_id, "traits": merge_traits(held.get("traits") if same else {}, traits)}
+        group: "Group" = {"id": group_id, "traits": merge_traits(held.get("traits") if same else {}, traits)}
         user["group"] = group
         self._save(user)
         return group["traits"]
 
-    def reset(self, keep_anonymous_id=False):
+    def reset(self, keep_anonymous_id: "bool" = False) -> "None":
         self.users.remove(USER_KEY)
         if not keep_anonymous_id:
             self.ids.remove(ANON_KEY)
 
-    def snapshot(self):
+    def snapshot(self) -> "dict[str, Any]":
         user = self._user()
         return {"anonymousId": self.anonymous_id(), "userId": user.get("id"), "identityToken": user.get("token")}
 
-    def _warn_corrupt(self, key):
+    def _warn_corrupt(self, key: "str") -> "None":
         if not self._corrupt_warned:
             self._corrupt_warned = True
             self.log("warn", "the stored value of " + key + " was unreadable and has been replaced")

@@ -3,10 +3,14 @@
 import binascii
 import hashlib
 
+TYPE_CHECKING = False  # true for mypy only: these imports never run (MicroPython has no typing)
+if TYPE_CHECKING:
+    from typing import TypeGuard
+
 HEX = "0123456789abcdef"
 
 
-def _uuid_shape(b):
+def _uuid_shape(b: "bytes | bytearray") -> "str":
     # RFC 9562 version-4 layout: version nibble 4, variant bits 10.
     b = bytearray(b[:16])
     b[6] = (b[6] & 0x0F) | 0x40
@@ -15,24 +19,24 @@ def _uuid_shape(b):
     return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 
 
-def uuid4(random_bytes):
+def uuid4(random_bytes: "bytes") -> "str":
     """A UUID v4 string from 16 random bytes given by the platform."""
     if len(random_bytes) < 16:
         raise ValueError("uuid4 needs 16 random bytes")
     return _uuid_shape(random_bytes)
 
 
-def uuid_from(seed):
+def uuid_from(seed: "str") -> "str":
     """A UUID-shaped ID derived from a string: the same seed gives the same ID in every tab."""
     return _uuid_shape(hashlib.sha256(seed.encode()).digest())
 
 
-def digest(text):
+def digest(text: "str") -> "str":
     """A short stable fingerprint of a string (identify dedupe)."""
     return binascii.hexlify(hashlib.sha256(text.encode()).digest()).decode()[:32]
 
 
-def _civil_from_days(z):
+def _civil_from_days(z: "int") -> "tuple[int, int, int]":
     # Howard Hinnant's days-to-civil algorithm: days since 1970-01-01 -> (year, month, day).
     z += 719468
     era = (z if z >= 0 else z - 146096) // 146097
@@ -46,12 +50,12 @@ def _civil_from_days(z):
     return (y + 1 if m <= 2 else y), m, d
 
 
-def _pad(n, width):
+def _pad(n: "int", width: "int") -> "str":
     s = str(n)
     return "0" * (width - len(s)) + s
 
 
-def iso_utc(ms):
+def iso_utc(ms: "float") -> "str":
     """Epoch milliseconds -> '2026-11-25T02:55:20.123Z' (ISO 8601, UTC, millisecond precision)."""
     ms = int(ms)
     days, rem = divmod(ms, 86400000)
@@ -77,7 +81,7 @@ def iso_utc(ms):
     )
 
 
-def looks_like_id(value):
+def looks_like_id(value: "object") -> "TypeGuard[str]":
     """A stored ID we are willing to reuse: a non-empty printable string of sane length."""
     if not isinstance(value, str) or not value or len(value) > 100:
         return False

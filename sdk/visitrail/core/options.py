@@ -7,6 +7,10 @@ flag it needs before Python is up (`data-respect-dnt`) by the same rule.
 Numbers outside their range, or unreadable, mean the default.
 """
 
+TYPE_CHECKING = False  # true for mypy only: these imports never run (MicroPython has no typing)
+if TYPE_CHECKING:
+    from typing import Any
+
 FALSE_WORDS = ("false", "0", "no", "off")
 ID_STORAGE_MODES = ("localStorage", "cookie", "memory")
 CONSENT_STATES = ("pending", "granted", "denied")
@@ -14,7 +18,7 @@ DEFAULT_TIMEOUT_MIN = 30
 MAX_TIMEOUT_MIN = 24 * 60
 
 
-def flag(value, default):
+def flag(value: "object", default: "bool") -> "bool":
     """A data-* flag (or a Python bool): see the module docstring."""
     if value is None:
         return default
@@ -23,7 +27,7 @@ def flag(value, default):
     return bool(value)
 
 
-def number(value, default, lo, hi):
+def number(value: "Any", default: "float", lo: "float", hi: "float") -> "float":
     """A number within [lo, hi], else `default`."""
     if isinstance(value, bool):
         return default
@@ -36,12 +40,12 @@ def number(value, default, lo, hi):
     return n
 
 
-def session_timeout_ms(value):
+def session_timeout_ms(value: "object") -> "int":
     """data-session-timeout (minutes) in milliseconds."""
     return int(number(value, DEFAULT_TIMEOUT_MIN, 1, MAX_TIMEOUT_MIN) * 60000)
 
 
-def id_storage(value):
+def id_storage(value: "object") -> "tuple[str, str | None]":
     """(the data-id-storage mode, a warning or None): an unknown mode means localStorage."""
     if value is None or value == "":
         return "localStorage", None
@@ -50,6 +54,6 @@ def id_storage(value):
     return "localStorage", "unknown data-id-storage " + repr(value) + "; using localStorage"
 
 
-def initial_consent(value):
+def initial_consent(value: "object") -> "str":
     """data-consent: "pending" holds everything until consent.grant(); anything else is granted."""
     return "pending" if value == "pending" else "granted"

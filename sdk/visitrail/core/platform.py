@@ -19,6 +19,10 @@ Rules every adapter keeps, because the core relies on them:
 - values crossing the boundary are plain Python: str, int, float, bool, None, list, dict.
 """
 
+TYPE_CHECKING = False  # true for mypy only: these imports never run (MicroPython has no typing)
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
 
 class QuotaError(Exception):
     """Raised by Store.set when the browser refuses the write for lack of room
@@ -34,16 +38,16 @@ class Store:
 
     name = "store"
 
-    def get(self, key):
+    def get(self, key: "str") -> "str | None":
         raise NotImplementedError
 
-    def set(self, key, value):
+    def set(self, key: "str", value: "str") -> "None":
         raise NotImplementedError
 
-    def remove(self, key):
+    def remove(self, key: "str") -> "None":
         raise NotImplementedError
 
-    def keys(self):
+    def keys(self) -> "list[str]":
         """Every key in the store (the delivery queue looks for other tabs' queues)."""
         raise NotImplementedError
 
@@ -53,19 +57,19 @@ class MemoryStore(Store):
 
     name = "memory"
 
-    def __init__(self, data=None):
-        self.data = {} if data is None else data
+    def __init__(self, data: "dict[str, str] | None" = None) -> "None":
+        self.data: "dict[str, str]" = {} if data is None else data
 
-    def get(self, key):
+    def get(self, key: "str") -> "str | None":
         return self.data.get(key)
 
-    def set(self, key, value):
+    def set(self, key: "str", value: "str") -> "None":
         self.data[key] = value
 
-    def remove(self, key):
+    def remove(self, key: "str") -> "None":
         self.data.pop(key, None)
 
-    def keys(self):
+    def keys(self) -> "list[str]":
         return list(self.data)
 
 
@@ -74,27 +78,27 @@ class Platform:
 
     # Clock and randomness -------------------------------------------------------------------
 
-    def now_ms(self):
+    def now_ms(self) -> "int":
         """Wall-clock time, integer milliseconds since the Unix epoch."""
         raise NotImplementedError
 
-    def random_bytes(self, n):
+    def random_bytes(self, n: "int") -> "bytes":
         """n cryptographically random bytes (crypto.getRandomValues in a browser)."""
         raise NotImplementedError
 
     # Storage -------------------------------------------------------------------------------
 
-    def local_store(self):
+    def local_store(self) -> "Store | None":
         """The origin's persistent store (localStorage), or None when the runtime has none."""
-        return
+        return None
 
-    def cookie_store(self, domain=None, max_age_s=31536000):
+    def cookie_store(self, domain: "str | None" = None, max_age_s: "int" = 31536000) -> "Store | None":
         """A store backed by cookies for `domain` (None: the current host), or None."""
-        return
+        return None
 
     # Network -------------------------------------------------------------------------------
 
-    def send(self, url, body, on_done):
+    def send(self, url: "str", body: "str", on_done: "Callable[[int, int | None, str | None], None]") -> "None":
         """POST `body` (a JSON string, sent as text/plain so no CORS preflight is needed).
 
         Calls on_done(status, retry_after_s, text) later: status is the HTTP status, 0 for a network
@@ -103,20 +107,20 @@ class Platform:
         """
         raise NotImplementedError
 
-    def beacon(self, url, body):
+    def beacon(self, url: "str", body: "str") -> "bool":
         """Hand `body` to the browser to send even if the page is going away. True if queued."""
         return False
 
     # Timers and page lifecycle --------------------------------------------------------------
 
-    def set_timeout(self, fn, ms):
+    def set_timeout(self, fn: "Callable[[], None]", ms: "int") -> "Any":
         """Call fn() once after ms milliseconds; returns a handle for clear_timeout."""
         raise NotImplementedError
 
-    def clear_timeout(self, handle):
+    def clear_timeout(self, handle: "Any") -> "None":
         raise NotImplementedError
 
-    def listen(self, name, fn):
+    def listen(self, name: "str", fn: "Callable[..., None]") -> "None":
         """Subscribe to a page event the core cares about:
 
         "hide"      the page is hidden (visibilitychange): fn(False); or left (pagehide): fn(True)
@@ -125,19 +129,19 @@ class Platform:
         "navigate"  a single-page-app navigation (pushState, replaceState, popstate): fn()
         """
 
-    def is_online(self):
+    def is_online(self) -> "bool":
         return True
 
     # Page and console -----------------------------------------------------------------------
 
-    def page(self):
+    def page(self) -> "dict[str, Any]":
         """The page as seen now: {path, url, title, referrer, search}."""
         return {}
 
-    def environment(self):
+    def environment(self) -> "dict[str, Any]":
         """Static facts for context: {locale, timezone} (never the user agent or IP)."""
         return {}
 
-    def log(self, level, message):
+    def log(self, level: "str", message: "str") -> "None":
         """One console line; level is "error", "warn", "info" or "debug"."""
         print("[visitrail] " + level + ": " + message)

@@ -25,6 +25,15 @@ The rules, in order:
 from . import arguments
 from .events import build
 
+TYPE_CHECKING = False  # true for mypy only: these imports never run (MicroPython has no typing)
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    from .identity import Identity
+    from .sessions import Sessions
+
+    Held = tuple[str, list[Any], dict[str, Any]]  # a call consent holds: (method, args, stamp)
+
 EVENT_METHODS = arguments.EVENT_METHODS
 STATE_METHODS = ("reset", "rotate", "setAnonymousId")
 RECORDED = EVENT_METHODS + STATE_METHODS  # what consent holds while pending
@@ -34,21 +43,29 @@ GETTERS = ("user.anonymousId", "user.id", "user.traits", "session.id", "consent.
 METHODS = RECORDED + CONSENT_METHODS + GETTERS + ("debug",)
 
 
-def _quiet(level, message):
+def _quiet(level: "str", message: "str") -> "None":
     pass
 
 
 class Recorder:
-    def __init__(self, identity, sessions, emit, environment=None, consent="granted", log=None):
+    def __init__(
+        self,
+        identity: "Identity",
+        sessions: "Sessions",
+        emit: "Callable[[dict[str, Any]], object]",
+        environment: "Callable[[], dict[str, Any]] | None" = None,
+        consent: "str" = "granted",
+        log: "Callable[[str, str], None] | None" = None,
+    ) -> "None":
         self.identity = identity
         self.sessions = sessions
         self.emit = emit  # emit(message): the event is made
         self.environment = environment  # () -> {locale, timezone}, or None
         self.consent = consent
-        self.held = []
+        self.held: "list[Held]" = []
         self.log = log or _quiet
 
-    def record(self, method, args, stamp):
+    def record(self, method: "str", args: "list[Any]", stamp: "dict[str, Any]") -> "None":
         if self.consent != "granted":
             if self.consent == "pending" and method in RECORDED:
                 self.held.append((method, args, stamp))
@@ -69,13 +86,13 @@ class Recorder:
             return
         self._event(method, fields, stamp)
 
-    def decide(self, granted):
+    def decide(self, granted: "bool") -> "list[Held]":
         """consent.grant (True) or consent.deny: the calls held meanwhile, to record again on a grant."""
         self.consent = "granted" if granted else "denied"
         held, self.held = self.held, []
         return held if granted else []
 
-    def _event(self, kind, fields, stamp):
+    def _event(self, kind: "str", fields: "dict[str, Any]", stamp: "dict[str, Any]") -> "None":
         t = stamp["timestamp"]
         if kind == "identify":
             token = fields["options"].get("identityToken")

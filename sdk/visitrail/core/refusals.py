@@ -8,7 +8,7 @@ one, say). See collector/trust.py.
 import json
 
 
-def reasons(text):
+def reasons(text: "str | None") -> "list[str]":
     """The reasons an answer's body gives, in order; [] for any other body."""
     if not text or ('"error' not in text and '"rejected"' not in text and '"unverified"' not in text):
         return []  # most answers: {"success": true}, not worth parsing
@@ -16,7 +16,7 @@ def reasons(text):
         body = json.loads(text)
     except Exception:
         return []
-    out = []
+    out: "list[str]" = []
     if isinstance(body, dict):
         if isinstance(body.get("error"), str):
             out.append(body["error"])

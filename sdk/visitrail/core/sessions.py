@@ -19,18 +19,24 @@ are explicit single-tab actions and take a fresh random ID.
 from .ids import uuid_from
 from .stores import dump_record, load_record
 
+TYPE_CHECKING = False  # true for mypy only: these imports never run (MicroPython has no typing)
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    from .stores import LayeredStore
+
 SESSION_KEY = "visitrail_session"
 
 
 class Sessions:
     """`store` holds the record; new_id() makes the ID of a session that rotate() starts."""
 
-    def __init__(self, store, timeout_ms, new_id):
+    def __init__(self, store: "LayeredStore", timeout_ms: "int", new_id: "Callable[[], str]") -> "None":
         self.store = store
         self.timeout_ms = timeout_ms
         self.new_id = new_id
 
-    def read(self):
+    def read(self) -> "dict[str, Any] | None":
         raw = self.store.get(SESSION_KEY)
         r = load_record(raw) if raw is not None else None
         if (
@@ -43,10 +49,10 @@ class Sessions:
             return r
         return None  # none yet, or corrupted: the next event starts a session and overwrites it
 
-    def _write(self, r):
+    def _write(self, r: "dict[str, Any]") -> "None":
         self.store.set(SESSION_KEY, dump_record(r))
 
-    def touch(self, t, anonymous_id):
+    def touch(self, t: "int", anonymous_id: "str") -> "dict[str, Any]":
         """Stamp an event made at time t: {"id", "startedAt", "sequence"}; extends or starts."""
         r = self.read()
         if r is not None and t < r["lastActivity"]:
@@ -72,19 +78,19 @@ class Sessions:
         self._write(r)
         return _stamp(r)
 
-    def rotate(self, t):
+    def rotate(self, t: "int") -> "dict[str, Any]":
         r = {"id": self.new_id(), "startedAt": t, "lastActivity": t, "sequence": 0}
         self._write(r)
         return r
 
-    def current_id(self):
+    def current_id(self) -> "str | None":
         r = self.read()
         return r["id"] if r else None
 
 
-def _int(v):
+def _int(v: "object") -> "bool":
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _stamp(r):
+def _stamp(r: "dict[str, Any]") -> "dict[str, Any]":
     return {"id": r["id"], "startedAt": r["startedAt"], "sequence": r["sequence"]}

@@ -22,10 +22,18 @@ import json
 
 from .platform import MemoryStore
 
+TYPE_CHECKING = False  # true for mypy only: these imports never run (MicroPython has no typing)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Literal
+
+    from .platform import Store
+
+    Role = Literal["sync", "fallback"]  # see the module docstring
+
 FORMAT = 1
 
 
-def load_record(raw):
+def load_record(raw: "str") -> "dict[str, Any] | None":
     """A stored JSON record (a dict) of this SDK's format, or None when it is not one."""
     try:
         record = json.loads(raw)
@@ -36,7 +44,7 @@ def load_record(raw):
     return record
 
 
-def dump_record(record):
+def dump_record(record: "dict[str, Any]") -> "str":
     """The JSON text of a record, with its format."""
     record["v"] = FORMAT
     return json.dumps(record)
@@ -46,11 +54,11 @@ class Health:
     """Which stores of one client have failed; shared by all its layered stores so that a blocked
     localStorage is reported once, not once per use."""
 
-    def __init__(self, log):
+    def __init__(self, log: "Callable[[str, str], None]") -> "None":
         self.log = log
-        self.broken = {}
+        self.broken: "dict[str, bool]" = {}
 
-    def fail(self, store, action, err):
+    def fail(self, store: "Store", action: "str", err: "Exception") -> "None":
         if store.name not in self.broken:
             self.broken[store.name] = True
             self.log(
@@ -63,23 +71,23 @@ class Health:
                 + "); the SDK goes on with the next store (cookie, then memory)",
             )
 
-    def usable(self, store):
+    def usable(self, store: "Store | None") -> "bool":
         return store is not None and store.name not in self.broken
 
 
 class LayeredStore:
-    def __init__(self, layers, health):
+    def __init__(self, layers: "list[tuple[Store | None, Role]]", health: "Health") -> "None":
         # layers: [(store, role)] in order of authority; a memory layer is appended.
-        self.layers = [(s, r) for s, r in layers if s is not None]
+        self.layers: "list[tuple[Store, Role]]" = [(s, r) for s, r in layers if s is not None]
         self.layers.append((MemoryStore(), "sync"))
         self.health = health
 
-    def _warn(self, store, action, err):
+    def _warn(self, store: "Store", action: "str", err: "Exception") -> "None":
         self.health.fail(store, action, err)
 
-    def active(self):
+    def active(self) -> "list[tuple[Store, Role]]":
         """The stores in use now: every healthy sync store, plus fallbacks while none came first."""
-        out = []
+        out: "list[tuple[Store, Role]]" = []
         for s, role in self.layers:
             if not self.health.usable(s):
                 continue
@@ -88,9 +96,9 @@ class LayeredStore:
             out.append((s, role))
         return out
 
-    def get(self, key):
-        winner = None
-        stale = []
+    def get(self, key: "str") -> "str | None":
+        winner: "str | None" = None
+        stale: "list[Store]" = []
         for s, _ in self.active():
             try:
                 v = s.get(key)
@@ -106,11 +114,11 @@ class LayeredStore:
                 self._set(s, key, winner)
         return winner
 
-    def set(self, key, value):
+    def set(self, key: "str", value: "str") -> "None":
         for s, _ in self.active():
             self._set(s, key, value)
 
-    def remove(self, key):
+    def remove(self, key: "str") -> "None":
         # Every layer, broken or not, is asked to forget: a sign-out must leave nothing behind.
         for s, _ in self.layers:
             try:
@@ -118,7 +126,7 @@ class LayeredStore:
             except Exception:
                 pass
 
-    def _set(self, s, key, value):
+    def _set(self, s: "Store", key: "str", value: "str") -> "bool":
         try:
             s.set(key, value)
             return True
@@ -127,6 +135,6 @@ class LayeredStore:
             return False
 
 
-def _reason(err):
+def _reason(err: "Exception") -> "str":
     text = str(err) or type(err).__name__
     return text[:120]
