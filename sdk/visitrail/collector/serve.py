@@ -72,7 +72,7 @@ def run(config: Config, host: str, port: int, log_level: str, workers: int = 1) 
         )
         return 1
     with sock:
-        if workers <= 1:
+        if app is not None:
             return _single(app, sock, config, log_level)
         return _several(sock, config, log_level, workers)
 
@@ -86,7 +86,7 @@ class _Server(uvicorn.Server):
             _announce(*self.announce)
 
 
-def _single(app: Starlette | None, sock: socket.socket, config: Config, log_level: str) -> int:
+def _single(app: Starlette, sock: socket.socket, config: Config, log_level: str) -> int:
     server = _Server(uvicorn.Config(app, log_level=log_level))
     server.announce = (sock, config)
     server.run(sockets=[sock])
@@ -94,10 +94,10 @@ def _single(app: Starlette | None, sock: socket.socket, config: Config, log_leve
 
 
 def _several(sock: socket.socket, config: Config, log_level: str, workers: int) -> int:
-    from uvicorn.supervisors import Multiprocess
-
     os.environ[CONFIG_ENV] = json.dumps(config.to_dict())
-    options = uvicorn.Config("visitrail.collector.serve:worker_app", factory=True, workers=workers, log_level=log_level)
     _announce(sock, config)
-    Multiprocess(options, target=uvicorn.Server(options).run, sockets=[sock]).run()
+    # uvicorn's own supervisor, on our socket (fd): workers are started, restarted and stopped by it.
+    uvicorn.run(
+        "visitrail.collector.serve:worker_app", factory=True, workers=workers, fd=sock.fileno(), log_level=log_level
+    )
     return 0
