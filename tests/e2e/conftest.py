@@ -15,6 +15,8 @@ origin, and a guard that no request leaves this machine.
 """
 
 import json
+import os
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,6 +29,15 @@ from visitrail.dev import chromium
 from visitrail.dev.readapi import ReadAPI
 
 from .helpers import ADMIN_TOKEN, WRITE_KEY, pump, wait_for
+
+# $VISITRAIL_TEST_COLLECTOR: the `visitrail` executable of an installed wheel, which the collectors
+# then run (from a folder outside the checkout) with the assets it carries
+# (tests/packaging/test_install.py runs the slice so).
+INSTALLED = (
+    {"command": [os.environ["VISITRAIL_TEST_COLLECTOR"]], "cwd": tempfile.gettempdir()}
+    if os.environ.get("VISITRAIL_TEST_COLLECTOR")
+    else {}
+)
 
 HERE = Path(__file__).resolve().parent
 PAGES = HERE / "pages"
@@ -154,7 +165,7 @@ def collectors(dist, site, tmp_path_factory):
             db = "sqlite:///" + str(tmp_path_factory.mktemp("collector-" + runtime) / "events.db")
             port = site.server_address[1]
             origins = [site.url] + [f"http://{host}:{port}" for host in MAPPED_HOSTS]
-            proc = CollectorProcess(db, ADMIN_TOKEN, origins, write_key=WRITE_KEY, test_hooks=True)
+            proc = CollectorProcess(db, ADMIN_TOKEN, origins, write_key=WRITE_KEY, test_hooks=True, **INSTALLED)
             url = proc.start()
             started[runtime] = (proc, CollectorHandle(url, ADMIN_TOKEN))
         return started[runtime][1]

@@ -13,11 +13,13 @@ import typing
 __all__ = ["CollectorProcess", "LISTENING"]
 
 LISTENING = re.compile(r"listening on (http://\S+)")
+CLI = "import sys; from visitrail.collector.cli import main; sys.exit(main())"
 
 
 class CollectorProcess:
     """start() returns the collector's URL once it accepts connections. allow_origin: one origin or
-    a list of them; assets: the folder served at /analytics/ (default: the collector's own)."""
+    a list of them; assets: the folder served at /analytics/ (default: the collector's own);
+    command: the `visitrail` executable to run (default: this interpreter's visitrail.collector)."""
 
     def __init__(
         self,
@@ -31,6 +33,8 @@ class CollectorProcess:
         test_hooks: bool = False,
         assets: str | None = None,
         extra_args: typing.Sequence[str] = (),
+        command: typing.Sequence[str] | None = None,
+        cwd: str | None = None,
     ) -> None:
         origins = [allow_origin] if isinstance(allow_origin, str) else list(allow_origin)
         self.args = [
@@ -44,6 +48,8 @@ class CollectorProcess:
         if test_hooks:
             self.args.append("--test-hooks")
         self.args += list(extra_args)
+        self.command = list(command) if command else [sys.executable, "-c", CLI]
+        self.cwd = cwd
         self.echo = echo
         self.output: list[str] = []
         self.proc: subprocess.Popen[str] | None = None
@@ -51,9 +57,9 @@ class CollectorProcess:
         self._drain = threading.Thread()
 
     def start(self, timeout_s: float = 30) -> str:
-        code = "import sys; from visitrail.collector.cli import main; sys.exit(main())"
         proc = self.proc = subprocess.Popen(
-            [sys.executable, "-c", code, *self.args],
+            [*self.command, *self.args],
+            cwd=self.cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
