@@ -423,6 +423,11 @@ def compressed(rel, data):
     return [(suffix, packed) for suffix, packed in forms if len(packed) < 0.9 * len(data)]
 
 
+def step(message):
+    """Progress, for the minute a first build takes (`visitrail demo` in a fresh checkout runs it)."""
+    print("build.py: " + message, file=sys.stderr, flush=True)
+
+
 def build():
     for label, folder in (
         ("@pyscript/core", PYSCRIPT),
@@ -436,7 +441,10 @@ def build():
         raise BuildError("brotli is not installed: pip install -e '.[build]'")
     check_modules()
 
-    files = versioned_files(compile_mpy(BROWSER_MODULES))
+    step(f"compiling the SDK's {len(BROWSER_MODULES)} modules to MicroPython bytecode (mpy-cross)")
+    mpy = compile_mpy(BROWSER_MODULES)
+    step("minifying runtime.js and loader.js (terser), bundling the SDK for Brython")
+    files = versioned_files(mpy)
     # The version in every URL but loader.js's: what those files are made of.
     digest = hashlib.sha256()
     for rel in sorted(files):
@@ -448,6 +456,7 @@ def build():
 
     # Written next to web/dist/ and swapped in with two renames, so that a page (or a test run)
     # loading from web/dist/ meanwhile never sees it half-written.
+    step(f"writing web/dist/ (version {version}): {len(files)} files, each with its brotli and gzip forms")
     staging = DIST.with_name(f"dist.new-{os.getpid()}")
     if staging.exists():
         shutil.rmtree(staging)

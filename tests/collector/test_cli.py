@@ -9,6 +9,7 @@ import os
 import pathlib
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import types
@@ -20,6 +21,7 @@ import segment.analytics as segment
 from segment.analytics.request import APIError
 
 from visitrail.collector.cli import build_parser, config_from_args, main
+from visitrail.collector.config import Config, Source
 
 from .helpers import STARTUP_SECONDS, message, read_line, visitrail_command
 
@@ -240,3 +242,61 @@ def test_config_file_identity_and_privacy(tmp_path: pathlib.Path, capsys: pytest
         file.write_text(json.dumps(bad))
         assert main(["serve", "--config", str(file)]) == 2
         assert "visitrail: " in capsys.readouterr().err
+
+
+@pytest.fixture
+def busy_port() -> typing.Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [
+        (["serve", "--port", "{port}"], "--port"),
+        (["demo", "--port", "{port}", "--collector-port", "0"], "--port"),
+        (["demo", "--port", "0", "--collector-port", "{port}"], "--collector-port"),
+    ],
+    ids=["serve", "demo-site", "demo-collector"],
+)
+def test_a_busy_port_says_which_option_to_change(busy_port: int, command: list[str], flag: str) -> None:
+    argv = [arg.format(port=busy_port) for arg in command]
+    result = subprocess.run(
+        visitrail_command() + argv, capture_output=True, text=True, timeout=STARTUP_SECONDS, stdin=subprocess.DEVNULL
+    )
+    assert result.returncode == 1, result.stderr
+    assert f"another with {flag} (0 picks a free one)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_every_serve_option_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> None:
+    secret_file = tmp_path / "token"
+    secret_file.write_text("from-a-file\n")
+    for name, value in {
+        "VISITRAIL_HOST": "::1", "VISITRAIL_PORT": "9123", "VISITRAIL_WORKERS": "3",
+        "VISITRAIL_DB": "sqlite:///env.db", "VISITRAIL_WRITE_KEY": "k1, k2", "VISITRAIL_ALLOW_ORIGIN": "http://a.test",
+        "VISITRAIL_ADMIN_TOKEN_FILE": str(secret_file), "VISITRAIL_ASSETS": "/srv/assets",
+        "VISITRAIL_IDENTITY_MODE": "verified", "VISITRAIL_IDENTITY_SECRET": "s" * 32, "VISITRAIL_TRUST_PROXY": "2",
+        "VISITRAIL_NO_IP": "1", "VISITRAIL_RATE_LIMIT": "5", "VISITRAIL_RATE_BURST": "50",
+        "VISITRAIL_LOG_LEVEL": "debug", "VISITRAIL_TEST_HOOKS": "true",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    args = build_parser().parse_args(["serve"])
+    assert (args.host, args.port, args.workers, args.log_level) == ("::1", 9123, 3, "debug")
+    config = config_from_args(args)
+    assert [s.write_key for s in config.sources] == ["k1", "k2"]
+    assert config.sources[0].origins == ("http://a.test",) and config.sources[0].identity == "verified"
+    assert (config.db_url, config.admin_token, config.assets_dir) == ("sqlite:///env.db", "from-a-file", "/srv/assets")
+    assert (config.trust_proxy, config.store_ip, config.rate_limit, config.rate_burst) == (2, False, 5.0, 50)
+    assert config.test_hooks
+    # The command line wins over the environment.
+    override = config_from_args(build_parser().parse_args(["serve", "--write-key", "k3", "--db", "sqlite:///cli.db"]))
+    assert [s.write_key for s in override.sources] == ["k3"] and override.db_url == "sqlite:///cli.db"
+
+
+def test_the_configuration_crosses_to_worker_processes_whole() -> None:
+    config = Config(sources=[Source("k", ("http://a.test",), "required", "s" * 32)], db_url="sqlite:///x.db")
+    again = Config.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert again == config and again.token_generated == config.token_generated is True

@@ -1,14 +1,14 @@
 """The demo: its page works against the collector, and `visitrail demo` starts and stops both."""
 
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
 
 import httpx
 import pytest
+
+from visitrail.dev.lines import Lines
 
 # The demo page's tag names no runtime: the default, MicroPython.
 pytestmark = [pytest.mark.e2e, pytest.mark.runtimes("mpy")]
@@ -50,27 +50,23 @@ def test_the_demo_command_serves_both_and_stops_both(dist, stop):
         text=True,
         bufsize=1,
     )
-    lines = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout] + [lines.put(None)], daemon=True).start()
-    output = []
+    lines = Lines(proc)
     try:
-        while not output or "Ctrl-C stops both" not in output[-1]:
-            line = lines.get(timeout=30)
-            assert line is not None, "the demo exited:\n" + "".join(output)
-            output.append(line)
-        text = "".join(output)
+        text = lines.until("Ctrl-C stops both")
         site = re.search(r"demo site +(http://\S+)", text).group(1)
         collector = re.search(r"collector +(http://\S+)", text).group(1)
         assert re.search(r"admin token +\S{20,}", text)
+        assert re.search(r"dashboard +" + re.escape(collector) + r"/ +\(log in with the admin token\)", text)
 
         page = httpx.get(site, timeout=10)
         assert page.status_code == 200
         assert f'src="{collector}/analytics/loader.js"' in page.text
         assert 'data-write-key="demo-key"' in page.text
+        assert f'<a href="{collector}/">the dashboard</a>' in page.text
         loader = httpx.get(collector + "/analytics/loader.js", timeout=10)
         assert loader.status_code == 200 and "analytics" in loader.text
     finally:
         proc.send_signal(stop)
-        assert proc.wait(timeout=20) == 0
+        assert lines.close(timeout_s=20) == 0
     with pytest.raises(httpx.ConnectError):  # the collector went with it
         httpx.get(collector + "/analytics/loader.js", timeout=10)

@@ -6,13 +6,11 @@ the vertical slice passes in Chromium against that installed collector; `visitra
 no checkout to build from."""
 
 import os
-import queue
 import re
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import zipfile
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import pytest
 
 from visitrail import __version__
 from visitrail.collector.demo.process import CollectorProcess
+from visitrail.dev.lines import Lines
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_TIMEOUT_S = 600
@@ -133,15 +132,9 @@ def test_the_demo_runs_from_the_installed_wheel(installed, tmp_path):
         [str(installed / "visitrail"), "demo", "--port", "0", "--collector-port", "0"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
     )  # fmt: skip
-    lines = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout] + [lines.put(None)], daemon=True).start()
-    output = []
+    lines = Lines(proc)
     try:
-        while not output or "Ctrl-C stops both" not in output[-1]:
-            line = lines.get(timeout=60)
-            assert line is not None, "the demo exited:\n" + "".join(output)
-            output.append(line)
-        text = "".join(output)
+        text = lines.until("Ctrl-C stops both")
         assert "build.py" not in text  # nothing built: the wheel's assets
         site = re.search(r"demo site +(http://\S+)", text).group(1)
         collector = re.search(r"collector +(http://\S+)", text).group(1)
@@ -149,5 +142,4 @@ def test_the_demo_runs_from_the_installed_wheel(installed, tmp_path):
         assert httpx.get(collector + "/analytics/loader.js").status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
-        proc.stdout.close()
+        assert lines.close() == 0

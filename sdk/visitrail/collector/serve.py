@@ -66,8 +66,8 @@ def run(config: Config, host: str, port: int, log_level: str, workers: int = 1) 
         sock = _bind(host, port)
     except OSError as exc:
         print(
-            f"visitrail: cannot listen on {host}:{port} ({exc.strerror or exc}): choose another port with --port "
-            "(--port 0 picks a free one)",
+            f"visitrail: cannot listen on {host}:{port} ({exc.strerror or exc}): choose another with --port "
+            "(0 picks a free one)",
             file=sys.stderr,
         )
         return 1

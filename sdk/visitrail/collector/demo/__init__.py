@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,18 @@ from .site import DEMO_PAGES, SiteServer
 __all__ = ["main", "WRITE_KEY"]
 
 WRITE_KEY = "demo-key"
+
+
+def _free(port: int) -> bool:
+    """Can the collector bind this port of 127.0.0.1 (0: any port can)?"""
+    if port == 0:
+        return True
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _interrupt(signum: int, frame: types.FrameType | None) -> None:
@@ -64,7 +77,19 @@ def _run(args: argparse.Namespace) -> int:
         try:
             site = SiteServer(args.port, {"/": DEMO_PAGES})
         except OSError as exc:
-            print(f"visitrail demo: cannot serve the site on port {args.port}: {exc}", file=sys.stderr)
+            print(
+                f"visitrail demo: cannot serve the site on port {args.port} ({exc.strerror or exc}): choose "
+                "another with --port (0 picks a free one)",
+                file=sys.stderr,
+            )
+            return 1
+        if not _free(args.collector_port):
+            site.server_close()
+            print(
+                f"visitrail demo: port {args.collector_port} is in use: give the collector another with "
+                "--collector-port (0 picks a free one)",
+                file=sys.stderr,
+            )
             return 1
         collector = CollectorProcess(
             db, token, site.url, port=args.collector_port, write_key=WRITE_KEY, echo=True, log_level="info"
@@ -79,6 +104,7 @@ def _run(args: argparse.Namespace) -> int:
             print()
             print("  demo site    " + site.url + "/")
             print("  collector    " + url + "   (write key " + WRITE_KEY + ")")
+            print("  dashboard    " + url + "/   (log in with the admin token)")
             print("  admin token  " + token)
             print("  events       curl -H 'Authorization: Bearer " + token + "' '" + url + "/api/events?userId=...'")
             print("  database     " + db)
