@@ -4,6 +4,7 @@
 
     web/dist/loader.js                      web/loader.js minified (terser), the version baked in
     web/dist/VERSION                        that version: what every file below is made of
+    web/dist/visitrail.d.ts                 the TypeScript declarations of window.analytics (web/types/)
     web/dist/runtime.js                     web/runtime.js minified, the SDK's module list baked in
     web/dist/pyscript/*.js, core.css        @pyscript/core's dist (no source maps)   mpy, py
     web/dist/micropython/micropython.{mjs,wasm}                                          mpy
@@ -452,6 +453,8 @@ def build():
     version = digest.hexdigest()[:10]
     files["loader.js"] = bake("loader.js", VERSION_PLACEHOLDER, version)
     files["VERSION"] = (version + "\n").encode()
+    # Beside the tag, unversioned like it: the types of window.analytics (web/types/, also an npm package).
+    files["visitrail.d.ts"] = (ROOT / "web" / "types" / "index.d.ts").read_bytes()
     check_budgets(files)
 
     # Written next to web/dist/ and swapped in with two renames, so that a page (or a test run)

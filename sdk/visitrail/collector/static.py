@@ -35,6 +35,7 @@ __all__ = ["Assets", "MEDIA_TYPES"]
 
 MEDIA_TYPES = {
     ".js": "text/javascript",
+    ".ts": "text/plain; charset=utf-8",  # declarations, read by editors and tsc, never run
     ".mjs": "text/javascript",
     ".wasm": "application/wasm",  # needed for WebAssembly.instantiateStreaming
     ".mpy": "application/octet-stream",
