@@ -7,15 +7,13 @@ directly: no HTTP, validation, dedup or profile resolution. SQLite in WAL mode w
 collector's (default) synchronous setting.
 """
 
-import os
 import sqlite3
 import time
 
-from visitrail.dev.postgres import URLS_ENV, PostgresServer, find_binaries
+from visitrail.dev.postgres import server_or_reason
 
 from . import machine
 
-NO_POSTGRES = "postgres: skipped (PostgreSQL is not installed: apt-get install postgresql)"
 RAW_TABLE = """CREATE TABLE raw_events (
     message_id TEXT NOT NULL, type TEXT NOT NULL, anonymous_id TEXT, user_id TEXT, timestamp TEXT NOT NULL,
     body TEXT NOT NULL
@@ -27,22 +25,9 @@ STORED_TABLES = ("events", "profiles", "identities")
 
 
 def start_postgres():
-    """(server, what it is), or (None, why not): the server $VISITRAIL_TEST_DATABASE_URLS names, or
-    a throwaway cluster started as the tests start theirs."""
-    given = [u for u in os.environ.get(URLS_ENV, "").split(",") if u.startswith(("postgresql:", "postgres:"))]
-    if given:
-        return PostgresServer(given[0]), f"postgres: the server ${URLS_ENV} names"
-    bin_dir = find_binaries()
-    if bin_dir is None:
-        return None, NO_POSTGRES
-    try:
-        server = PostgresServer.start(bin_dir)
-    except RuntimeError as exc:
-        return None, f"postgres: skipped ({str(exc).splitlines()[0]})"
-    version = bin_dir.rstrip("/").split("/")[-2]
-    return server, (
-        f"postgres: a throwaway PostgreSQL {version} cluster, fsync=off and full_page_writes=off (as in the tests)"
-    )
+    """(server, what it is), or (None, why not), as the tests find theirs."""
+    server, what = server_or_reason()
+    return server, ("postgres: " + what + (" (as in the tests)" if server is not None else ""))
 
 
 def raw_sqlite(path, workload):

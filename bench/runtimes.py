@@ -82,8 +82,7 @@ def servers():
                 read.close()
                 collector.stop()
     finally:
-        site.shutdown()
-        site.server_close()
+        site.stop()
 
 
 def measure(runtimes, runs):

@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 
 from visitrail.collector.app import create_app
 from visitrail.collector.config import Config, Source
-from visitrail.dev.postgres import URLS_ENV, PostgresServer, find_binaries
+from visitrail.dev.postgres import PostgresServer, server_or_reason
 
 from .helpers import ADMIN_TOKEN, NOW, ORIGIN, OTHER_KEY, OTHER_ORIGIN, WRITE_KEY
 
@@ -35,36 +35,32 @@ def client(config: Config) -> typing.Iterator[TestClient]:
 # which the tests CREATE DATABASE), else a throwaway server started from Debian's binaries. Without
 # either the PostgreSQL cases skip, except under CI=true, where they fail: CI must test both.
 
-NO_POSTGRES = (
-    "PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb): apt-get install postgresql, "
-    f"or set {URLS_ENV}=postgresql://user@host/db"
-)
+
+@pytest.fixture(scope="session")
+def postgres_found() -> typing.Iterator[tuple[PostgresServer | None, str]]:
+    """(the server, what it is) or (None, why there is none)."""
+    server, what = server_or_reason()
+    try:
+        yield server, what
+    finally:
+        if server is not None:
+            server.stop()
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> typing.Iterator[PostgresServer | None]:
-    given = [url for url in os.environ.get(URLS_ENV, "").split(",") if url.startswith(("postgresql:", "postgres:"))]
-    if given:
-        yield PostgresServer(given[0])
-        return
-    bin_dir = find_binaries()
-    if bin_dir is None:
-        yield None
-        return
-    server = PostgresServer.start(bin_dir)
-    try:
-        yield server
-    finally:
-        server.stop()
+def postgres_server(postgres_found: tuple[PostgresServer | None, str]) -> PostgresServer | None:
+    return postgres_found[0]
 
 
 @pytest.fixture
-def postgres_url(postgres_server: PostgresServer | None) -> typing.Iterator[str]:
-    """A new, empty PostgreSQL database for this test."""
+def postgres_url(postgres_found: tuple[PostgresServer | None, str]) -> typing.Iterator[str]:
+    """A new, empty PostgreSQL database for this test. Without a server the test skips, except under
+    CI=true (.ci/run sets it), where it fails: CI must test both backends."""
+    postgres_server, why = postgres_found
     if postgres_server is None:
         if os.environ.get("CI") == "true":
-            pytest.fail(NO_POSTGRES)
-        pytest.skip(NO_POSTGRES)
+            pytest.fail(why)
+        pytest.skip(why)
     with postgres_server.database() as url:
         yield url
 

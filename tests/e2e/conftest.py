@@ -149,8 +149,7 @@ def site():
     server = SiteServer(0, {"/": DEMO_PAGES, "/t/": PAGES}, {"runtime": "mpy", "scriptType": "mpy"})
     server.start()
     yield server
-    server.shutdown()
-    server.server_close()
+    server.stop()
 
 
 @pytest.fixture(scope="session")

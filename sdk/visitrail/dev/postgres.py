@@ -21,7 +21,7 @@ import typing
 import urllib.parse
 import uuid
 
-__all__ = ["PostgresServer", "find_binaries", "URLS_ENV"]
+__all__ = ["PostgresServer", "find_binaries", "server_or_reason", "URLS_ENV", "NO_POSTGRES"]
 
 URLS_ENV = "VISITRAIL_TEST_DATABASE_URLS"
 START_SECONDS = 60
@@ -105,3 +105,27 @@ def as_postgres(command: list[str]) -> list[str]:
     if shutil.which("runuser"):
         return ["runuser", "-u", "postgres", "--", *command]
     return ["su", "postgres", "-s", "/bin/sh", "-c", shlex.join(command)]
+
+
+NO_POSTGRES = (
+    "PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb): apt-get install postgresql, "
+    f"or set {URLS_ENV}=postgresql://user@host/db"
+)
+
+
+def server_or_reason() -> tuple[PostgresServer | None, str]:
+    """The server $VISITRAIL_TEST_DATABASE_URLS names (its first postgresql:// URL), else a throwaway
+    one started from Debian's binaries; or (None, why not). stop() it when done (a named server is
+    left running)."""
+    given = [url for url in os.environ.get(URLS_ENV, "").split(",") if url.startswith(("postgresql:", "postgres:"))]
+    if given:
+        return PostgresServer(given[0]), f"the server ${URLS_ENV} names"
+    bin_dir = find_binaries()
+    if bin_dir is None:
+        return None, NO_POSTGRES
+    try:
+        server = PostgresServer.start(bin_dir)
+    except RuntimeError as exc:
+        return None, str(exc).splitlines()[0]
+    version = bin_dir.rstrip("/").split("/")[-2]
+    return server, f"a throwaway PostgreSQL {version} cluster, fsync=off and full_page_writes=off"

@@ -61,6 +61,11 @@ class SiteServer(http.server.ThreadingHTTPServer):
         threading.Thread(target=self.serve_forever, daemon=True).start()
         return self.url
 
+    def stop(self) -> None:
+        """Stop serving (after start()) and close the socket."""
+        self.shutdown()
+        self.server_close()
+
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: SiteServer
