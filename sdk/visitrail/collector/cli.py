@@ -166,25 +166,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="enable POST /api/test/fail-next (tests only)",
     )
     serve.add_argument("--log-level", default=env("LOG_LEVEL", "info"), choices=LOG_LEVELS)
-    rebuild = commands.add_parser(
-        "rebuild-profiles", help="recompute every profile from the stored events (e.g. after an upgrade)"
-    )
-    rebuild.add_argument(
+    # The commands that work on the database alone.
+    database = argparse.ArgumentParser(add_help=False)
+    database.add_argument(
         "--db", default=env("DB"), help="database URL (default: sqlite:///visitrail.db, in the working directory)"
     )
-    rebuild.add_argument(
+    database.add_argument(
         "--config", default=env("CONFIG"), metavar="FILE", help="JSON config file; its db is used unless --db is given"
+    )
+    commands.add_parser(
+        "rebuild-profiles",
+        parents=[database],
+        help="recompute every profile from the stored events (e.g. after an upgrade)",
     )
     token = commands.add_parser("token", help="print an identity token for a user, as a site's server issues it")
     token.add_argument("--secret", default=env("IDENTITY_SECRET"), help="the source's identity secret")
     token.add_argument("--uid", required=True, help="the userId the token vouches for")
     token.add_argument("--ttl", type=int, default=3600, metavar="SECONDS", help="lifetime (default: 3600)")
-    erase = commands.add_parser("erase", help="delete a profile with all its IDs and events (right to erasure)")
-    erase.add_argument(
-        "--db", default=env("DB"), help="database URL (default: sqlite:///visitrail.db, in the working directory)"
-    )
-    erase.add_argument(
-        "--config", default=env("CONFIG"), metavar="FILE", help="JSON config file; its db is used unless --db is given"
+    erase = commands.add_parser(
+        "erase", parents=[database], help="delete a profile with all its IDs and events (right to erasure)"
     )
     who = erase.add_mutually_exclusive_group(required=True)
     who.add_argument("--user-id", metavar="U", help="the profile holding this userId")
