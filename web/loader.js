@@ -102,6 +102,8 @@
   let get = (m) => () => py ? call(m, []) : null;
   a.user = () => ({ anonymousId: get("user.anonymousId"), id: get("user.id"), traits: get("user.traits") });
   a.session = () => ({ id: get("session.id") });
+  // The URL with this visitor for another of the site's domains (before boot: the URL as it is).
+  a.decorate = (u) => py ? call("decorate", [u]) : u;
 
   // Resolves once everything queued so far is acknowledged by the collector (or given up).
   a.flush = () => new Promise((r) => py ? pf(r) : flushes.push(r));

@@ -154,7 +154,8 @@ class MemoryPlatform(Platform):
         self._cookies = cookies
         self.cookie_jars: "list[CookieJar]" = []
         self.logs: "list[tuple[str, str]]" = []
-        self.listeners: "dict[str, list[Callable[..., None]]]" = {}
+        self.listeners: "dict[str, list[Callable[..., Any]]]" = {}
+        self.replaced: "list[str]" = []  # replace_url()'s, in order
         self.current_page = page or {
             "path": "/",
             "url": "http://127.0.0.1:8000/",
@@ -207,6 +208,18 @@ class MemoryPlatform(Platform):
     def emit(self, name: "str", *args: "Any") -> "None":
         for fn in self.listeners.get(name, []):
             fn(*args)
+
+    def follow(self, href: "str") -> "str":
+        """A click on a link to `href`: the URL the browser then follows (the "link" listeners')."""
+        for fn in self.listeners.get("link", []):
+            new = fn(href)
+            if isinstance(new, str):
+                href = new
+        return href
+
+    def replace_url(self, url: "str") -> "None":
+        self.current_page = dict(self.current_page, url=url)
+        self.replaced.append(url)
 
     def is_online(self) -> "bool":
         return self.world.online

@@ -22,7 +22,7 @@ def test_the_example_type_checks_and_every_misuse_is_an_error():
 def test_the_declarations_name_every_call_of_the_api_and_are_served_beside_the_tag():
     declarations = (TYPES / "index.d.ts").read_text()
     for call in ("identify(", "track(", "page(", "group(", "alias(", "reset(", "rotate(", "setAnonymousId(",
-                 "user(", "session(", "flush(", "ready(", "debug(", "consent: Consent"):  # fmt: skip
+                 "user(", "session(", "flush(", "ready(", "debug(", "decorate(", "consent: Consent"):  # fmt: skip
         assert call in declarations, call
     assets.build(if_stale=True)
     assert (assets.DIST / "visitrail.d.ts").read_text() == declarations

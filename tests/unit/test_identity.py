@@ -4,7 +4,7 @@ import json
 
 from support import deliver, tab
 
-from visitrail.core.identity import ANON_KEY, USER_KEY
+from visitrail.core.identity import ANON_KEY, SHARED_KEY, USER_KEY
 from visitrail.memory import BrokenStore, DictStore, QuotaStore, World
 
 
@@ -91,7 +91,11 @@ def test_reset_clears_user_traits_visitor_and_session_everywhere():
     before = anon(c)
     session = c.call("session.id")
     c.call("reset")
-    assert USER_KEY not in w.local and ANON_KEY not in w.local and ANON_KEY not in w.cookies
+    # The old visitor is gone from every copy; the new one is written at once, everywhere, so that no
+    # other subdomain can write the old one back from its own copy in between.
+    assert USER_KEY not in w.local
+    assert w.local[ANON_KEY] == w.cookies[ANON_KEY][0] != before
+    assert json.loads(w.cookies[SHARED_KEY][0]) == {"a": w.local[ANON_KEY], "u": None}
     c.call("track", ["After"])
     after = deliver(w)[-1]
     assert "userId" not in after and after["anonymousId"] != before

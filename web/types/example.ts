@@ -21,6 +21,8 @@ analytics.setAnonymousId("from-the-server");
 analytics.debug(true);
 analytics.consent.grant();
 analytics.consent.deny();
+const linked: string = analytics.decorate("https://shop.example/cart");
+console.log(linked);
 
 const visitor: string | null = analytics.user().anonymousId();
 const user: string | null = window.analytics.user().id();
@@ -30,7 +32,8 @@ analytics.ready(() => console.log(visitor, user, plan, session));
 void analytics.flush().then((acknowledged: boolean) => console.log(acknowledged));
 
 const sdk: Analytics = window.analytics;
-const tag: TagOptions = { writeKey: "KEY", idStorage: "cookie", runtime: "mpy", consent: "pending" };
+const tag: TagOptions = { writeKey: "KEY", idStorage: "cookie", runtime: "mpy", consent: "pending",
+  linkDomains: "shop.example,checkout.example" };
 console.log(sdk, tag);
 
 // @ts-expect-error: an event name is required

@@ -76,6 +76,9 @@ export interface Analytics {
   ready(callback?: () => void): Promise<void>;
   /** Console logging of every event built and every send's outcome. */
   debug(on?: boolean): void;
+  /** `url` with a `vt_link` parameter carrying this visitor and session to another of the site's
+   * domains (README, "One person across domains"); before the SDK is up, `url` as it is. */
+  decorate(url: string): string;
   consent: Consent;
 }
 
@@ -95,6 +98,10 @@ export interface TagOptions {
   respectDnt?: string;
   identityToken?: string;
   runtime?: "mpy" | "py" | "brython";
+  /** Comma-separated domains whose links carry the visitor (the linker decorates them at click time). */
+  linkDomains?: string;
+  /** Seconds a link's visitor may be taken after the click (default 120). */
+  linkMaxAge?: string;
 }
 
 declare global {

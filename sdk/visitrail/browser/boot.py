@@ -38,6 +38,8 @@ def options(data: "dict[str, Any]") -> "dict[str, Any]":
         "persistUser",
         "debug",
         "autoPage",
+        "linkDomains",
+        "linkMaxAge",
     ):
         if key in data:
             opts[key] = data[key]
@@ -69,6 +71,8 @@ def main() -> "None":
     stub = window.analytics
     platform = WebPlatform()
     client = Client(platform, options(json.loads(stub._o)))
+    # Before the queued calls: they are the linked visitor's too.
+    client.adopt_link(platform.page().get("url"))
     for method, args, at, message_id, page in queued_calls(stub, platform):
         client.call(method, args, {"timestamp": at, "messageId": message_id, "page": page})
     client.start()

@@ -237,6 +237,30 @@ class WebPlatform(Platform):
                 hook(create_proxy(on_navigate))
             else:
                 window.addEventListener("popstate", create_proxy(lambda event: on_navigate()))
+        elif name == "link":
+            self._follow_links(fns)
+
+    def _follow_links(self, fns: "list[Callable[..., Any]]") -> "None":
+        # In the capture phase, before the page's own handlers and before the browser follows the
+        # link: the href is changed in place, at the moment of the click (the linker's token holds
+        # the time it was made). A middle click (auxclick) opens a tab: the same.
+        def on_click(event: "Any") -> "None":
+            try:
+                target = js_call(event, "target")
+                anchor = None if is_nullish(target) else js_call(target, "closest", "a[href]")
+                if is_nullish(anchor):
+                    return
+                href = js_call(anchor, "href")
+                for fn in fns:
+                    new = fn(href)
+                    if isinstance(new, str) and new != href:
+                        js_set(anchor, "href", new)
+                        href = new
+            except Exception as exc:  # a text node's click, an SVG link: never the page's problem
+                self.log("debug", "link not decorated: " + repr(exc))
+
+        for kind in ("click", "auxclick"):
+            document.addEventListener(kind, create_proxy(on_click), True)
 
     def is_online(self) -> "bool":
         return bool(window.navigator.onLine)
@@ -254,6 +278,11 @@ class WebPlatform(Platform):
             "referrer": document.referrer,
             "search": location.search,
         }
+
+    def replace_url(self, url: "str") -> "None":
+        # The page's history state is kept: a single-page app's router may hold its own there.
+        history = window.history
+        js_call(history, "replaceState", js_call(history, "state"), "", url)
 
     def environment(self) -> "dict[str, Any]":
         return {

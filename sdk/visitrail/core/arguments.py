@@ -6,11 +6,16 @@ calls of the loader's last-chance beacon: one reading of `identify(...)` everywh
 
 Rules (documented in README.md, "Bad input"):
 - a call whose identity is unusable (a userId, groupId or event name that is not a non-empty
-  string) is dropped: CallError;
+  string, or an ID that is a placeholder such as "undefined" or "null": ids.is_placeholder) is
+  dropped: CallError;
 - a field of the wrong kind (traits or properties that are not a plain object) is dropped and the
   call goes on: the reason is returned as a warning;
 - values JSON cannot carry are dropped from traits and properties, with a warning.
 """
+
+import json
+
+from .ids import is_placeholder, looks_like_id
 
 MAX_DEPTH = 32
 MAX_ID_CHARS = 256  # a userId, groupId or previousId
@@ -101,6 +106,8 @@ def _id(value: "object", name: "str", required: "bool") -> "str | None":
         raise CallError(name + " must be a string, got " + _kind(value))
     if len(value) > MAX_ID_CHARS:
         raise CallError(name + " is longer than " + str(MAX_ID_CHARS) + " characters")
+    if is_placeholder(value):
+        raise CallError(name + " " + json.dumps(value) + " is a placeholder, not an ID")
     return value
 
 
@@ -175,10 +182,12 @@ def parse(method: "str", args: "list[Any] | tuple[Any, ...] | None") -> "tuple[d
         return {"options": _options(_arg(args, 0), warnings)}, warnings
     if method == "setAnonymousId":
         value = _arg(args, 0)
-        if not isinstance(value, str) or not value or len(value) > MAX_ANONYMOUS_ID_CHARS:
+        # What the SDK would keep on reading it back (ids.looks_like_id), and no placeholder.
+        if not looks_like_id(value) or is_placeholder(value):
             raise CallError(
-                "the anonymous ID must be a non-empty string of at most " + str(MAX_ANONYMOUS_ID_CHARS) + " characters"
-            )
+                "the anonymous ID must be printable text of at most " + str(MAX_ANONYMOUS_ID_CHARS)
+                + " characters, not a placeholder"
+            )  # fmt: skip
         return {"anonymousId": value}, warnings
     raise CallError("unknown method")
 

@@ -8,7 +8,7 @@ choose, the stored consent choice, the delivery of events and the page's lifecyc
 rules of a call are the Recorder's, which the collector shares.
 """
 
-from . import options
+from . import links, options
 from .arguments import CallError
 from .delivery import Delivery
 from .identity import Identity, id_stores
@@ -43,11 +43,13 @@ class Client:
         local = None if mode == "memory" else platform.local_store()
         self.local = local
         persist_user = mode != "memory" and options.flag(o.get("persistUser"), True)
+        ids, shared = id_stores(platform, mode, o.get("domain"), local, health)
         self.identity = Identity(
             self.new_id,
-            id_stores(platform, mode, o.get("domain"), local, health),
+            ids,
             LayeredStore([(local, "sync")] if persist_user else [], health),
             self.log,
+            shared if persist_user else None,  # a user kept for the page only is not shared either
         )
         self.sessions = Sessions(
             LayeredStore([] if mode == "memory" else [(local, "sync")], health),
@@ -70,6 +72,9 @@ class Client:
             self.identity, self.sessions, self.delivery.push, platform.environment, consent, self.log
         )
         self.token = o.get("identityToken") or None
+        self.link_domains = links.domains_of(o.get("linkDomains"))
+        self.link_max_age_ms = int(options.number(o.get("linkMaxAge"), links.DEFAULT_MAX_AGE_S, 0, 86400) * 1000)
+        self._link_reported = False
         if not self.endpoint:
             self.log("error", "no data-endpoint on the tag: events are queued but cannot be sent")
         self.started = False
@@ -112,6 +117,8 @@ class Client:
             self.debug_on = options.flag(args[0] if args else True, True)
             self.delivery.debug = self.debug_on
             return None
+        if method == "decorate":
+            return self._decorate(args[0] if args else None)
         getter = GETTERS.get(method)
         if getter is not None:
             # Before consent nothing is read from storage either.
@@ -128,6 +135,62 @@ class Client:
             message_id = self.new_id()
         page = meta.get("page") if isinstance(meta.get("page"), dict) else self.platform.page()
         return {"timestamp": t, "messageId": message_id, "page": page}
+
+    # The cross-domain linker (links.py) ---------------------------------------------------
+
+    def _decorate(self, url: "Any") -> "str | None":
+        """decorate(url): `url` carrying this visitor and session for another of the site's domains
+        (returned unchanged before consent)."""
+        if not isinstance(url, str) or not url:
+            raise CallError("the URL must be a non-empty string")
+        if self.consent != "granted":
+            return url
+        t = self.platform.now_ms()
+        aid = self.identity.anonymous_id()
+        sid = self.sessions.current_id()
+        return links.decorate(url, links.token(aid, sid, t, self.write_key))
+
+    def _follow(self, href: "Any") -> "Any":
+        """A link being followed: decorated when it goes to one of data-link-domains."""
+        if isinstance(href, str) and links.linked_domain(href, self.link_domains):
+            return self.call("decorate", [href])
+        return None
+
+    def adopt_link(self, url: "Any") -> "bool":
+        """At boot, before the queued calls are replayed: take the visitor and the session that a
+        link from another of the site's domains carries, if it may be taken (links.py); the token
+        leaves the address bar either way. True when taken."""
+        value = links.param(url) if isinstance(url, str) else None
+        if value is None:
+            return False
+        taken = False
+        reason: "str | None" = None
+        try:
+            if self.consent != "granted":
+                reason = "consent is not granted"
+            elif self.identity.user_id() is not None:
+                reason = "this browser has a signed-in user"
+            else:
+                reason, found = links.read(value, self.write_key, self.platform.now_ms(), self.link_max_age_ms)
+                if found is not None:
+                    aid, sid, at = found
+                    self.identity.set_anonymous_id(aid)
+                    if sid is not None:
+                        self.sessions.adopt(sid, at)
+                    taken = True
+        except Exception as e:
+            reason = "internal error: " + type(e).__name__
+        if not self._link_reported:
+            self._link_reported = True
+            self.log(
+                "debug",
+                "the cross-domain link's visitor was " + ("adopted" if taken else "not adopted: " + str(reason)),
+            )
+        try:
+            self.platform.replace_url(links.strip(url))
+        except Exception as e:
+            self.log("error", "internal error: " + type(e).__name__ + ": " + str(e)[:200])
+        return taken
 
     # Consent ------------------------------------------------------------------------------
 
@@ -166,6 +229,8 @@ class Client:
         p.listen("hide", self._guard(self.delivery.on_hide))
         p.listen("storage", self._guard(self._on_storage))
         p.listen("online", self._guard(self.delivery.flush))
+        if self.link_domains:
+            p.listen("link", self._follow)
         if self.auto_page:
             self.call("page", [], page_meta)
             p.listen("navigate", self._guard(lambda: self.call("page", [])))

@@ -3,6 +3,7 @@
 Storage keys (documented in README.md, "Storage keys"):
     visitrail_aid    the visitor ID: localStorage, and in cookie mode the shared-domain cookie too
     visitrail_user   {"v": 1, "id", "traits", "group": {"id", "traits"}, "token", "sent"}: localStorage
+    visitrail_uid    cookie mode only, a shared-domain cookie: {"a": visitor ID, "u": user ID or null}
 
 Rules:
 - The visitor ID is made on first use and kept about a year (the cookie is rewritten on every
@@ -12,6 +13,17 @@ Rules:
   and a new visitor ID is made (as analytics.js does), so the previous user's anonymous history is
   not joined to the new user.
 - An identify that changes nothing since the last one sent is not sent again ("sent" holds a digest).
+- In cookie mode the cookies of `data-domain` are the authority for the whole identity, not only
+  the visitor ID: `visitrail_uid` says which user (or none: signed out) goes with which visitor, so
+  an identify or a reset on one subdomain is what every other subdomain's next event carries, in
+  new pages and in tabs already open (every read consults it). Traits, group, token and the
+  identify digest stay per origin (the collector merges traits per profile): a subdomain that adopts
+  a user from the cookie starts from the user ID alone. The user record of an origin speaks only
+  while the cookie says nothing of this visitor (an older SDK's visitor, or cookies gone): it is
+  then written to the cookie.
+- A new visitor ID (reset, another user) is made and written at once: between the removal of the
+  old one and a lazily made new one, another subdomain would write the old one back from its own
+  copy.
 """
 
 import json
@@ -33,7 +45,10 @@ if TYPE_CHECKING:
 
 ANON_KEY = "visitrail_aid"
 USER_KEY = "visitrail_user"
+SHARED_KEY = "visitrail_uid"
 ONE_YEAR_S = 365 * 24 * 3600
+# Both cookies together stay under 1 KB: a user ID too long for it is kept per origin (one warning).
+MAX_SHARED_CHARS = 600
 
 
 def canonical(value: "Any") -> "str":
@@ -54,19 +69,21 @@ def merge_traits(held: "dict[str, Any] | None", new: "dict[str, Any] | None") ->
 
 def id_stores(
     platform: "Platform", mode: "str", domain: "str | None", local: "Store | None", health: "Health"
-) -> "LayeredStore":
-    """The layered store for the visitor ID under a `data-id-storage` mode."""
+) -> "tuple[LayeredStore, Store | None]":
+    """The layered store for the visitor ID under a `data-id-storage` mode, and in cookie mode the
+    shared-domain cookie jar that speaks for the user too (else None)."""
     if mode == "memory":
-        return LayeredStore([], health)
+        return LayeredStore([], health), None
     if mode == "cookie":
         cookie = platform.cookie_store(domain, ONE_YEAR_S)
-        return LayeredStore([(cookie, "sync"), (local, "sync")], health)
+        return LayeredStore([(cookie, "sync"), (local, "sync")], health), cookie
     cookie = platform.cookie_store(None, ONE_YEAR_S)
-    return LayeredStore([(local, "sync"), (cookie, "fallback")], health)
+    return LayeredStore([(local, "sync"), (cookie, "fallback")], health), None
 
 
 class Identity:
-    """new_id() makes a visitor ID; `ids` holds the visitor ID, `user_store` the user record."""
+    """new_id() makes a visitor ID; `ids` holds the visitor ID, `user_store` the user record, and
+    `shared` (cookie mode) the cookie jar in which `visitrail_uid` speaks for every subdomain."""
 
     def __init__(
         self,
@@ -74,12 +91,15 @@ class Identity:
         ids: "LayeredStore",
         user_store: "LayeredStore",
         log: "Callable[[str, str], None]",
+        shared: "Store | None" = None,
     ) -> "None":
         self.new_id = new_id
         self.ids = ids
         self.users = user_store
         self.log = log
+        self.shared = shared
         self._corrupt_warned = False
+        self._long_warned = False
         self._refreshed = False
 
     # The visitor --------------------------------------------------------------------------
@@ -98,12 +118,71 @@ class Identity:
         return aid
 
     def set_anonymous_id(self, aid: "str") -> "None":
+        user_id = self._user().get("id")
         self.ids.set(ANON_KEY, aid)
         self._refreshed = True
+        self._publish(aid, user_id)
+
+    def _new_visitor(self) -> "str":
+        aid = self.new_id()
+        self.ids.set(ANON_KEY, aid)
+        self._refreshed = True
+        return aid
+
+    # The shared domain (cookie mode) --------------------------------------------------------
+
+    def _shared_user(self, aid: "str") -> "tuple[bool, str | None]":
+        """(True, user ID or None) when visitrail_uid speaks for this visitor, else (False, None)."""
+        if self.shared is None:
+            return False, None
+        try:
+            raw = self.shared.get(SHARED_KEY)
+            record = json.loads(raw) if raw else None
+        except Exception:
+            return False, None
+        if not isinstance(record, dict) or record.get("a") != aid:
+            return False, None
+        uid = record.get("u")
+        if uid is not None and not isinstance(uid, str):
+            return False, None
+        return True, uid
+
+    def _publish(self, aid: "str", user_id: "object") -> "None":
+        """Say on the shared domain which user goes with this visitor now (None: signed out)."""
+        if self.shared is None:
+            return
+        text = json.dumps({"a": aid, "u": user_id if isinstance(user_id, str) else None})
+        if len(text) > MAX_SHARED_CHARS:
+            if not self._long_warned:
+                self._long_warned = True
+                self.log("warn", "the user ID is too long for the shared cookie: other subdomains will not see it")
+            return
+        try:
+            if self.shared.get(SHARED_KEY) != text:
+                self.shared.set(SHARED_KEY, text)
+        except Exception:
+            pass  # the visitor ID's own cookie layer reports a cookie jar that fails
 
     # The user -----------------------------------------------------------------------------
 
     def _user(self) -> "dict[str, Any]":
+        user = self._local_user()
+        if self.shared is None:
+            return user
+        aid = self.anonymous_id()
+        speaks, uid = self._shared_user(aid)
+        if not speaks:
+            self._publish(aid, user.get("id"))  # what this origin knows, for the others
+        elif user.get("id") != uid:
+            # Another subdomain signed this visitor in, out, or in as someone else: the cookie is the truth.
+            user = {"id": uid} if uid is not None else {}
+            if uid is None:
+                self.users.remove(USER_KEY)
+            else:
+                self._save(user)
+        return user
+
+    def _local_user(self) -> "dict[str, Any]":
         raw = self.users.get(USER_KEY)
         if raw is None:
             return {}
@@ -132,7 +211,7 @@ class Identity:
         if user_id is not None and held is not None and user_id != held:
             # Another person on this browser without a reset(): start them from nothing.
             user = {}
-            self.ids.remove(ANON_KEY)
+            self._new_visitor()
         if user_id is not None:
             user["id"] = user_id
         merged = merge_traits(user.get("traits"), traits)
@@ -143,6 +222,7 @@ class Identity:
         send = user.get("sent") != fingerprint
         user["sent"] = fingerprint
         self._save(user)
+        self._publish(self.anonymous_id(), user.get("id"))
         return merged, send
 
     def set_token(self, token: "str | None") -> "None":
@@ -162,8 +242,12 @@ class Identity:
 
     def reset(self, keep_anonymous_id: "bool" = False) -> "None":
         self.users.remove(USER_KEY)
-        if not keep_anonymous_id:
-            self.ids.remove(ANON_KEY)
+        if keep_anonymous_id:
+            aid = self.anonymous_id()
+        else:
+            self.ids.remove(ANON_KEY)  # every copy, the broken stores' too
+            aid = self._new_visitor()
+        self._publish(aid, None)
 
     def snapshot(self) -> "dict[str, Any]":
         user = self._user()

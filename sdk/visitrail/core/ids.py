@@ -89,3 +89,23 @@ def looks_like_id(value: "object") -> "TypeGuard[str]":
         if ch < " " or ch > "~":
             return False
     return True
+
+
+# What a page sends when it has no ID and did not notice: a JS value turned into text, a default
+# of some framework, a literal. None of them is a person (PostHog refuses most of them for the same
+# reason); a profile keyed on one of them would join everyone who sent it. Compared case-blind,
+# spaces around ignored; blank text is one too.
+PLACEHOLDER_IDS = (
+    "undefined", "null", "none", "nan", "nil", "0", "-1", "true", "false", "anonymous", "guest",
+    "[object object]", "distinct_id", "distinctid", "user_id", "userid", "not_authenticated",
+)  # fmt: skip
+
+
+def is_placeholder(value: "object") -> "bool":
+    """Is this ID text one of PLACEHOLDER_IDS, or only spaces? (Not a string: not an ID at all.)"""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        return False
+    text = value.strip().lower()
+    return text == "" or text in PLACEHOLDER_IDS

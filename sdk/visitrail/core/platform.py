@@ -127,6 +127,8 @@ class Platform:
         "online"    the browser came back online: fn()
         "storage"   another tab changed localStorage: fn(key, new_value)
         "navigate"  a single-page-app navigation (pushState, replaceState, popstate): fn()
+        "link"      a link is being followed (click, middle click): fn(href) -> the URL to follow
+                    instead, or None to leave it (the cross-domain linker, links.py)
         """
 
     def is_online(self) -> "bool":
@@ -137,6 +139,10 @@ class Platform:
     def page(self) -> "dict[str, Any]":
         """The page as seen now: {path, url, title, referrer, search}."""
         return {}
+
+    def replace_url(self, url: "str") -> "None":
+        """Show `url` in the address bar instead of the current one, with no navigation
+        (history.replaceState): the linker takes its token out of it."""
 
     def environment(self) -> "dict[str, Any]":
         """Static facts for context: {locale, timezone} (never the user agent or IP)."""

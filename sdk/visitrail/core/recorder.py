@@ -19,10 +19,11 @@ The rules, in order:
   sent is not sent again; another user than the one held starts from nothing, on a new visitor ID
   (identity.py).
 - alias: previousId defaults to the current user ID, else the visitor ID.
-- every event is stamped with the session of its own time (sessions.py), then built (events.py).
+- every event is stamped with the session of its own time (sessions.py), then built (events.py),
+  its page without a cross-domain link's token (links.py).
 """
 
-from . import arguments
+from . import arguments, links
 from .events import build
 
 TYPE_CHECKING = False  # true for mypy only: these imports never run (MicroPython has no typing)
@@ -40,7 +41,7 @@ RECORDED = EVENT_METHODS + STATE_METHODS  # what consent holds while pending
 CONSENT_METHODS = ("consent.grant", "consent.deny")
 GETTERS = ("user.anonymousId", "user.id", "user.traits", "session.id", "consent.state")
 # Every method window.analytics hands to Python (web/loader.js, browser/bridge.py).
-METHODS = RECORDED + CONSENT_METHODS + GETTERS + ("debug",)
+METHODS = RECORDED + CONSENT_METHODS + GETTERS + ("debug", "decorate")
 
 
 def _quiet(level: "str", message: "str") -> "None":
@@ -108,4 +109,5 @@ class Recorder:
             fields["previousId"] = ids.get("userId") or ids["anonymousId"]
         session = self.sessions.touch(t, ids["anonymousId"])
         environment = self.environment() if self.environment is not None else None
-        self.emit(build(kind, fields, ids, t, stamp["messageId"], stamp.get("page"), session, environment))
+        page = links.strip_page(stamp.get("page"))  # a cross-domain link's token goes no further
+        self.emit(build(kind, fields, ids, t, stamp["messageId"], page, session, environment))

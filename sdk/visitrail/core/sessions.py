@@ -83,6 +83,10 @@ class Sessions:
         self._write(r)
         return r
 
+    def adopt(self, session_id: "str", t: "int") -> "None":
+        """Go on with a session begun on another site (a cross-domain link made at time t)."""
+        self._write({"id": session_id, "startedAt": t, "lastActivity": t, "sequence": 0})
+
     def current_id(self) -> "str | None":
         r = self.read()
         return r["id"] if r else None
