@@ -99,12 +99,12 @@ def test_a_link_of_another_write_key_or_a_broken_one_is_refused():
 
 def test_strip_and_decorate_keep_the_rest_of_the_url():
     token = "abc"
-    assert links.strip("https://a.test/p?x=1&vt_link=abc&y=2#f") == "https://a.test/p?x=1&y=2#f"
-    assert links.strip("https://a.test/p?vt_link=abc") == "https://a.test/p"
-    assert links.strip("https://a.test/p?vt_link_other=1") == "https://a.test/p?vt_link_other=1"
+    assert links.without_token("https://a.test/p?x=1&vt_link=abc&y=2#f") == "https://a.test/p?x=1&y=2#f"
+    assert links.without_token("https://a.test/p?vt_link=abc") == "https://a.test/p"
+    assert links.without_token("https://a.test/p?vt_link_other=1") == "https://a.test/p?vt_link_other=1"
     assert links.decorate("https://a.test/p?vt_link=old", token) == "https://a.test/p?vt_link=abc"
     assert links.decorate("https://a.test/", token) == "https://a.test/?vt_link=abc"
-    assert links.strip_page({"url": "https://a.test/?vt_link=x", "search": "?vt_link=x", "referrer": ""}) == {
+    assert links.page_without_token({"url": "https://a.test/?vt_link=x", "search": "?vt_link=x", "referrer": ""}) == {
         "url": "https://a.test/", "search": "", "referrer": ""}  # fmt: skip
 
 

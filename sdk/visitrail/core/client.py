@@ -187,7 +187,7 @@ class Client:
                 "the cross-domain link's visitor was " + ("adopted" if taken else "not adopted: " + str(reason)),
             )
         try:
-            self.platform.replace_url(links.strip(url))
+            self.platform.replace_url(links.without_token(url))
         except Exception as e:
             self.log("error", "internal error: " + type(e).__name__ + ": " + str(e)[:200])
         return taken

@@ -83,7 +83,7 @@ def param(url: "str") -> "str | None":
     return None
 
 
-def strip(url: "Any") -> "Any":
+def without_token(url: "Any") -> "Any":
     """`url` without the link token (anything else is returned as it is)."""
     if not isinstance(url, str) or PARAM + "=" not in url:
         return url
@@ -98,14 +98,14 @@ def decorate(url: "str", value: "str") -> "str":
     return base + "?" + "&".join(_without(query) + [PARAM + "=" + value]) + fragment  # no [*x]: MicroPython
 
 
-def strip_page(page: "Any") -> "Any":
+def page_without_token(page: "Any") -> "Any":
     """An event's page, the token taken out of its url, search and referrer."""
     if not isinstance(page, dict):
         return page
     out = dict(page)
     for key in ("url", "referrer", "search"):
         if key in out:
-            out[key] = strip(out[key])
+            out[key] = without_token(out[key])
     return out
 
 

@@ -109,5 +109,5 @@ class Recorder:
             fields["previousId"] = ids.get("userId") or ids["anonymousId"]
         session = self.sessions.touch(t, ids["anonymousId"])
         environment = self.environment() if self.environment is not None else None
-        page = links.strip_page(stamp.get("page"))  # a cross-domain link's token goes no further
+        page = links.page_without_token(stamp.get("page"))  # a cross-domain link's token goes no further
         self.emit(build(kind, fields, ids, t, stamp["messageId"], page, session, environment))
