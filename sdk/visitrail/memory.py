@@ -156,6 +156,7 @@ class MemoryPlatform(Platform):
         self.logs: "list[tuple[str, str]]" = []
         self.listeners: "dict[str, list[Callable[..., Any]]]" = {}
         self.replaced: "list[str]" = []  # replace_url()'s, in order
+        self.credentialed = False  # the last send()'s
         self.current_page = page or {
             "path": "/",
             "url": "http://127.0.0.1:8000/",
@@ -182,8 +183,15 @@ class MemoryPlatform(Platform):
         self.cookie_jars.append(jar)
         return jar
 
-    def send(self, url: "str", body: "str", on_done: "Callable[[int, int | None, str | None], None]") -> "None":
+    def send(
+        self,
+        url: "str",
+        body: "str",
+        on_done: "Callable[[int, int | None, str | None], None]",
+        credentialed: "bool" = False,
+    ) -> "None":
         w = self.world
+        self.credentialed = credentialed
         parsed = json.loads(body)
         result = w.handler(url, parsed) if w.online else 0
         result = tuple(result) if isinstance(result, tuple) else (result,)

@@ -131,7 +131,13 @@ class WebPlatform(Platform):
 
     # Network
 
-    def send(self, url: "str", body: "str", on_done: "Callable[[int, int | None, str | None], None]") -> "None":
+    def send(
+        self,
+        url: "str",
+        body: "str",
+        on_done: "Callable[[int, int | None, str | None], None]",
+        credentialed: "bool" = False,
+    ) -> "None":
         done = [False]
 
         def finish(status: "int", retry_after_s: "int | None", text: "str | None" = None) -> "None":
@@ -165,7 +171,9 @@ class WebPlatform(Platform):
                 "headers": {"Content-Type": "text/plain"},
                 # A keepalive request survives the page being closed, up to 64 KiB in flight.
                 "keepalive": len(body.encode()) < 60000,
-                "credentials": "omit",
+                # A collector of the site's own domain (same-site) gets the site's cookies, so that
+                # it can refresh the visitor's; any other collector gets none.
+                "credentials": "include" if credentialed else "omit",
             }
         )
         init.body = body

@@ -67,6 +67,7 @@ class Client:
             int(options.number(o.get("flushInterval"), 1000, 0, 600000)),
         )
         self.delivery.debug = self.debug_on
+        self.delivery.credentialed = mode == "cookie" and links.same_site(self.endpoint, o.get("domain"))
         consent = self._stored_consent() or options.initial_consent(o.get("consent"))
         self.recorder = Recorder(
             self.identity, self.sessions, self.delivery.push, platform.environment, consent, self.log

@@ -46,6 +46,7 @@ class Delivery:
     ) -> "None":
         self.platform = platform
         self.url = endpoint.rstrip("/") + "/v1/batch"
+        self.credentialed = False  # the collector is of the site's own domain: see links.same_site
         self.write_key = write_key
         self.log = health.log
         self._warned: "dict[str, bool]" = {}
@@ -157,7 +158,7 @@ class Delivery:
             self._report(status, text)
             self._on_response(sent, status, retry_after_s)
 
-        self.platform.send(self.url, body, done)
+        self.platform.send(self.url, body, done, self.credentialed)
 
     def _on_response(self, ids: "list[str]", status: "int", retry_after_s: "int | None") -> "None":
         self.in_flight = None

@@ -123,6 +123,14 @@ def linked_domain(url: "str", domains: "list[str]") -> "bool":
     return bool(host) and any(host == d or host.endswith("." + d) for d in domains)
 
 
+def same_site(endpoint: "str", cookie_domain: "Any") -> "bool":
+    """Is the collector at `endpoint` within the site's cookie domain (data-domain, e.g.
+    ".example.com")? Then its requests may carry the site's cookies, and it may refresh them."""
+    if not isinstance(cookie_domain, str) or not cookie_domain.strip(". "):
+        return False
+    return linked_domain(endpoint, [cookie_domain.strip().lower().lstrip(".")])
+
+
 def domains_of(value: "Any") -> "list[str]":
     """data-link-domains: comma-separated host names."""
     if not isinstance(value, str):

@@ -98,12 +98,19 @@ class Platform:
 
     # Network -------------------------------------------------------------------------------
 
-    def send(self, url: "str", body: "str", on_done: "Callable[[int, int | None, str | None], None]") -> "None":
+    def send(
+        self,
+        url: "str",
+        body: "str",
+        on_done: "Callable[[int, int | None, str | None], None]",
+        credentialed: "bool" = False,
+    ) -> "None":
         """POST `body` (a JSON string, sent as text/plain so no CORS preflight is needed).
 
         Calls on_done(status, retry_after_s, text) later: status is the HTTP status, 0 for a network
         error; retry_after_s is the Retry-After header in seconds, or None; text is the response
-        body (the collector explains refusals there), or None.
+        body (the collector explains refusals there), or None. `credentialed`: with the site's
+        cookies, for a collector of the site's own domain, which may then refresh them.
         """
         raise NotImplementedError
 
