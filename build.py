@@ -74,6 +74,8 @@ TAG_MODULES = [m for m in BROWSER_MODULES if m not in NATIVE_ONLY]
 # the page names in its config's `packages` (PyScript fetches it, and its `files` relative to it).
 # A fixed URL, like loader.js (the collector caches both for minutes), naming versioned files.
 MPY_PACKAGE = "visitrail-mpy.json"
+# The files of web/dist/ a page asks for without a version (each names the version): outside it.
+UNVERSIONED = ["loader.js", MPY_PACKAGE, "VERSION"]
 
 PYSCRIPT = NODE / "@pyscript" / "core" / "dist"
 # The chunks of PyScript's core.js that every PyScript page of the SDK loads (runtime.js preloads them).

@@ -61,7 +61,9 @@ def test_micropython_without_the_tag_takes_the_collectors_package_and_sends(page
     ours = [u[len(prefix) :] for u in record.requests if u.startswith(prefix)]
     assert "visitrail-mpy.json" in ours
     modules = [u for u in ours if "/visitrail/" in u]
-    assert f"v/{version}/visitrail/core/client.mpy" in modules and f"v/{version}/visitrail/browser/native.mpy" in modules
+    assert (
+        f"v/{version}/visitrail/core/client.mpy" in modules and f"v/{version}/visitrail/browser/native.mpy" in modules
+    )
     assert all(u.startswith(f"v/{version}/visitrail/") and u.endswith(".mpy") for u in modules)
     assert not any(u.endswith(("loader.js", "runtime.js", "boot.mpy")) for u in ours)
     assert visitrail_lines(record) == [] and record.console_of("error") == []

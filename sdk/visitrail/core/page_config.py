@@ -62,7 +62,7 @@ def from_config(config: "object") -> "tuple[dict[str, Any], list[str], str | Non
             continue
         if not isinstance(value, str if key in STRINGS else (str, bool, int, float)):
             kind = "a string" if key in STRINGS else "a string, number or boolean"
-            warnings.append(where + " is a " + type(value).__name__ + ", not " + kind + " (ignored)")
+            warnings.append(where + " must be " + kind + ", not " + type(value).__name__ + " (ignored)")
             continue
         if key == "endpoint":
             value = str(value).strip().rstrip("/")
