@@ -30,17 +30,18 @@ def stored(collector, user_id, count):
 
 
 @pytest.mark.runtimes("mpy")
-def test_micropython_without_the_tag_takes_the_collectors_package_and_sends(page, site, collector, record):
+def test_micropython_without_the_tag_takes_the_collectors_package_and_sends(page, site, collector, record, run_python):
     page.goto(site.url + "/t/native-mpy.html")
     page.wait_for_function("window.nativeFlushed !== undefined", timeout=30000)
-    assert page.evaluate("window.nativeFlushed") is True
+    assert page.evaluate("window.nativeFlushed") is True and page.evaluate("window.nativeReady") is True
     assert page.evaluate("window.nativeUser") == "native-mpy-user"
     assert page.evaluate("typeof window.analytics") == "undefined"  # nothing for the page's JS
 
-    events = stored(collector, "native-mpy-user", 2)
+    events = stored(collector, "native-mpy-user", 3)
     by_type = {e["type"]: e for e in events}
     assert by_type["identify"]["traits"] == {"plan": "pro"}
     assert by_type["track"]["event"] == "Native call" and by_type["track"]["properties"] == {"runtime": "mpy"}
+    assert by_type["group"]["groupId"] == "acme" and by_type["group"]["traits"] == {"seats": 3}
     # The automatic page view, made on load (the package's import), before the identify.
     (view,) = [e for e in collector.events(anonymousId=by_type["track"]["anonymousId"]) if e["type"] == "page"]
     assert view["context"]["page"]["path"] == "/t/native-mpy.html" and "userId" not in view
@@ -54,6 +55,21 @@ def test_micropython_without_the_tag_takes_the_collectors_package_and_sends(page
     )
     (nav,) = [e for e in collector.events(userId="native-mpy-user") if e["type"] == "page"]
     assert nav["context"]["page"]["search"] == "?step=2"
+
+    # The page's later Python shares the client (one interpreter): alias, then a sign-out.
+    anonymous_id = by_type["track"]["anonymousId"]
+    assert run_python(
+        "from visitrail import analytics\n"
+        "before = [analytics.user().id(), analytics.user().anonymousId(), analytics.session().id()]\n"
+        "analytics.alias('native-mpy-user-2')\n"
+        "analytics.reset()\n"
+        "result = before + [analytics.user().id()]\n"
+    ) == ["native-mpy-user", anonymous_id, view["context"]["sessionId"], None]
+    (alias,) = wait_for(
+        lambda: [e for e in collector.events(userId="native-mpy-user-2") if e["type"] == "alias"],
+        what="the alias",
+    )
+    assert alias["previousId"] == "native-mpy-user"
 
     # The SDK as bytecode of this build, from the versioned URLs the package names; no tag files.
     version = assets.version_of(assets.DIST)
