@@ -63,8 +63,12 @@ def target() -> "Any":
 
 
 class _Off:
+    """`visitrail.analytics` when the SDK could not start: every call does nothing, answers None."""
+
     def __getattr__(self, name: "str") -> "Any":
-        return lambda *args: None
+        if name == "consent":
+            return self
+        return lambda *args: self if name in ("user", "session") else None
 
 
 def _py(value: "Any") -> "Any":
