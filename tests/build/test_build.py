@@ -4,6 +4,7 @@ collector serves in place of a file, and the preload list runtime.js acts on."""
 import gzip
 import hashlib
 import importlib.util
+import json
 import random
 import re
 
@@ -31,11 +32,12 @@ def test_the_loader_names_the_version_of_every_other_file(dist):
     version = (dist / "VERSION").read_text().strip()
     assert re.fullmatch(r"[0-9a-f]{10}", version)
     assert f"v/{version}/" in (dist / "loader.js").read_text()
+    assert f'"v/{version}/visitrail/' in (dist / build.MPY_PACKAGE).read_text()
     # The version is a digest of what it names: a change to any file changes it.
     digest = hashlib.sha256()
     for path in sorted(served_files(dist), key=lambda p: p.relative_to(dist).as_posix()):
         rel = path.relative_to(dist).as_posix()
-        if rel not in ("loader.js", "VERSION", "visitrail.d.ts"):  # the unversioned ones
+        if rel not in build.UNVERSIONED:
             digest.update(rel.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     assert digest.hexdigest()[:10] == version
 
@@ -75,3 +77,43 @@ def test_a_file_over_its_budget_fails_the_build():
     with pytest.raises(build.BuildError, match=r"loader\.js: .* budget 2,048 B"):
         build.check_budgets(grown)
     build.check_budgets(grown, {**build.BUDGETS, "loader.js": 20_000})  # within a larger budget
+
+
+def test_the_mpy_package_names_the_sdks_bytecode_of_this_version(dist):
+    """visitrail-mpy.json, for a PyScript + MicroPython page without the tag (its `packages`):
+    every page module but the tag's entry, as .mpy, where the page imports it from."""
+    version = (dist / "VERSION").read_text().strip()
+    package = json.loads((dist / build.MPY_PACKAGE).read_text())
+    assert package["name"] == "visitrail"
+    modules = [m for m in build.BROWSER_MODULES if m != "browser/boot"]
+    assert package["files"] == {f"v/{version}/visitrail/{m}.mpy": f"./visitrail/{m}.mpy" for m in modules}
+    assert all((dist / src.split("/", 2)[2]).is_file() for src in package["files"])
+    assert "browser/native" in modules and "core/page_config" in modules
+
+
+def test_the_tags_files_leave_out_what_only_a_page_without_the_tag_uses(dist):
+    runtime_js = (dist / "runtime.js").read_text()
+    bundle = (dist / "brython" / "visitrail.js").read_text()
+    for module in build.NATIVE_ONLY:
+        assert (dist / "visitrail" / (module + ".mpy")).is_file() and (dist / "visitrail" / (module + ".py")).is_file()
+        assert f'"{module}"' not in runtime_js and module + ".mpy" not in runtime_js
+        assert '"visitrail.' + module.replace("/", ".") + '"' not in bundle
+    assert '"browser/bridge"' in runtime_js and '"visitrail.browser.bridge"' in bundle
+
+
+def test_pyodides_lock_names_the_wheels_beside_it_by_their_hashes(dist):
+    """loadPackage("micropip") (PyScript's `packages`) fetches the lock's file_name next to it and
+    checks it against the lock's sha256: PyPI's wheels, with PyPI's hashes, not Pyodide's."""
+    lock = json.loads((dist / "pyodide" / "pyodide-lock.json").read_text())
+    original = json.loads((assets.ROOT / "node_modules" / "pyodide" / "pyodide-lock.json").read_text())
+    for name, (version, sha256) in build.PYODIDE_WHEELS.items():
+        entry = lock["packages"][name]
+        wheel = dist / "pyodide" / entry["file_name"]
+        assert entry["version"] == version and wheel.is_file()
+        assert hashlib.sha256(wheel.read_bytes()).hexdigest() == entry["sha256"] == sha256
+        assert original["packages"][name]["sha256"] != sha256  # why the lock is rewritten
+    assert "micropip" in lock["packages"] and lock["packages"]["micropip"]["depends"] == []
+    # Nothing else of the lock changed.
+    for name in build.PYODIDE_WHEELS:
+        lock["packages"][name]["sha256"] = original["packages"][name]["sha256"]
+    assert lock == original

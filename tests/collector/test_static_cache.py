@@ -45,6 +45,7 @@ def dist(config: Config) -> pathlib.Path:
         (directory / f"{name}.br").write_bytes(compress(data, "br"))
     (directory / "boot.js").write_text("export {}")  # too small to be worth compressing: no siblings
     (directory / "visitrail" / "client.mpy").write_bytes(b"M\x06")
+    (directory / "visitrail-mpy.json").write_text('{"name": "visitrail", "files": {}}')
     return directory
 
 
@@ -114,6 +115,7 @@ def test_a_bad_versioned_url_is_a_json_404(client: TestClient, dist: pathlib.Pat
     "path, cache_control",
     [
         ("loader.js", LOADER_CACHE),
+        ("visitrail-mpy.json", LOADER_CACHE),  # the PyScript package a page without the tag names
         ("boot.js", "no-cache"),
         (WASM, "no-cache"),
         ("visitrail/client.mpy", "no-cache"),

@@ -11,11 +11,15 @@ origin, and a guard that no request leaves this machine.
     runtime     the runtime this test's pages boot: every page's tag carries
                 data-runtime="{{runtime}}" (see RUNTIMES below for which tests run on which)
     run_python  runs Python inside the page's interpreter (the SDK's), after the SDK booted
+    sdk_wheel   the visitrail-sdk wheel, built from sdk/ once per session and served by the site at
+                /wheels/ ({{sdkWheel}} is its URL): what a page's own PyScript installs with micropip
     wait_for    polls a condition until it holds or a deadline passes
 """
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -150,6 +154,26 @@ def site():
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def sdk_wheel(site, tmp_path_factory):
+    """The visitrail-sdk wheel (sdk/pyproject.toml), built into a temp folder that the site serves
+    at /wheels/; the site's {{sdkWheel}} is its URL. Not committed, not from an index: the page
+    installs the code under test."""
+    out = tmp_path_factory.mktemp("sdk-wheel")
+    # Run from elsewhere: in the checkout, `python -m build` is build.py, not pypa's build.
+    proc = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(assets.ROOT / "sdk")],
+        capture_output=True,
+        text=True,
+        cwd=out,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (wheel,) = out.glob("visitrail_sdk-*.whl")
+    site.mounts = sorted([*site.mounts, ("/wheels/", out)], key=lambda m: -len(m[0]))
+    site.values["sdkWheel"] = site.url + "/wheels/" + wheel.name
+    return wheel
 
 
 @pytest.fixture(scope="session")

@@ -14,22 +14,61 @@ Python alike. Like the JS calls, these never raise: a problem is one console err
 
 The page's script must run in the SDK's interpreter, which it does when it has no config of its
 own (the tag's config then applies to it), or with Brython.
+
+Without the tag, on a page that runs PyScript itself and installed the SDK the PyScript way,
+`visitrail.analytics` is not this bridge but a client of the page's own (target(), native.py).
 """
 
 import json
 
-from .ffi import is_nullish, js_apply, then, window
+from .ffi import RUNTIME, is_nullish, js_apply, then, window
 
 TYPE_CHECKING = False  # true for mypy only: these imports never run (MicroPython has no typing)
 if TYPE_CHECKING:
     from typing import Any, Callable, Iterable
 
 
-def _stub() -> "Any":
+def tagged() -> "bool":
+    """Is window.analytics Visitrail's (the tag's loader.js)?"""
     stub = getattr(window, "analytics", None)
-    if is_nullish(stub) or not getattr(stub, "_vt", None):
+    return not is_nullish(stub) and bool(getattr(stub, "_vt", None))
+
+
+def _stub() -> "Any":
+    if not tagged():
         raise RuntimeError("window.analytics is not Visitrail's: add the Visitrail tag (loader.js) to the page")
-    return stub
+    return window.analytics
+
+
+_target: "list[Any]" = []
+
+
+def target() -> "Any":
+    """What `visitrail.analytics` stands for in this page, decided once: this bridge to
+    window.analytics when the tag is there (or on Brython, which has no PyScript config), else the
+    SDK's own client in this interpreter, configured by the page's PyScript config (native.py,
+    which the tag never ships)."""
+    if not _target:
+        if tagged() or RUNTIME == "brython":
+            _target.append(analytics)
+        else:
+            try:
+                from .native import start
+
+                _target.append(start())
+            except Exception as exc:  # never into the page: one error, then calls that do nothing
+                window.console.error("[visitrail] the SDK failed to start: " + repr(exc))
+                _target.append(_Off())
+    return _target[0]
+
+
+class _Off:
+    """`visitrail.analytics` when the SDK could not start: every call does nothing, answers None."""
+
+    def __getattr__(self, name: "str") -> "Any":
+        if name == "consent":
+            return self
+        return lambda *args: self if name in ("user", "session") else None
 
 
 def _py(value: "Any") -> "Any":

@@ -85,13 +85,22 @@ class JsError(Exception):
     """A JS exception, caught in JS by js_call; its message is the JS error's text."""
 
 
-_catching = getattr(getattr(window, "analytics", None), "_x", None)
+# The JS helpers web/runtime.js defines on window.analytics: `_x` (js_call, below) and `_nav`
+# (platform.py's "navigate" event). A page without the tag has no runtime.js: native.py builds the
+# same and hands them over (use_helpers) before the platform is made.
+helpers = getattr(window, "analytics", None)
+_catching = getattr(helpers, "_x", None)
+
+
+def use_helpers(obj: "Any") -> "None":
+    global helpers, _catching
+    helpers, _catching = obj, obj._x
 
 
 def js_call(obj: "Any", name: "str", *args: "Any") -> "Any":
     """obj[name](*args) when that is a function, else the property obj[name] itself; a JS
-    exception raised there becomes JsError. Without runtime.js (a page that imports the SDK from
-    its own Python) the call is made directly: fine on Pyodide and Brython, unguarded on
+    exception raised there becomes JsError. Without the helpers (a page without the tag, before
+    native.py set them) the call is made directly: fine on Pyodide and Brython, unguarded on
     MicroPython."""
     if _catching is None:
         value = getattr(obj, name)

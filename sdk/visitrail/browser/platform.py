@@ -229,10 +229,10 @@ class WebPlatform(Platform):
 
             window.addEventListener("storage", create_proxy(on_storage))
         elif name == "navigate":
-            # pushState/replaceState are wrapped in JS, by runtime.js's `analytics._nav`: a Python
-            # wrapper would turn an `undefined` URL argument into null, which the browser reads as
-            # "/null". It hands over the page as it was when the navigation happened; page()
-            # answers with it while the listeners run.
+            # pushState/replaceState are wrapped in JS, by runtime.js's `analytics._nav` (native.py's
+            # copy on a page without the tag): a Python wrapper would turn an `undefined` URL
+            # argument into null, which the browser reads as "/null". It hands over the page as it
+            # was when the navigation happened; page() answers with it while the listeners run.
             def on_navigate(page_json: "Any" = None) -> "None":
                 self._nav_page = json.loads(page_json) if isinstance(page_json, str) else None
                 try:
@@ -240,7 +240,7 @@ class WebPlatform(Platform):
                 finally:
                     self._nav_page = None
 
-            hook = getattr(getattr(window, "analytics", None), "_nav", None)
+            hook = getattr(ffi.helpers, "_nav", None)
             if hook is not None:
                 hook(create_proxy(on_navigate))
             else:

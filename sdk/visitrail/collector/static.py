@@ -10,7 +10,9 @@ page the build's version (`web/dist/VERSION`), and everything else is fetched as
 /analytics/v/<version>/<path>, which is cached for good. A page whose loader.js predates a deploy
 asks for an old version: it gets the current file, since the old one is gone, but not as cacheable
 under a URL that promises the old content. Files asked for without a version are revalidated each
-time (ETag / Last-Modified), except loader.js, which may be a few minutes stale.
+time (ETag / Last-Modified), except loader.js, which may be a few minutes stale, and so may
+visitrail-mpy.json (the SDK as a PyScript package, for a page without the tag: it names the
+versioned .mpy files).
 
 Compression. The build writes X.br and X.gz next to compressible files; a client that accepts one
 gets its bytes for X, with X's media type. The collector never compresses anything itself.
@@ -45,9 +47,13 @@ MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".map": "application/json",
+    ".whl": "application/zip",  # the wheels Pyodide's loadPackage fetches (micropip)
 }
 
 LOADER = "loader.js"
+# URLs a page names itself, so without a version, which may be minutes stale: the tag's loader.js,
+# and the PyScript package of the SDK's .mpy modules a page without the tag names in its config.
+FIXED = {LOADER, "visitrail-mpy.json"}
 VERSION_FILE = "VERSION"
 VERSION = re.compile(r"[0-9a-f]{10}")
 
@@ -178,7 +184,7 @@ class Assets:
             current = await anyio.to_thread.run_sync(self.current_version)
             cache_control = IMMUTABLE if parts[1] == current else REVALIDATE
         else:
-            cache_control = LOADER_CACHE if path == LOADER else REVALIDATE
+            cache_control = LOADER_CACHE if path in FIXED else REVALIDATE
         response = await self.files.get_response(path, scope)
         response.headers["cache-control"] = cache_control
         return response
