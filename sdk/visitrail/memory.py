@@ -40,6 +40,9 @@ class World:
         self.beacons: "list[dict[str, Any]]" = []
         self.rng = random.Random(seed) if hasattr(random, "Random") else random
         self.tabs: "list[MemoryPlatform]" = []
+        # (credentialed) -> None, or a function run when the answer arrives: a test's stand-in for
+        # the collector's Set-Cookie headers.
+        self.answer_hook: "Callable[[bool], Callable[[], None] | None] | None" = None
 
     def add_timer(self, fn: "Callable[[], None]", ms: "float") -> "Timer":
         self._order += 1
@@ -197,7 +200,14 @@ class MemoryPlatform(Platform):
         result = tuple(result) if isinstance(result, tuple) else (result,)
         status, retry_after, text = (result + (None, None))[:3]
         w.sent.append((parsed, status))
-        w.add_timer(lambda: on_done(status, retry_after, text), w.latency_ms)
+        answer = w.answer_hook(credentialed) if w.answer_hook is not None else None
+
+        def arrive() -> "None":
+            if answer is not None:
+                answer()  # what the answer's headers do before the page sees it (Set-Cookie)
+            on_done(status, retry_after, text)
+
+        w.add_timer(arrive, w.latency_ms)
 
     def beacon(self, url: "str", body: "str") -> "bool":
         self.world.beacons.append(json.loads(body))

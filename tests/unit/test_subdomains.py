@@ -119,3 +119,39 @@ def test_local_storage_mode_shares_nothing_with_other_origins():
     a.call("identify", ["u1"])
     b, _, _ = tab(w, local=DictStore({}))
     assert b.call("user.id") is None and SHARED_KEY not in w.cookies
+
+
+def test_a_same_site_collectors_stale_refresh_never_undoes_a_change_made_meanwhile():
+    # The collector's answer re-sets the cookies to what the request carried (collector/refresh.py).
+    w = World()
+    w.latency_ms = 500
+    c, p, _ = tab(w, local=DictStore({}), idStorage="cookie", domain=DOMAIN, endpoint="https://c.example.test",
+                  flushAt=1)  # fmt: skip
+    assert c.delivery.credentialed  # the collector is within data-domain
+
+    def refresh(credentialed):
+        carried = dict(w.cookies)  # what left with the request
+        return (lambda: w.cookies.update(carried)) if credentialed else None
+
+    w.answer_hook = refresh
+    c.call("track", ["Signed out"])
+    w.advance(0)  # sent; its answer comes 500 ms later
+    c.call("identify", ["u1"])  # meanwhile
+    w.run_until_idle()
+    assert json.loads(w.cookies[SHARED_KEY][0])["u"] == "u1"
+    assert site(w).call("user.id") == "u1"  # another subdomain sees it too
+    before = c.call("user.anonymousId")
+    c.call("track", ["Again"])
+    w.advance(0)
+    c.call("reset")  # a new visitor while a request is on its way
+    w.run_until_idle()
+    assert w.cookies[ANON_KEY][0] == c.call("user.anonymousId") != before
+
+
+def test_a_cross_site_collector_gets_no_cookies():
+    w = World()
+    c, p, _ = tab(w, local=DictStore({}), idStorage="cookie", domain=DOMAIN, endpoint="https://collector.other")
+    assert not c.delivery.credentialed
+    c.call("track", ["X"])
+    deliver(w)
+    assert p.credentialed is False

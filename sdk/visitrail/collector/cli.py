@@ -134,6 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="HS256 secret of the --write-key sources' identity tokens (at least 32 bytes)",
     )
     serve.add_argument(
+        "--cookie-domain",
+        default=env("COOKIE_DOMAIN"),
+        metavar="DOMAIN",
+        help="the site's cookie domain (the tag's data-domain, e.g. .example.com): a collector of that domain "
+        "refreshes the visitor's cookies, which browsers cap when script writes them",
+    )
+    serve.add_argument(
         "--trust-proxy",
         type=int,
         nargs="?",
@@ -241,6 +248,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
             tuple(origins),
             identity=mode or "open",
             identity_secret=getattr(args, "identity_secret", None) or "",
+            cookie_domain=getattr(args, "cookie_domain", None) or "",
         )
         for key in keys
     ]

@@ -43,6 +43,7 @@ class Source:
     origins: tuple[str, ...] = ()
     identity: str = "open"  # one of IDENTITY_MODES
     identity_secret: str = dataclasses.field(default="", repr=False)
+    cookie_domain: str = ""  # the site's cookie domain (data-domain): the collector refreshes its cookies (refresh.py)
 
     def __post_init__(self) -> None:
         if not self.write_key:
@@ -90,7 +91,8 @@ class Config:
     def from_dict(cls, data: dict[str, typing.Any]) -> Config:
         options = {key: value for key, value in data.items() if key != "token_generated"}
         options["sources"] = [
-            Source(s["write_key"], tuple(s["origins"]), s["identity"], s["identity_secret"]) for s in data["sources"]
+            Source(s["write_key"], tuple(s["origins"]), s["identity"], s["identity_secret"], s["cookie_domain"])
+            for s in data["sources"]
         ]
         config = cls(**options)
         config.token_generated = bool(data.get("token_generated"))
@@ -124,6 +126,7 @@ def load_config_file(path: str) -> dict[str, typing.Any]:
                 tuple(s.get("origins", ())),
                 identity=s.get("identity") or "open",
                 identity_secret=s.get("identitySecret") or "",
+                cookie_domain=s.get("cookieDomain") or "",
             )
             for s in sources
         ]

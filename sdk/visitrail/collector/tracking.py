@@ -31,6 +31,7 @@ from .cors import cors_headers, preflight
 from .errors import ApiError
 from .messages import batch_items, normalise
 from .ratelimit import RateLimiter
+from .refresh import refreshed_cookies
 from .storage import Storage
 from .testhooks import Faults
 from .trust import Screened, screen
@@ -81,7 +82,10 @@ class TrackingAPI:
             return exc.response()
         except ClientDisconnect:  # the client is gone; nothing will read this
             return Response(status_code=400)
-        return JSONResponse(screened.answer(), headers=cors_headers(self.config, origin, source))
+        response = JSONResponse(screened.answer(), headers=cors_headers(self.config, origin, source))
+        for cookie in refreshed_cookies(request, source):  # a same-site collector's, once a day
+            response.headers.append("set-cookie", cookie)
+        return response
 
     async def ingest(self, request: Request, kind: str) -> tuple[Source, Screened]:
         headers = request.headers

@@ -68,6 +68,8 @@ class Client:
         )
         self.delivery.debug = self.debug_on
         self.delivery.credentialed = mode == "cookie" and links.same_site(self.endpoint, o.get("domain"))
+        self.delivery.identity_mark = lambda: self.identity.changes
+        self.delivery.after_refresh = self._after_refresh
         consent = self._stored_consent() or options.initial_consent(o.get("consent"))
         self.recorder = Recorder(
             self.identity, self.sessions, self.delivery.push, platform.environment, consent, self.log
@@ -136,6 +138,10 @@ class Client:
             message_id = self.new_id()
         page = meta.get("page") if isinstance(meta.get("page"), dict) else self.platform.page()
         return {"timestamp": t, "messageId": message_id, "page": page}
+
+    def _after_refresh(self, mark: "int") -> "None":
+        if self.identity.changes != mark:  # changed while the request was on its way
+            self.identity.reassert()
 
     # The cross-domain linker (links.py) ---------------------------------------------------
 

@@ -47,6 +47,10 @@ class Delivery:
         self.platform = platform
         self.url = endpoint.rstrip("/") + "/v1/batch"
         self.credentialed = False  # the collector is of the site's own domain: see links.same_site
+        # With credentialed sends: () -> a mark of the identity's state, and (mark) -> None once the
+        # answer came, which may have re-set the cookies to what they were at the mark.
+        self.identity_mark: "Callable[[], int] | None" = None
+        self.after_refresh: "Callable[[int], None] | None" = None
         self.write_key = write_key
         self.log = health.log
         self._warned: "dict[str, bool]" = {}
@@ -154,7 +158,11 @@ class Delivery:
         body = self._body(batch)
         sent = self.in_flight
 
+        mark = self.identity_mark() if self.credentialed and self.identity_mark is not None else None
+
         def done(status: "int", retry_after_s: "int | None" = None, text: "str | None" = None) -> "None":
+            if mark is not None and self.after_refresh is not None:
+                self.after_refresh(mark)
             self._report(status, text)
             self._on_response(sent, status, retry_after_s)
 

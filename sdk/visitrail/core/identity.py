@@ -98,6 +98,8 @@ class Identity:
         self.users = user_store
         self.log = log
         self.shared = shared
+        self.changes = 0  # the identity's writes that changed a cookie's value, for reassert()
+        self._own: "tuple[str | None, str | None]" = (None, None)  # what it last wrote: (visitor ID, uid text)
         self._corrupt_warned = False
         self._long_warned = False
         self._refreshed = False
@@ -111,23 +113,43 @@ class Identity:
                 self._warn_corrupt(ANON_KEY)
             aid = self.new_id()
             self._refreshed = False
+            self.changes += 1
         if not self._refreshed:
             # Once per page: refreshes the cookie's Max-Age, so an active visitor never expires.
             self._refreshed = True
             self.ids.set(ANON_KEY, aid)
+            self._own = (aid, self._own[1])
         return aid
 
     def set_anonymous_id(self, aid: "str") -> "None":
         user_id = self._user().get("id")
         self.ids.set(ANON_KEY, aid)
         self._refreshed = True
+        self.changes += 1
+        self._own = (aid, self._own[1])
         self._publish(aid, user_id)
 
     def _new_visitor(self) -> "str":
         aid = self.new_id()
         self.ids.set(ANON_KEY, aid)
         self._refreshed = True
+        self.changes += 1
+        self._own = (aid, self._own[1])
         return aid
+
+    def reassert(self) -> "None":
+        """Write this page's view of the identity to the cookies again: a same-site collector's
+        answer re-sets them with what they held when the request left (collector/refresh.py), which
+        is stale when this page changed them while the request was on its way."""
+        aid, text = self._own
+        if aid is None:
+            return
+        self.ids.set(ANON_KEY, aid)
+        if self.shared is not None and text is not None:
+            try:
+                self.shared.set(SHARED_KEY, text)
+            except Exception:
+                pass
 
     # The shared domain (cookie mode) --------------------------------------------------------
 
@@ -160,6 +182,8 @@ class Identity:
         try:
             if self.shared.get(SHARED_KEY) != text:
                 self.shared.set(SHARED_KEY, text)
+                self.changes += 1
+            self._own = (aid, text)
         except Exception:
             pass  # the visitor ID's own cookie layer reports a cookie jar that fails
 
