@@ -375,3 +375,15 @@ def test_bad_batch_level_fields_are_400(client: TestClient) -> None:
     for extra in ({"context": "x"}, {"integrations": [1]}, {"sentAt": "soon"}):
         response = client.post("/v1/batch", json={"batch": [track()], **extra}, headers=basic(WRITE_KEY))
         assert response.status_code == 400, extra
+
+
+@pytest.mark.parametrize("field", ["userId", "anonymousId", "previousId", "groupId"])
+@pytest.mark.parametrize("value", ["undefined", "null", " None ", "NaN", "0", -1, "anonymous", "[object Object]", "  "])
+def test_placeholder_ids_never_become_identities(client: TestClient, field: str, value: object) -> None:
+    message = {"type": "alias" if field == "previousId" else "group" if field == "groupId" else "identify",
+               "userId": "u-real", "previousId": "p-real", "groupId": "g-real", "anonymousId": "a-real",
+               "messageId": "placeholder", field: value}  # fmt: skip
+    response = client.post("/v1/batch", json={"batch": [message]}, headers=basic(WRITE_KEY))
+    assert response.status_code == 400
+    assert "is a placeholder, not an ID" in response.json()["errors"][0]["reason"]
+    assert stored(client) == []

@@ -257,3 +257,22 @@ def test_stored_records_carry_their_format_and_one_from_a_newer_sdk_is_not_misre
     later, p2, _ = tab(w)
     assert later.call("user.id") is None
     assert len(p2.errors("warn")) == 1
+
+
+def test_placeholder_ids_are_refused_with_one_console_error_each():
+    c, p, w = tab()
+    for call, args in (
+        ("identify", ["undefined", {"plan": "pro"}]),
+        ("identify", ["  "]),
+        ("identify", ["NULL"]),
+        ("group", ["[object Object]"]),
+        ("alias", ["guest"]),
+        ("alias", ["u1", "0"]),
+        ("setAnonymousId", ["anonymous"]),
+    ):
+        c.call(call, args)
+    assert len(p.errors()) == 7
+    assert all("placeholder" in e for e in p.errors())
+    assert deliver(w) == [] and c.call("user.id") is None
+    c.call("identify", ["", {"plan": "team"}])  # "" still means "no user ID": the traits go on
+    assert [m["type"] for m in deliver(w)] == ["identify"] and len(p.errors()) == 7

@@ -20,6 +20,8 @@ import numbers
 import typing
 import uuid
 
+from visitrail.core.ids import is_placeholder
+
 from .errors import invalid
 from .profiles import session_id_of
 from .storage import Event
@@ -139,6 +141,9 @@ def problem(message: typing.Any, default_type: str | None) -> str | None:
             return f"{field} must be a string or a number"
         if present(message.get(field)) and len(str(message[field])) > MAX_ID_CHARS:
             return f"{field} must be at most {MAX_ID_CHARS} characters"
+        if present(message.get(field)) and is_placeholder(message[field]):
+            # The SDK's own rule (core/ids.py): a profile keyed on "undefined" would join everyone.
+            return f"{field} {json.dumps(str(message[field]))} is a placeholder, not an ID"
     if kind == "alias":
         if not (present(message.get("userId")) and present(message.get("previousId"))):
             return "alias needs userId and previousId"
