@@ -4,12 +4,15 @@ token, database, assets, privacy and rate limits.
 Built from CLI flags, optionally on top of a JSON file:
 
     {"sources": [{"writeKey": "wk_demo", "origins": ["http://127.0.0.1:8000"],
-                  "identity": "verified", "identitySecret": "<at least 32 bytes>"}],
+                  "identity": "verified", "identitySecret": "<at least 32 bytes>",
+                  "cookieDomain": ".example.com"}],
      "adminToken": "secret", "db": "sqlite:////var/lib/visitrail.db", "assets": "web/dist",
      "trustProxy": 1, "storeIp": true, "rateLimit": 1000, "rateBurst": 5000}
 
 An origin of "*" allows any origin (it is still echoed back, since credentialed CORS can't use "*").
-`identity` is "open" (default), "verified" or "required"; see trust.py. `trustProxy` is how many
+`identity` is "open" (default), "verified" or "required"; see trust.py. `cookieDomain`: the site's
+cookie domain (the tag's data-domain), for a collector of that domain to refresh the visitor's
+cookies (refresh.py). `trustProxy` is how many
 reverse proxies stand in front of the collector (0: X-Forwarded-For is ignored); see client_ip.py.
 `rateLimit` is events per second per write key (0: unlimited), `rateBurst` the bucket's size.
 """
