@@ -45,16 +45,23 @@ if browser is not None:
 else:
     import time
 
-    import pyscript
+    try:
+        import pyscript
 
-    # no-redef: a page-only module (untyped for mypy) gives the name the other branch defines.
-    from pyscript.ffi import create_proxy  # type: ignore[no-redef]
+        # no-redef: a page-only module (untyped for mypy) gives the name the other branch defines.
+        from pyscript.ffi import create_proxy  # type: ignore[no-redef]
 
-    # pyscript.window is the `js` module. On MicroPython a function looked up on that module is
-    # called with a wrong `this` ("TypeError: Illegal invocation" from window.setTimeout(...));
-    # its `window` attribute is a plain JS object proxy that behaves, on both interpreters.
-    window = pyscript.window.window
-    document = pyscript.document
+        # pyscript.window is the `js` module. On MicroPython a function looked up on that module is
+        # called with a wrong `this` ("TypeError: Illegal invocation" from window.setTimeout(...));
+        # its `window` attribute is a plain JS object proxy that behaves, on both interpreters.
+        window = pyscript.window.window
+        document = pyscript.document
+    except ImportError:  # MicroPython started by runtime.js itself, without PyScript
+        import js
+        from jsffi import create_proxy  # type: ignore[no-redef]
+
+        window = js.window
+        document = window.document
 
     try:  # Pyodide: a Python callable passed to JS must be a proxy that outlives the call
         from pyodide.ffi import create_once_callable as once  # type: ignore[no-redef]
