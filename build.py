@@ -145,7 +145,7 @@ class BuildError(Exception):
     pass
 
 
-def runtime_nodes(tree):
+def runtime_nodes(tree, at_import=False):
     """ast.walk(tree), less what is under `if TYPE_CHECKING:`: the SDK's annotations import their
     names there (`TYPE_CHECKING = False` at run time, so on MicroPython, which has no `typing`, and
     on Brython, which would fetch it), and mypy reads it as true. Those imports never run."""
@@ -155,15 +155,18 @@ def runtime_nodes(tree):
         yield node
         if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
             todo.extend(node.orelse)
+        elif at_import and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue  # at_import: what runs when the module is imported, not what it imports later
         else:
             todo.extend(ast.iter_child_nodes(node))
 
 
-def imported_modules(path, name):
-    """The visitrail.* modules a source file imports, as BROWSER_MODULES names."""
+def imported_modules(path, name, at_import=False):
+    """The visitrail.* modules a source file imports, as BROWSER_MODULES names (at_import: only
+    those its import runs, not those its functions import when called)."""
     package = name.rsplit("/", 1)[0].split("/") if "/" in name else []
     found = set()
-    for node in runtime_nodes(ast.parse(path.read_text(), str(path))):
+    for node in runtime_nodes(ast.parse(path.read_text(), str(path)), at_import):
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -433,7 +436,7 @@ def build_brython_bundle():
 def versioned_files(mpy):
     """{path in web/dist/: bytes}: everything a page fetches after loader.js, all under one
     version (/analytics/v/<version>/...), so that all of it can be cached for good."""
-    manifest = {"modules": TAG_MODULES, "preload": preloads()}
+    manifest = {"modules": TAG_MODULES, "order": import_order(), "preload": preloads()}
     files = {"runtime.js": bake("runtime.js", MANIFEST_PLACEHOLDER, manifest)}
     for src in sorted(PYSCRIPT.iterdir()):
         if src.suffix == ".js" or src.name == "core.css":
@@ -501,6 +504,29 @@ def mpy_package(version):
     modules = [m for m in BROWSER_MODULES if m != "browser/boot"]  # the tag's entry: not for this page
     files = {f"v/{version}/visitrail/{m}.mpy": f"./visitrail/{m}.mpy" for m in modules}
     return (json.dumps({"name": "visitrail", "files": files}, indent=1) + "\n").encode()
+
+
+def import_order(entry="browser/boot"):
+    """What importing `entry` imports, each module after the ones it imports: runtime.js imports them
+    so, one per task, each of them small (a single `import visitrail.browser.boot` is one long task).
+    Packages come with their modules (importing a module imports its package first)."""
+    order, seen = [], set()
+
+    def visit(name):
+        if name in seen:
+            return
+        seen.add(name)
+        deps = imported_modules(SDK / (name + ".py"), name, at_import=True)
+        if "/" in name:
+            deps.add(name.rsplit("/", 1)[0] + "/__init__")
+        if name != "__init__":
+            deps.add("__init__")
+        for dep in sorted(deps):
+            visit(dep)
+        order.append(name)
+
+    visit(entry)
+    return order
 
 
 def preloads():

@@ -121,6 +121,47 @@
     el("script", attrs, code);
   }
 
+  // MicroPython alone, without PyScript, for a page that runs no Python of its own (the usual
+  // case): its loader and wasm and the SDK's bytecode are fetched at once, the .mpy files written
+  // into its file system, then each module imported in a task of its own (V.order: dependencies
+  // first), so that no task is long; the SDK's boot is the last one. PyScript's own start (its
+  // chunks, its config, its plugins) was most of the time to ready, and every long task, for a
+  // page that only needs the interpreter. a._mp: the interpreter, for the page's tools and tests.
+  function micropython() {
+    el("link", { rel: "modulepreload", href: base + "micropython/micropython.mjs" });
+    el("link", { rel: "preload", as: "fetch", crossorigin: "anonymous", href: base + "micropython/micropython.wasm" });
+    var mods = V.order, mp = import(base + "micropython/micropython.mjs").then(function (m) {
+      return m.loadMicroPython({ url: base + "micropython/micropython.wasm", heapsize: 4 << 20 });
+    });
+    Promise.all([mp].concat(mods.map(function (m) {
+      return fetch(base + "visitrail/" + m + ".mpy").then(function (f) {
+        if (!f.ok) throw Error(f.url + ": HTTP " + f.status);
+        return f.arrayBuffer();
+      });
+    }))).then(function (all) {
+      var py = a._mp = all[0], i = 0;
+      mods.forEach(function (m, n) {
+        var p = "/lib/visitrail/" + m + ".mpy";
+        py.FS.mkdirTree(p.slice(0, p.lastIndexOf("/")));
+        py.FS.writeFile(p, new Uint8Array(all[n + 1]));
+      });
+      py.runPython("import sys\nsys.path.insert(0, '/lib')");
+      (function next() {
+        var m = mods[i++], name = "visitrail" + ("/" + m).replace(/\/__init__$|\//g, function (x) {
+          return x == "/" ? "." : "";
+        });
+        try {
+          py.runPython("import " + name);
+        } catch (e) {
+          console.error(P + "the SDK failed to start: " + e);
+          return a._f();
+        }
+        if (i < mods.length) setTimeout(next);
+        else a._d();
+      })();
+    }, a._f);
+  }
+
   // Brython compiles Python to JS and evals it: brython.min.js, then the bundle (the SDK and the
   // few stdlib modules it needs, so Brython fetches no module), run in that order; then
   // brython(), then the entry script: a text/python script added before brython() is never run.
@@ -163,6 +204,9 @@
     }).observe({ type: "resource", buffered: true });
   } catch (e) {}
   if (r == "brython") brython();
+  // MicroPython alone unless the page runs Python of its own, which needs PyScript.
+  else if (r == "mpy" && !(Symbol.for("@pyscript/core") in w) &&
+    !d.querySelector("script[type=mpy],script[type=py],mpy-script,py-script,mpy-config,py-config")) micropython();
   else if (r == "mpy" || r == "py") pyscript(r);
   else {
     console.warn(P + 'data-runtime="' + r + '" is not mpy, py or brython: calls stay queued');
