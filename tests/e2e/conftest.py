@@ -75,7 +75,7 @@ class Runtime(str):
     """A runtime's name ("mpy", "py", "brython"), with what tests need to know of it."""
 
     # What the loader adds to the page to start it: blocking it keeps the SDK from starting.
-    START = {"mpy": "**/pyscript/core.js", "py": "**/pyscript/core.js", "brython": "**/brython/brython.min.js"}
+    START = {"mpy": "**/micropython/micropython.mjs", "py": "**/pyscript/core.js", "brython": "**/brython/brython.min.js"}
     # The biggest file it waits for: holding it keeps the runtime booting.
     BINARY = {"mpy": "**/micropython.wasm*", "py": "**/pyodide.asm.wasm*", "brython": "**/brython/visitrail.js*"}
     SCRIPT_TYPE = {"mpy": "mpy", "py": "py", "brython": "text/python"}
@@ -290,6 +290,13 @@ def run_python(page, runtime):
             """([code, wrapper, type]) => new Promise(resolve => {
                 window.__vt_code = JSON.stringify(code);
                 window.__vt_out = undefined;
+                window.__vt_done = () => resolve(window.__vt_out);
+                // MicroPython started by runtime.js alone (a page without Python of its own): its
+                // interpreter is analytics._mp. A JS exception that escapes the snippet rejects.
+                if (window.analytics && window.analytics._mp) {
+                    try { window.analytics._mp.runPython(wrapper); } catch (e) { resolve(undefined); }
+                    return;
+                }
                 const s = document.createElement("script");
                 window.__vt_done = () => { s.remove(); resolve(window.__vt_out); };
                 s.type = type;

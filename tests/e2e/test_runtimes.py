@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 
 # What a page of each runtime fetches from the collector's /analytics/ (besides loader.js).
 FOLDERS = {
-    "mpy": {"pyscript", "micropython", "visitrail"},
+    "mpy": {"micropython", "visitrail"},  # MicroPython alone: a page without Python of its own needs no PyScript
     "py": {"pyscript", "pyodide", "visitrail"},
     "brython": {"brython"},
 }
