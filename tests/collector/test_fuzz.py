@@ -169,6 +169,53 @@ BEACONS = st.fixed_dictionaries(
     },
 )  # fmt: skip
 
+# What a page's localStorage may hold, hand-edited or written by a buggy page: records of the SDK's
+# shape with odd IDs and numbers of any size (JSON's text, so digits past what Python reads too).
+HUGE_NUMBERS = (st.integers(0, 30) | st.sampled_from([4299, 4300, 5000])).map(lambda digits: "1" + "0" * digits)
+SESSION_NUMBERS = st.sampled_from([1, 1764000000000, 1764071990000]) | st.integers() | st.floats(allow_nan=False)
+SESSION_RECORDS = st.one_of(
+    st.fixed_dictionaries(
+        {
+            "id": st.one_of(ODD_TEXT, ODD_TEXT, TEXT, IDS),
+            "startedAt": SESSION_NUMBERS,
+            "lastActivity": SESSION_NUMBERS,
+            "sequence": SESSION_NUMBERS,
+        }
+    ).map(json.dumps),
+    st.tuples(TEXT, HUGE_NUMBERS).map(
+        lambda pair: json.dumps({"id": pair[0], "startedAt": 1, "lastActivity": 2, "sequence": 0}).replace(
+            '"sequence": 0', f'"sequence": {pair[1]}'
+        )
+    ),
+)
+ODD_NAMES = st.one_of(st.sampled_from(["u1", "E", "A3"]), ODD_TEXT)
+ODD_OBJECTS = st.dictionaries(ODD_NAMES, ODD_NAMES | PLAIN_JSON, max_size=2)
+ODD_ARGS = {
+    "track": st.tuples(ODD_NAMES, ODD_OBJECTS),
+    "identify": st.tuples(ODD_NAMES, ODD_OBJECTS),
+    "page": st.tuples(),
+    "group": st.tuples(ODD_NAMES, ODD_OBJECTS),
+    "alias": st.tuples(ODD_NAMES),
+    "setAnonymousId": st.tuples(ODD_NAMES),
+    "rotate": st.tuples(),
+}
+ODD_CALL = st.sampled_from(sorted(ODD_ARGS)).flatmap(
+    lambda method: st.tuples(
+        st.just(method),
+        ODD_ARGS[method].map(list),
+        st.sampled_from([1764072000000, 1764071000000]),
+        st.sampled_from([f"c{n}" for n in range(12)]),
+        st.none() | st.fixed_dictionaries({"path": ODD_NAMES}),
+    ).map(list)
+)
+ODD_BEACONS = st.fixed_dictionaries(
+    {"calls": st.lists(ODD_CALL, min_size=1, max_size=5), "anonymousId": st.sampled_from(["A1", "A2"]),
+     "session": SESSION_RECORDS | st.none(), "writeKey": st.sampled_from(sorted(KEYS))},
+    optional={"userId": st.sampled_from(["u1", "7"]) | ODD_TEXT, "identityToken": st.sampled_from(TOKENS),
+              "environment": st.fixed_dictionaries({}, optional={"locale": ODD_TEXT, "timezone": ODD_TEXT}),
+              "sessionTimeout": SCALARS},
+)  # fmt: skip
+
 BATCHES = st.fixed_dictionaries(
     {"batch": st.lists(MESSAGE_OR_JUNK, max_size=6)},
     optional={"sentAt": TIMES, "context": CONTEXTS, "integrations": JSON, "writeKey": st.sampled_from(sorted(KEYS))},
@@ -323,6 +370,18 @@ def test_fuzz_client_traffic(fuzzed: TestClient, request: tuple[str, bytes, dict
 @given(request=hostile())
 def test_fuzz_hostile_requests(fuzzed: TestClient, request: tuple[str, bytes, dict[str, str], typing.Any]) -> None:
     check(fuzzed, *request)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=ODD_BEACONS, gzipped=st.booleans())
+def test_fuzz_beacons_with_odd_records_and_arguments(
+    fuzzed: TestClient, body: dict[str, typing.Any], gzipped: bool
+) -> None:
+    content = json.dumps(body, ensure_ascii=True).encode()
+    headers = {"Content-Type": "text/plain;charset=UTF-8"}
+    if gzipped:
+        content, headers["Content-Encoding"] = gzip.compress(content), "gzip"
+    check(fuzzed, "calls", content, headers, body)
 
 
 def test_after_fuzzing_the_app_is_up_and_bodies_are_clean(fuzzed: TestClient) -> None:
