@@ -294,3 +294,10 @@ def test_migration_strips_tokens_stored_by_older_collectors(tmp_path: pathlib.Pa
         assert connection.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
         assert "eyJ" not in connection.execute("SELECT body FROM events").fetchone()[0]
     connection.close()
+
+
+def test_an_unverified_identify_dated_9999_does_not_outlive_a_verified_one(client: TestClient) -> None:
+    pinned = {**identify(1, plan="pinned"), "timestamp": "9999-12-31T23:59:59.999Z"}
+    batch(client, VERIFIED_KEY, pinned)
+    batch(client, VERIFIED_KEY, {**identify(2, identity_token=token(), plan="pro"), "timestamp": None})
+    assert profile(client)["traits"] == {"plan": "pro"} and profile(client)["verified"] is True

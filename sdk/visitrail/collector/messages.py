@@ -23,7 +23,7 @@ import uuid
 from .errors import invalid
 from .profiles import session_id_of
 from .storage import Event
-from .timestamps import corrected_timestamp, format_timestamp, parse_timestamp
+from .timestamps import bounded, corrected_timestamp, format_timestamp, parse_timestamp
 
 __all__ = [
     "TYPES", "MAX_MESSAGE_BYTES", "MAX_BATCH_MESSAGES", "MAX_MESSAGE_ID_CHARS", "MAX_ID_CHARS", "Normalised",
@@ -198,10 +198,7 @@ def normalise(
     for position, item in enumerate(items):
         reason = problem(item, default_type)
         if reason is None:
-            try:
-                out.append(_event(item, defaults, default_type, write_key, received_at, ip))
-            except OverflowError:  # parseable but absurd: sentAt in year 9999, timestamp in year 1
-                reason = "timestamps are too far apart to correct for clock skew"
+            out.append(_event(item, defaults, default_type, write_key, received_at, ip))
         if reason is not None:
             errors.append({"index": position if indexes is None else indexes[position], "reason": reason})
     if errors:
@@ -237,7 +234,11 @@ def _event(
         stored[field] = {**defaults[field], **(message.get(field) or {})}
     token = stored["context"].pop(IDENTITY_TOKEN, None)  # a credential: judged, never stored
     stored["messageId"] = message.get("messageId") or f"srv-{uuid.uuid4()}"
-    stored["timestamp"] = format_timestamp(corrected_timestamp(received_at, timestamp, original, sent_at))
+    try:
+        happened = bounded(received_at, corrected_timestamp(received_at, timestamp, original, sent_at))
+    except OverflowError:  # sentAt in year 9999, timestamp in year 1: as far outside the window as can be
+        happened = received_at
+    stored["timestamp"] = format_timestamp(happened)
     stored["receivedAt"] = format_timestamp(received_at)
     for field, value in (("originalTimestamp", original), ("sentAt", sent_at)):
         if value is None:
