@@ -156,7 +156,7 @@ def test_erase_is_one_transaction(db_url: str) -> None:
             from visitrail.collector.storage.erasure import erase
 
             profile_id = db.all("SELECT profile_id FROM identities WHERE value = 'U1'")[0][0]
-            assert erase(db, profile_id) is not None
+            assert erase(db, profile_id, NOW) is not None
             raise RuntimeError("the disk is full")  # everything erase did is rolled back
         assert len(await storage.find()) == 5 and await storage.find_profile(user_id="U1") is not None
 

@@ -74,7 +74,7 @@ def create_app(
     store = storage if storage is not None else open_storage(config.db_url)
     faults = Faults() if config.test_hooks else None
     tracking = TrackingAPI(config, store, clock, faults)
-    profiles = ProfilesAPI(config, store)
+    profiles = ProfilesAPI(config, store, clock)
     dashboard = Dashboard(config, store)
     routes = [
         Route("/v1/{kind}", tracking.endpoint, methods=["POST", "OPTIONS"]),

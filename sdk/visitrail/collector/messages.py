@@ -7,8 +7,9 @@ Beyond Segment's rules, what the databases can't hold is refused here, so that i
 never a 500: NUL characters (PostgreSQL text can't contain them), lone surrogates (not UTF-8), and
 IDs or trait keys too long for a PostgreSQL index entry.
 
-`context.identityToken` is taken out of every message here, whatever the source's identity mode:
-it is a credential, so it is never stored; trust.py judges it from the `Normalised` it comes in.
+`context.identityToken` (and an alias's `context.previousIdentityToken`) is taken out of every
+message here, whatever the source's identity mode: a credential is never stored; trust.py judges it
+from the `Normalised` it comes in.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ MAX_MESSAGE_ID_CHARS = 100  # messageId must be "fewer than 100 characters"
 MAX_ID_CHARS = 512
 MAX_ERRORS_LISTED = 100  # keep a 2,500-message rejection readable
 IDENTITY_TOKEN = "identityToken"  # in context: see trust.py
+PREVIOUS_IDENTITY_TOKEN = "previousIdentityToken"  # an alias's proof of its previousId (profiles.py, rule 7)
 
 # The field stored in the `event` column: what people filter each type by.
 NAME_FIELDS = {"track": "event", "page": "name", "screen": "name"}
@@ -53,6 +55,7 @@ class Normalised:
 
     event: Event
     identity_token: typing.Any = dataclasses.field(default=None, repr=False)
+    previous_token: typing.Any = dataclasses.field(default=None, repr=False)
 
 
 def batch_items(body: typing.Any, is_batch: bool) -> list[typing.Any]:
@@ -232,7 +235,8 @@ def _event(
     for field in ("context", "integrations"):
         # The docs say batch-level values "will be merged with" each message's; the message wins.
         stored[field] = {**defaults[field], **(message.get(field) or {})}
-    token = stored["context"].pop(IDENTITY_TOKEN, None)  # a credential: judged, never stored
+    token = stored["context"].pop(IDENTITY_TOKEN, None)  # credentials: judged, never stored
+    previous_token = stored["context"].pop(PREVIOUS_IDENTITY_TOKEN, None)
     stored["messageId"] = message.get("messageId") or f"srv-{uuid.uuid4()}"
     try:
         happened = bounded(received_at, corrected_timestamp(received_at, timestamp, original, sent_at))
@@ -264,4 +268,4 @@ def _event(
         session_id=session_id_of(stored),
         ip=ip,
     )
-    return Normalised(event, token)
+    return Normalised(event, token, previous_token)

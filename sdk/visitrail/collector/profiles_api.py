@@ -21,6 +21,9 @@ The CLI erases too: `visitrail erase --user-id U` (cli.py).
 
 from __future__ import annotations
 
+import datetime
+import typing
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -37,9 +40,12 @@ MAX_LIMIT = 1000
 
 
 class ProfilesAPI:
-    def __init__(self, config: Config, storage: Storage) -> None:
+    def __init__(
+        self, config: Config, storage: Storage, clock: typing.Callable[[], datetime.datetime] | None = None
+    ) -> None:
         self.config = config
         self.storage = storage
+        self.clock = clock
 
     async def lookup(self, request: Request) -> JSONResponse:
         check_admin_request(request, self.config.admin_token)
@@ -68,7 +74,7 @@ class ProfilesAPI:
         check_admin_request(request, self.config.admin_token)
         check_same_origin(request)  # with the dashboard's cookie, only the dashboard's own pages may erase
         profile_id = request.path_params["profile_id"]
-        erased = await self.storage.erase_profile(profile_id=profile_id)
+        erased = await self.storage.erase_profile(profile_id=profile_id, now=self.clock() if self.clock else None)
         if erased is None:
             raise ApiError(404, "not_found", f"no profile {profile_id!r}")
         return JSONResponse(erased)

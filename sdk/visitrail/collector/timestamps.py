@@ -18,7 +18,7 @@ UTC = datetime.UTC
 # profile's lastSeen for good; Segment and PostHog clamp the same way. The past window admits
 # queues kept offline and server-side backfills, and stops year-1 dates from ruling firstSeen.
 FUTURE_TOLERANCE = datetime.timedelta(hours=1)
-PAST_WINDOW = datetime.timedelta(days=365)
+PAST_WINDOW = datetime.timedelta(days=730)
 
 
 def parse_timestamp(value: object) -> datetime.datetime | None:

@@ -114,7 +114,11 @@ class TrackingAPI:
         if error is not None:
             raise error
         if screened.events:
-            await self.storage.add(screened.events)
+            added = await self.storage.add(screened.events)
+            screened.refuse(added.refused)
+            error = None if is_batch else screened.single_call_refusal(added.refused)
+            if error is not None:
+                raise error
         return source, screened
 
     def authenticate(self, authorization: str | None, body: typing.Any, items: list[typing.Any]) -> Source:
