@@ -31,8 +31,9 @@ from .config import Config
 from .dashboard import STYLE_HASH, Dashboard
 from .errors import ApiError
 from .events_api import EventsAPI
+from .framing import SingleFraming
 from .profiles_api import ProfilesAPI
-from .security import SecurityHeaders
+from .security import SecurityHeaders, secured
 from .static import Assets
 from .storage import Storage, open_storage
 from .testhooks import Faults
@@ -57,6 +58,16 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = HTTP_CODES.get(exc.status_code, "http_error")
     return JSONResponse({"code": code, "message": exc.detail}, exc.status_code, exc.headers)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    # Starlette's own 500 is plain text and, coming from outside every middleware, bare: clients
+    # read {"code", "message"} from every error, and no answer goes without the security headers.
+    return JSONResponse(
+        {"code": "internal_error", "message": "the collector failed on this request; it is logged"},
+        500,
+        secured({"Connection": "close"}),
+    )
 
 
 async def health(request: Request) -> JSONResponse:
@@ -110,8 +121,8 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeaders, style_hash=STYLE_HASH)],
-        exception_handlers={ApiError: api_error, HTTPException: http_error},
+        middleware=[Middleware(SecurityHeaders, style_hash=STYLE_HASH), Middleware(SingleFraming)],
+        exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: server_error},
     )
     # No 307 from /v1/batch/ to /v1/batch: analytics-python takes any 3xx for a failure, and a JSON
     # 404 says what is wrong.

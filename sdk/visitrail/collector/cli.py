@@ -159,6 +159,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"events a write key may send at once (default: {DEFAULT_RATE_BURST})",
     )
+    for flag, kind, default, meaning in (
+        ("header-timeout", float, 10.0, "seconds a request's head may take to arrive"),
+        ("body-timeout", float, 30.0, "seconds a request's body may take to arrive, after its head"),
+        ("max-connections", int, 1000, "open connections per process; one more is answered 503"),
+        ("shutdown-timeout", float, 10.0, "seconds that requests under way get after SIGTERM"),
+    ):
+        name = flag.upper().replace("-", "_")
+        serve.add_argument(
+            f"--{flag}",
+            type=kind,
+            default=None if env(name) is None else kind(env(name)),
+            metavar="N",
+            help=f"{meaning} (default: {default:g})",
+        )
     serve.add_argument(
         "--test-hooks",
         action="store_true",
@@ -249,7 +263,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
     for name, flag in (("admin_token", "admin_token"), ("db_url", "db"), ("assets_dir", "assets")):
         if getattr(args, flag, None):
             options[name] = getattr(args, flag)
-    for name, flag in (("trust_proxy", "trust_proxy"), ("rate_limit", "rate_limit"), ("rate_burst", "rate_burst")):
+    for name in ("trust_proxy", "rate_limit", "rate_burst", "header_timeout", "body_timeout", "max_connections",
+                 "shutdown_timeout"):  # fmt: skip
+        flag = name
         if getattr(args, flag, None) is not None:
             options[name] = getattr(args, flag)
     if getattr(args, "no_ip", False):

@@ -128,7 +128,9 @@ class Dashboard:
     async def login(self, request: Request) -> Response:
         check_same_origin(request)
         form = urllib.parse.parse_qs(
-            (await read_body(request.stream(), limit=MAX_FORM_BYTES)).decode("utf-8", "replace")
+            (await read_body(request.stream(), limit=MAX_FORM_BYTES, timeout=self.config.body_timeout)).decode(
+                "utf-8", "replace"
+            )
         )
         token = (form.get("token") or [""])[0]
         next_path = local_path((form.get("next") or ["/"])[0])

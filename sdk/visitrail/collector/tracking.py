@@ -86,7 +86,12 @@ class TrackingAPI:
     async def ingest(self, request: Request, kind: str) -> tuple[Source, Screened]:
         headers = request.headers
         received_at = self.clock()  # one receivedAt for the whole request, taken on arrival
-        raw = await read_body(request.stream(), headers.get("content-encoding"), headers.get("content-length"))
+        raw = await read_body(
+            request.stream(),
+            headers.get("content-encoding"),
+            headers.get("content-length"),
+            timeout=self.config.body_timeout,
+        )
         body = parse_json(raw)
         is_calls = kind == RAW_CALLS
         is_batch = kind == "batch" or is_calls
