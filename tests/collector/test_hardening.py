@@ -18,6 +18,7 @@ from visitrail.collector.body import MAX_DEPTH
 from visitrail.collector.config import Config
 from visitrail.collector.errors import ApiError
 from visitrail.collector.ratelimit import RateLimiter
+from visitrail.collector.storage.sqlite import SQLiteStorage
 
 from .helpers import ADMIN_TOKEN, NOW, ORIGIN, OTHER_KEY, WRITE_KEY, admin, basic, stored, track
 
@@ -290,3 +291,45 @@ def test_tracking_errors_are_locked_down_too(client: TestClient) -> None:
         assert response.status_code >= 400 and response.json()["code"]
         assert response.headers["x-content-type-options"] == "nosniff"
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+# A NUL in a path or a query, on every database (issue 16)
+
+NUL_PATHS = [
+    ("GET", "/api/profiles?query=%00"),
+    ("GET", "/api/profiles?query=a%00b"),
+    ("GET", "/api/profiles/lookup?userId=U1%00"),
+    ("GET", "/api/profiles/lookup?anonymousId=%00"),
+    ("GET", "/api/events?userId=%00"),
+    ("GET", "/api/events?profileId=%00"),
+    ("GET", "/api/profiles/%00"),
+    ("DELETE", "/api/profiles/p%00"),
+    ("GET", "/profiles/%00"),
+    ("GET", "/?q=%00"),
+]
+
+
+def test_a_nul_in_a_path_or_query_is_400_on_every_database(config: Config, db_url: str) -> None:
+    with TestClient(create_app(dataclasses.replace(config, db_url=db_url), clock=lambda: NOW)) as client:
+        client.post("/v1/batch", json={"batch": [track(1, userId="U1")]}, headers=basic(WRITE_KEY))
+        client.cookies.set(LOGIN_COOKIE, login_cookie(ADMIN_TOKEN))
+        for method, path in NUL_PATHS:
+            response = client.request(method, path, headers=admin())
+            assert response.status_code == 400, (path, response.text)
+            assert response.json()["code"] == "invalid_request"
+            assert response.headers["x-content-type-options"] == "nosniff"
+
+
+class Broken(SQLiteStorage):
+    async def add(self, events: typing.Any) -> typing.Any:
+        raise RuntimeError("the disk caught fire")
+
+
+def test_a_500_is_json_with_the_security_headers(config: Config) -> None:
+    app = create_app(config, storage=Broken("sqlite:///:memory:"), clock=lambda: NOW)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post("/v1/batch", json=batch_of(1), headers=basic(WRITE_KEY))
+    assert response.status_code == 500 and response.json()["code"] == "internal_error"
+    assert "disk" not in response.text  # the cause is logged, not told
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'none'" in response.headers["content-security-policy"]

@@ -95,11 +95,19 @@ def test_no_ip_keeps_nothing(config: Config) -> None:
         assert rows(client, "SELECT ip FROM events") == [(None,)]
 
 
-def test_what_the_client_sent_is_kept_as_sent(config: Config) -> None:
+def test_an_address_the_client_sends_is_truncated_too(config: Config) -> None:
     with collector(config) as client:
         send(client, context={"ip": "192.0.2.33", "userAgent": "UA"})
+        send(client, context={"ip": "not an address"})
+        first, second = stored(client)
+        assert first["context"] == {"ip": "192.0.2.0", "userAgent": "UA"} and second["context"] == {}
+
+
+def test_no_ip_keeps_no_address_the_client_sends_either(config: Config) -> None:
+    with collector(config, store_ip=False) as client:
+        send(client, context={"ip": "192.0.2.33"})
         [event] = stored(client)
-        assert event["context"] == {"ip": "192.0.2.33", "userAgent": "UA"}
+        assert "ip" not in event["context"] and "192.0.2" not in str(rows(client, "SELECT * FROM events"))
 
 
 def test_serve_flags(tmp_path: pathlib.Path) -> None:

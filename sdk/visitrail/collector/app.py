@@ -32,6 +32,7 @@ from .dashboard import STYLE_HASH, Dashboard
 from .errors import ApiError
 from .events_api import EventsAPI
 from .framing import SingleFraming
+from .params import PlainText
 from .profiles_api import ProfilesAPI
 from .security import SecurityHeaders, secured
 from .static import Assets
@@ -121,7 +122,11 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeaders, style_hash=STYLE_HASH), Middleware(SingleFraming)],
+        middleware=[
+            Middleware(SecurityHeaders, style_hash=STYLE_HASH),
+            Middleware(SingleFraming),
+            Middleware(PlainText),
+        ],
         exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: server_error},
     )
     # No 307 from /v1/batch/ to /v1/batch: analytics-python takes any 3xx for a failure, and a JSON

@@ -21,6 +21,6 @@ class SingleFraming:
             if b"transfer-encoding" in names and b"content-length" in names:
                 error = invalid("a request must not have both Transfer-Encoding and Content-Length")
                 error.headers["Connection"] = "close"
-                await error.response()(scope, receive, send)
+                await error(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -21,6 +21,7 @@ import numbers
 import typing
 import uuid
 
+from .client_ip import truncated
 from .errors import invalid
 from .profiles import session_id_of
 from .storage import Event
@@ -193,6 +194,7 @@ def normalise(
     ip: str | None = None,
     indexes: typing.Sequence[int] | None = None,
     noun: str = "message",
+    store_ip: bool = True,
 ) -> list[Normalised]:
     """Every item as a `Normalised`, in order, or raise 400 listing the bad ones. Errors name an
     item by `indexes[i]` when given (raw_calls.py: the call an event was built from) and `noun`."""
@@ -201,7 +203,7 @@ def normalise(
     for position, item in enumerate(items):
         reason = problem(item, default_type)
         if reason is None:
-            out.append(_event(item, defaults, default_type, write_key, received_at, ip))
+            out.append(_event(item, defaults, default_type, write_key, received_at, ip, store_ip))
         if reason is not None:
             errors.append({"index": position if indexes is None else indexes[position], "reason": reason})
     if errors:
@@ -228,6 +230,7 @@ def _event(
     write_key: str,
     received_at: datetime.datetime,
     ip: str | None,
+    store_ip: bool = True,
 ) -> Normalised:
     timestamp, original, sent_at = _device_times(message, defaults)
     stored = {key: value for key, value in message.items() if key != "writeKey"}  # the key lives in its column
@@ -235,6 +238,13 @@ def _event(
     for field in ("context", "integrations"):
         # The docs say batch-level values "will be merged with" each message's; the message wins.
         stored[field] = {**defaults[field], **(message.get(field) or {})}
+    if "ip" in stored["context"]:
+        # A client's own claim of an address (server-side libraries send the user's) follows the
+        # rule of the connection's: truncated, or not kept at all with --no-ip (client_ip.py).
+        claimed = stored["context"].pop("ip")
+        kept = truncated(claimed) if store_ip and isinstance(claimed, str) else None
+        if kept is not None:
+            stored["context"]["ip"] = kept
     token = stored["context"].pop(IDENTITY_TOKEN, None)  # credentials: judged, never stored
     previous_token = stored["context"].pop(PREVIOUS_IDENTITY_TOKEN, None)
     stored["messageId"] = message.get("messageId") or f"srv-{uuid.uuid4()}"

@@ -113,6 +113,7 @@ class TrackingAPI:
             ip=self.address(request) if self.config.store_ip else None,
             indexes=indexes,
             noun="call" if is_calls else "message",
+            store_ip=self.config.store_ip,
         )
         screened = screen(source, normalised, indexes)
         error = None if is_batch else screened.single_call_error()
