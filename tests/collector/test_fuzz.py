@@ -284,7 +284,8 @@ def make_config(db_url: str) -> Config:
         admin_token=ADMIN_TOKEN,
         db_url=db_url,
         assets_dir="/nonexistent",
-        rate_limit=0,  # the limiter has its own tests; here it would only make counts depend on timing
+        rate_limit=0,  # the limiters have their own tests; here they would only make counts depend on timing
+        ip_rate_limit=0,
     )
 
 

@@ -61,13 +61,48 @@ def test_rate_limit_is_per_write_key_with_retry_after(config: Config) -> None:
         assert client.post("/v1/batch", json=batch_of(10, 100), headers=basic(WRITE_KEY)).status_code == 200
 
 
-def test_a_batch_bigger_than_the_burst_waits_for_a_full_bucket(config: Config) -> None:
+def test_a_batch_bigger_than_the_burst_waits_for_a_full_bucket_and_leaves_a_debt(config: Config) -> None:
     with limited(config, rate=10, burst=20) as (client, clock):
         assert client.post("/v1/batch", json=batch_of(50), headers=basic(WRITE_KEY)).status_code == 200
         refused = client.post("/v1/batch", json=batch_of(50, 100), headers=basic(WRITE_KEY))
-        assert refused.status_code == 429 and refused.headers["retry-after"] == "2"
-        clock.now += 2
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "5"  # 30 owed + 20, at 10/s
+        clock.now += 5
         assert client.post("/v1/batch", json=batch_of(50, 100), headers=basic(WRITE_KEY)).status_code == 200
+
+
+def test_one_big_batch_cant_beat_the_rate(config: Config) -> None:
+    # --rate-limit 10 --rate-burst 100 let 2,500 events through in 10.7 s: now the key then owes 240 s.
+    with limited(config, rate=10, burst=100) as (client, clock):
+        assert client.post("/v1/batch", json=batch_of(2500), headers=basic(WRITE_KEY)).status_code == 200
+        refused = client.post("/v1/batch", json=batch_of(1, 5000), headers=basic(WRITE_KEY))
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "241"
+        clock.now += 240
+        assert client.post("/v1/batch", json=batch_of(1, 5000), headers=basic(WRITE_KEY)).status_code == 429
+        clock.now += 1
+        assert client.post("/v1/batch", json=batch_of(1, 5000), headers=basic(WRITE_KEY)).status_code == 200
+
+
+def test_invalid_batches_spend_nothing_of_the_keys_budget(config: Config) -> None:
+    with limited(config, rate=10, burst=20) as (client, clock):
+        junk = {"batch": [{"type": "track"}] * 30}  # 30 invalid messages
+        for _ in range(13):
+            assert client.post("/v1/batch", json=junk, headers=basic(WRITE_KEY)).status_code == 400
+        assert client.post("/v1/batch", json=batch_of(20), headers=basic(WRITE_KEY)).status_code == 200
+
+
+def test_requests_per_address_are_limited_whatever_they_carry(config: Config) -> None:
+    app = create_app(dataclasses.replace(config, ip_rate_limit=2), clock=lambda: NOW)  # bursts of 4
+    clock = Clock()
+    app.state.address_limiter.clock = clock
+    with TestClient(app) as client:
+        for _ in range(4):
+            assert client.post("/v1/batch", json=batch_of(1), headers=basic("wk_unknown")).status_code == 401
+        refused = client.post("/v1/batch", json=batch_of(1), headers=basic(WRITE_KEY))
+        assert refused.status_code == 429 and "from this address" in refused.json()["message"]
+        assert client.post("/v1/calls", content=b"{").status_code == 429  # not even read
+        clock.now += 1
+        assert client.post("/v1/batch", json=batch_of(1), headers=basic(WRITE_KEY)).status_code == 200
+        assert client.get("/healthz").status_code == 200  # reads and assets aren't tracking requests
 
 
 def test_rate_limiter_refills_and_zero_disables() -> None:

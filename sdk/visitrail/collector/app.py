@@ -135,5 +135,6 @@ def create_app(
     app.state.config = config
     app.state.storage = store
     app.state.faults = faults
-    app.state.rate_limiter = tracking.limiter  # tests set its clock
+    app.state.rate_limiter = tracking.limiter  # tests set their clocks
+    app.state.address_limiter = tracking.address_limiter
     return app

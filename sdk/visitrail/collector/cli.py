@@ -160,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"events a write key may send at once (default: {DEFAULT_RATE_BURST})",
     )
     for flag, kind, default, meaning in (
+        ("ip-rate-limit", float, 100.0, "tracking requests per second per client address, in each process; 0: none"),
         ("header-timeout", float, 10.0, "seconds a request's head may take to arrive"),
         ("body-timeout", float, 30.0, "seconds a request's body may take to arrive, after its head"),
         ("max-connections", int, 1000, "open connections per process; one more is answered 503"),
@@ -263,8 +264,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
     for name, flag in (("admin_token", "admin_token"), ("db_url", "db"), ("assets_dir", "assets")):
         if getattr(args, flag, None):
             options[name] = getattr(args, flag)
-    for name in ("trust_proxy", "rate_limit", "rate_burst", "header_timeout", "body_timeout", "max_connections",
-                 "shutdown_timeout"):  # fmt: skip
+    numbers = ("trust_proxy", "rate_limit", "rate_burst", "ip_rate_limit", "header_timeout", "body_timeout",
+               "max_connections", "shutdown_timeout")  # fmt: skip
+    for name in numbers:
         flag = name
         if getattr(args, flag, None) is not None:
             options[name] = getattr(args, flag)

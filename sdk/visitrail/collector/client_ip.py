@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 
-__all__ = ["truncated", "client_ip"]
+__all__ = ["truncated", "client_ip", "client_address"]
 
 IPV4_PREFIX = 24
 IPV6_PREFIX = 48
@@ -42,11 +42,17 @@ def truncated(address: str | None) -> str | None:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
 
 
-def client_ip(peer: str | None, forwarded_for: str | None, trust_proxy: int) -> str | None:
-    """The client's truncated address: see the module docstring."""
+def client_address(peer: str | None, forwarded_for: str | None, trust_proxy: int) -> str | None:
+    """The client's whole address, as the connection and the trusted proxies tell it: for rate
+    limits, in memory only; never stored."""
     if trust_proxy > 0 and forwarded_for:
         hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
         if hops:
             # Fewer entries than trusted proxies: the leftmost is still the best we know.
-            return truncated(hops[-trust_proxy] if len(hops) >= trust_proxy else hops[0])
-    return truncated(peer)
+            return hops[-trust_proxy] if len(hops) >= trust_proxy else hops[0]
+    return peer
+
+
+def client_ip(peer: str | None, forwarded_for: str | None, trust_proxy: int) -> str | None:
+    """The client's truncated address: see the module docstring."""
+    return truncated(client_address(peer, forwarded_for, trust_proxy))

@@ -56,7 +56,7 @@ from .errors import invalid
 from .messages import MAX_BATCH_MESSAGES, MAX_ERRORS_LISTED, MAX_MESSAGE_ID_CHARS, text_problem
 from .timestamps import parse_timestamp
 
-__all__ = ["Expanded", "check_body", "expand", "call_count"]
+__all__ = ["Expanded", "check_body", "expand"]
 
 MAX_TIME_MS = 253402300800000  # 10000-01-01T00:00:00Z: ISO-8601 years have four digits
 # The SDK counts a session's events from 1; JavaScript's numbers are exact up to 2**53.
@@ -89,12 +89,6 @@ def check_body(body: typing.Any) -> list[typing.Any]:
     if not isinstance(body, dict):
         raise invalid("request body must be a JSON object")
     return []
-
-
-def call_count(body: typing.Any) -> int:
-    """How many calls a beacon holds, for the rate limit, before anything else is read."""
-    calls = body.get("calls") if isinstance(body, dict) else None
-    return len(calls) if isinstance(calls, list) else 1
 
 
 def _is_number(value: typing.Any) -> bool:
