@@ -13,7 +13,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from visitrail.collector.app import create_app
-from visitrail.collector.auth import LOGIN_COOKIE, login_cookie
 from visitrail.collector.body import MAX_DEPTH
 from visitrail.collector.config import Config
 from visitrail.collector.errors import ApiError
@@ -312,7 +311,7 @@ def test_reads_without_the_admin_are_401_and_locked_down(config: Config, method:
             assert response.headers["x-frame-options"] == "DENY"
             assert response.headers["cache-control"] == "no-store"
         # The admin gets in: the API by bearer token, the dashboard's pages by their cookie.
-        client.cookies.set(LOGIN_COOKIE, login_cookie(ADMIN_TOKEN))
+        assert client.post("/login", data={"token": ADMIN_TOKEN}, follow_redirects=False).status_code == 303
         assert client.request(method, path, headers=admin()).status_code != 401
 
 
@@ -347,7 +346,7 @@ NUL_PATHS = [
 def test_a_nul_in_a_path_or_query_is_400_on_every_database(config: Config, db_url: str) -> None:
     with TestClient(create_app(dataclasses.replace(config, db_url=db_url), clock=lambda: NOW)) as client:
         client.post("/v1/batch", json={"batch": [track(1, userId="U1")]}, headers=basic(WRITE_KEY))
-        client.cookies.set(LOGIN_COOKIE, login_cookie(ADMIN_TOKEN))
+        assert client.post("/login", data={"token": ADMIN_TOKEN}, follow_redirects=False).status_code == 303
         for method, path in NUL_PATHS:
             response = client.request(method, path, headers=admin())
             assert response.status_code == 400, (path, response.text)

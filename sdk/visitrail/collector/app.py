@@ -32,6 +32,7 @@ from .dashboard import STYLE_HASH, Dashboard
 from .errors import ApiError
 from .events_api import EventsAPI
 from .framing import SingleFraming
+from .logins import Logins
 from .params import PlainText
 from .profiles_api import ProfilesAPI
 from .security import SecurityHeaders, secured
@@ -86,11 +87,12 @@ def create_app(
     store = storage if storage is not None else open_storage(config.db_url)
     faults = Faults() if config.test_hooks else None
     tracking = TrackingAPI(config, store, clock, faults)
-    profiles = ProfilesAPI(config, store, clock)
-    dashboard = Dashboard(config, store)
+    logins = Logins(config, store, clock)
+    profiles = ProfilesAPI(config, store, logins, clock)
+    dashboard = Dashboard(config, store, logins)
     routes = [
         Route("/v1/{kind}", tracking.endpoint, methods=["POST", "OPTIONS"]),
-        Route("/api/events", EventsAPI(config, store).endpoint, methods=["GET"]),
+        Route("/api/events", EventsAPI(config, store, logins).endpoint, methods=["GET"]),
         Route("/api/profiles", profiles.search, methods=["GET"]),
         Route("/api/profiles/lookup", profiles.lookup, methods=["GET"]),
         Route("/api/profiles/{profile_id}", profiles.get, methods=["GET"]),
@@ -137,4 +139,5 @@ def create_app(
     app.state.faults = faults
     app.state.rate_limiter = tracking.limiter  # tests set their clocks
     app.state.address_limiter = tracking.address_limiter
+    app.state.login_failures = logins.failures
     return app

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 
-__all__ = ["truncated", "client_ip", "client_address"]
+__all__ = ["truncated", "client_ip", "client_address", "client_scheme"]
 
 IPV4_PREFIX = 24
 IPV6_PREFIX = 48
@@ -56,3 +56,14 @@ def client_address(peer: str | None, forwarded_for: str | None, trust_proxy: int
 def client_ip(peer: str | None, forwarded_for: str | None, trust_proxy: int) -> str | None:
     """The client's truncated address: see the module docstring."""
     return truncated(client_address(peer, forwarded_for, trust_proxy))
+
+
+def client_scheme(scheme: str, forwarded_proto: str | None, trust_proxy: int) -> str:
+    """http or https, as the client connected: the connection's, unless trusted proxies say
+    (X-Forwarded-Proto, read by hops like X-Forwarded-For). The dashboard's cookie is Secure on https."""
+    if trust_proxy > 0 and forwarded_proto:
+        hops = [hop.strip().lower() for hop in forwarded_proto.split(",") if hop.strip()]
+        if hops:
+            said = hops[-trust_proxy] if len(hops) >= trust_proxy else hops[0]
+            return said if said in ("http", "https") else scheme
+    return scheme

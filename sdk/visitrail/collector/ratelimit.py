@@ -47,10 +47,24 @@ class RateLimiter:
         self.clock = clock
         self.buckets: dict[str, Bucket] = {}
 
+    def check(self, key: str) -> None:
+        """Raise 429 unless `key`'s bucket holds a token; spends none (logins.py spends on failure)."""
+        if self.rate > 0 and self._bucket(key).tokens < 1:
+            raise self._refusal(1 - self.buckets[key].tokens)
+
     def take(self, key: str, cost: int) -> None:
         """Spend `cost` tokens of `key`'s bucket, or raise 429 without spending any."""
         if self.rate <= 0:
             return
+        bucket = self._bucket(key)
+        # A request bigger than the bucket could never fit; it waits for a full bucket instead.
+        needed = min(float(max(cost, 1)), self.burst)
+        if bucket.tokens >= needed:
+            bucket.tokens -= float(max(cost, 1))  # all of it: a debt past an empty bucket
+            return
+        raise self._refusal(needed - bucket.tokens)
+
+    def _bucket(self, key: str) -> Bucket:
         now = self.clock()
         bucket = self.buckets.pop(key, None)
         if bucket is None:
@@ -60,13 +74,11 @@ class RateLimiter:
         self.buckets[key] = bucket  # last: the most recently used
         bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
         bucket.updated = now
-        # A request bigger than the bucket could never fit; it waits for a full bucket instead.
-        needed = min(float(max(cost, 1)), self.burst)
-        if bucket.tokens >= needed:
-            bucket.tokens -= float(max(cost, 1))  # all of it: a debt past an empty bucket
-            return
-        wait = max(1, math.ceil((needed - bucket.tokens) / self.rate))
-        raise ApiError(
+        return bucket
+
+    def _refusal(self, missing: float) -> ApiError:
+        wait = max(1, math.ceil(missing / self.rate))
+        return ApiError(
             429,
             "rate_limited",
             f"too many {self.what} (limit: {self.rate:g} per second, bursts of {self.burst:g}); retry in {wait} s",

@@ -122,6 +122,17 @@ class Storage:
         deleted), or None if no such profile exists. `now` (aware UTC) defaults to the clock's."""
         raise NotImplementedError()  # pragma: no cover
 
+    async def add_login(self, digest: str, token_mac: str, expires: str, now: str) -> None:
+        """Keep a dashboard login (logins.py), forgetting those expired by `now`."""
+        raise NotImplementedError()  # pragma: no cover
+
+    async def find_login(self, digest: str) -> tuple[str, str] | None:
+        """(token_mac, expires) of a login, if it is kept."""
+        raise NotImplementedError()  # pragma: no cover
+
+    async def remove_login(self, digest: str) -> None:
+        raise NotImplementedError()  # pragma: no cover
+
     async def rebuild_profiles(self) -> int:
         """Recompute everything derived from the events table (session ids, identities, profiles,
         traits) by replaying every event in arrival order. Returns the number of profiles."""

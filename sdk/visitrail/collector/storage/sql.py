@@ -22,6 +22,7 @@ import typing
 from starlette.concurrency import run_in_threadpool
 
 from ..profiles import ANONYMOUS, USER, Link
+from . import logins
 from .base import Added, Event, Storage
 from .db import Transaction
 from .erasure import ERASED, erase, erased_positions
@@ -199,6 +200,23 @@ class SQLStorage(Storage):
 
     def after_erase(self) -> None:
         """Make a committed erasure physical, as far as the database allows (erasure.py)."""
+
+    async def add_login(self, digest: str, token_mac: str, expires: str, now: str) -> None:
+        await run_in_threadpool(self._in_write, logins.add, digest, token_mac, expires, now)
+
+    async def find_login(self, digest: str) -> tuple[str, str] | None:
+        return await run_in_threadpool(self._find_login, digest)
+
+    def _find_login(self, digest: str) -> tuple[str, str] | None:
+        with self.transaction(write=False) as db:
+            return logins.find(db, digest)
+
+    async def remove_login(self, digest: str) -> None:
+        await run_in_threadpool(self._in_write, logins.remove, digest)
+
+    def _in_write(self, work: typing.Callable[..., None], *args: str) -> None:
+        with self.transaction(write=True) as db:
+            work(db, *args)
 
     async def rebuild_profiles(self) -> int:
         return await run_in_threadpool(self._rebuild_profiles)
