@@ -300,3 +300,22 @@ def test_the_configuration_crosses_to_worker_processes_whole() -> None:
     config = Config(sources=[Source("k", ("http://a.test",), "required", "s" * 32)], db_url="sqlite:///x.db")
     again = Config.from_dict(json.loads(json.dumps(config.to_dict())))
     assert again == config and again.token_generated == config.token_generated is True
+
+
+def test_an_admin_token_on_the_command_line_is_warned_about(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
+) -> None:
+    import visitrail.collector.serve
+
+    started: list[Config] = []
+    monkeypatch.setattr(visitrail.collector.serve, "run", lambda config, *args: started.append(config) or 0)
+    monkeypatch.delenv("VISITRAIL_ADMIN_TOKEN", raising=False)
+    assert main(["serve", "--write-key", "k", "--admin-token", "on-the-line"]) == 0
+    assert "--admin-token shows in every process listing" in capsys.readouterr().err
+    monkeypatch.setenv("VISITRAIL_ADMIN_TOKEN", "from-the-environment")
+    file = tmp_path / "token"
+    file.write_text("from-a-file\n")
+    assert main(["serve", "--write-key", "k"]) == 0
+    assert main(["serve", "--write-key", "k", "--admin-token-file", str(file)]) == 0
+    assert "process listing" not in capsys.readouterr().err
+    assert [config.admin_token for config in started] == ["on-the-line", "from-the-environment", "from-a-file"]

@@ -36,9 +36,9 @@ from .helpers import ADMIN_TOKEN, NOW, ORIGIN
 SECRET = "fuzz-identity-secret-0123456789abcdef"
 KEYS = {"wk_open": "open", "wk_verified": "verified", "wk_required": "required"}
 TOKENS = [
-    issue_identity_token(SECRET, "u1", 3600),
-    issue_identity_token(SECRET, "u1", 3600, now=time.time() - 7200),
-    issue_identity_token(SECRET, "7", 3600),
+    issue_identity_token(SECRET, "u1", 3600, audience=sorted(KEYS)),
+    issue_identity_token(SECRET, "u1", 3600, now=time.time() - 7200, audience=sorted(KEYS)),
+    issue_identity_token(SECRET, "7", 3600, audience=sorted(KEYS)),
     "not.a.token",
 ]
 PATHS = [*sorted(KINDS), "calls", "m", "x", "batch/"]

@@ -19,6 +19,7 @@ from visitrail.collector.tokens import issue_identity_token
 
 from .helpers import (
     ADMIN_TOKEN,
+    AUDIENCE,
     ORIGIN,
     SECRET,
     V1_SCHEMA,
@@ -50,7 +51,7 @@ def config(tmp_path: pathlib.Path) -> Config:
 
 
 def expired(uid: str = "U1") -> str:
-    return issue_identity_token(SECRET, uid, 3600, now=time.time() - 7200)
+    return issue_identity_token(SECRET, uid, 3600, now=time.time() - 7200, audience=AUDIENCE)
 
 
 def identify(n: int, user_id: str = "U1", identity_token: str | None = None, **traits: typing.Any) -> dict:
@@ -135,7 +136,7 @@ def test_verified_mode_invalid_token_keeps_anonymous_events_flowing(client: Test
 
 
 def test_required_refuses_a_forged_identify(client: TestClient) -> None:
-    forged = issue_identity_token("another-site-secret-0123456789abcdef", "U1", 3600)
+    forged = issue_identity_token("another-site-secret-0123456789abcdef", "U1", 3600, audience=AUDIENCE)
     headers = {**basic(REQUIRED_KEY), "Origin": ORIGIN}
     response = client.post("/v1/identify", json=identify(1, identity_token=forged, plan="pro"), headers=headers)
     assert response.status_code == 401
@@ -153,9 +154,10 @@ def test_required_refuses_a_forged_identify(client: TestClient) -> None:
     [
         (expired, "identity token expired"),
         (lambda: token("U2"), "identity token is for another user"),
-        (lambda: jwt.encode({"uid": "U1", "kind": "ADMIN", "iat": int(time.time()), "exp": int(time.time()) + 60},
-                            SECRET, algorithm="HS256"), "identity token kind must be USER"),
-        (lambda: issue_identity_token("z" * 40, "U1", 60), "identity token signature is invalid"),
+        (lambda: jwt.encode({"uid": "U1", "kind": "ADMIN", "aud": AUDIENCE, "iat": int(time.time()),
+                             "exp": int(time.time()) + 60}, SECRET, algorithm="HS256"),
+         "identity token kind must be USER"),
+        (lambda: issue_identity_token("z" * 40, "U1", 60, audience=AUDIENCE), "identity token signature is invalid"),
         (lambda: "abc.def.ghi", "identity token is malformed"),
     ],
     ids=["expired", "wrong-uid", "wrong-kind", "wrong-signature", "malformed"],
@@ -448,3 +450,10 @@ def test_rebuild_agrees_with_the_live_refusals(db_url: str) -> None:
         assert {**rebuilt, "profileId": None} == {**live, "profileId": None}
 
     run(db_url, scenario)
+
+
+def test_two_sources_sharing_a_secret_dont_take_each_others_tokens(client: TestClient) -> None:
+    for_verified = token("U1", audience=VERIFIED_KEY)
+    response = client.post("/v1/identify", json=identify(1, identity_token=for_verified), headers=basic(REQUIRED_KEY))
+    assert response.status_code == 401 and "another source" in response.json()["error"]
+    assert batch(client, VERIFIED_KEY, identify(2, identity_token=for_verified)).json() == {"success": True}

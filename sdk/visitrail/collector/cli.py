@@ -5,7 +5,7 @@
                     [--identity-mode open|verified|required] [--identity-secret SECRET]
                     [--trust-proxy [HOPS]] [--no-ip] [--rate-limit N] [--rate-burst N]
                     [--assets DIR] [--config FILE.json] [--test-hooks] [--log-level info]
-    visitrail token --secret SECRET --uid USER_ID [--ttl 3600]
+    visitrail token --secret SECRET --uid USER_ID --write-key KEY [--ttl 3600]
     visitrail erase [--db URL] [--config FILE.json] (--user-id U | --anonymous-id A | --profile-id P)
     visitrail rebuild-profiles [--db URL] [--config FILE.json]
     visitrail demo ...        handed to visitrail.collector.demo:main(argv)
@@ -193,7 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="print an identity token for a user, as a site's server issues it")
     token.add_argument("--secret", default=env("IDENTITY_SECRET"), help="the source's identity secret")
     token.add_argument("--uid", required=True, help="the userId the token vouches for")
-    token.add_argument("--ttl", type=int, default=3600, metavar="SECONDS", help="lifetime (default: 3600)")
+    token.add_argument(
+        "--write-key",
+        action="append",
+        required=True,
+        metavar="KEY",
+        help="the source the token is for (its aud; repeatable for several)",
+    )
+    token.add_argument(
+        "--ttl", type=int, default=3600, metavar="SECONDS", help="lifetime, at most 7 days (default: 3600)"
+    )
     erase = commands.add_parser("erase", help="delete a profile with all its IDs and events (right to erasure)")
     erase.add_argument(
         "--db", default=env("DB"), help="database URL (default: sqlite:///visitrail.db, in the working directory)"
@@ -259,11 +268,12 @@ def config_from_args(args: argparse.Namespace) -> Config:
         )
         for key in keys
     ]
-    if getattr(args, "admin_token_file", None):
-        options["admin_token"] = secret_from_file(args.admin_token_file)
     for name, flag in (("admin_token", "admin_token"), ("db_url", "db"), ("assets_dir", "assets")):
         if getattr(args, flag, None):
             options[name] = getattr(args, flag)
+    # After --admin-token: a file named on the command line wins over $VISITRAIL_ADMIN_TOKEN.
+    if getattr(args, "admin_token_file", None):
+        options["admin_token"] = secret_from_file(args.admin_token_file)
     numbers = ("trust_proxy", "rate_limit", "rate_burst", "ip_rate_limit", "header_timeout", "body_timeout",
                "max_connections", "shutdown_timeout")  # fmt: skip
     for name in numbers:
@@ -284,7 +294,8 @@ def print_token(args: argparse.Namespace) -> int:
         print("visitrail: give --secret (or set $VISITRAIL_IDENTITY_SECRET)", file=sys.stderr)
         return 2
     try:
-        print(issue_identity_token(args.secret, args.uid, args.ttl))
+        keys = args.write_key
+        print(issue_identity_token(args.secret, args.uid, args.ttl, audience=keys[0] if len(keys) == 1 else keys))
     except ValueError as exc:
         print(f"visitrail: {exc}", file=sys.stderr)
         return 2
@@ -353,6 +364,12 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     if not config.sources:
         print("visitrail: warning: no --write-key given; every event will be refused with 401", file=sys.stderr)
+    if args.admin_token and args.admin_token != env("ADMIN_TOKEN"):
+        print(
+            "visitrail: warning: --admin-token shows in every process listing (ps); give it in "
+            "$VISITRAIL_ADMIN_TOKEN or --admin-token-file FILE instead",
+            file=sys.stderr,
+        )
     return run(config, args.host, args.port, args.log_level, args.workers)
 
 

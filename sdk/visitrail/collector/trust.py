@@ -91,7 +91,7 @@ def _check(source: Source, item: Normalised) -> str | None:
     if item.identity_token is None:
         return MISSING
     try:
-        verify_identity_token(source.identity_secret, item.identity_token, item.event.user_id)
+        verify_identity_token(source.identity_secret, item.identity_token, item.event.user_id, source.write_key)
     except IdentityTokenError as exc:
         return str(exc)
     return None
@@ -103,7 +103,7 @@ def _previous_problem(source: Source, item: Normalised) -> tuple[bool, str | Non
         return False, None
     previous_id = json.loads(item.event.body).get("previousId")
     try:
-        verify_identity_token(source.identity_secret, item.previous_token, previous_id)
+        verify_identity_token(source.identity_secret, item.previous_token, previous_id, source.write_key)
     except IdentityTokenError as exc:
         return False, f"previous {exc}"
     return True, None
