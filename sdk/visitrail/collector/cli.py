@@ -3,7 +3,8 @@
     visitrail serve [--host 127.0.0.1] [--port 8001] [--db sqlite:///visitrail.db]
                     [--write-key KEY]... [--allow-origin ORIGIN]... [--admin-token TOKEN]
                     [--identity-mode open|verified|required] [--identity-secret SECRET]
-                    [--trust-proxy [HOPS]] [--no-ip] [--rate-limit N] [--rate-burst N]
+                    [--trust-proxy [HOPS]] [--no-ip] [--rate-limit N] [--rate-burst N] [--ip-rate-limit N]
+                    [--header-timeout S] [--body-timeout S] [--max-connections N] [--shutdown-timeout S]
                     [--assets DIR] [--config FILE.json] [--test-hooks] [--log-level info]
     visitrail token --secret SECRET --uid USER_ID --write-key KEY [--ttl 3600]
     visitrail erase [--db URL] [--config FILE.json] (--user-id U | --anonymous-id A | --profile-id P)
