@@ -1,8 +1,9 @@
 """Property-based fuzzing of every /v1/* endpoint: arbitrary JSON, random bytes, random headers,
 content types and gzip flags. Whatever arrives: never a 5xx, never part of a batch (an accepted
 request stores exactly its new, valid, unrejected messages; a refused one stores nothing), no
-identity token in a stored body, and the app keeps answering. Runs on SQLite and PostgreSQL, whose
-text columns and indexes refuse things SQLite takes (NUL characters, very long keys).
+identity token (nor an alias's proof of its previousId) in a stored body, and the app keeps
+answering. Runs on SQLite and PostgreSQL, whose text columns and indexes refuse things SQLite takes
+(NUL characters, very long keys).
 
 Two kinds of requests: client traffic (a known write key, a body of the kind the path expects with
 odd values where they reach the database, plain or gzip: most get that far), and hostile requests
@@ -39,6 +40,8 @@ TOKENS = [
     issue_identity_token(SECRET, "u1", 3600, audience=sorted(KEYS)),
     issue_identity_token(SECRET, "u1", 3600, now=time.time() - 7200, audience=sorted(KEYS)),
     issue_identity_token(SECRET, "7", 3600, audience=sorted(KEYS)),
+    issue_identity_token(SECRET, "u2", 3600, audience=sorted(KEYS)),
+    issue_identity_token(SECRET, "u1", 3600, audience="wk_another_site"),
     "not.a.token",
 ]
 PATHS = [*sorted(KINDS), "calls", "m", "x", "batch/"]
@@ -114,6 +117,8 @@ def plausible_messages(draw: st.DrawFn) -> dict[str, typing.Any]:
             message[field] = draw(OBJECTS)
     if draw(st.booleans()):
         message.setdefault("context", {})["identityToken"] = draw(st.sampled_from(TOKENS))
+    if kind == "alias" and draw(st.booleans()):  # the proof of previousId that merging a verified profile needs
+        message.setdefault("context", {})["previousIdentityToken"] = draw(st.sampled_from(TOKENS))
     if draw(st.booleans()):
         message.setdefault("context", {})["sessionId"] = draw(NAMES)
     message["timestamp"] = draw(GOOD_TIMES)
@@ -394,5 +399,6 @@ def test_after_fuzzing_the_app_is_up_and_bodies_are_clean(fuzzed: TestClient) ->
     assert events.status_code == 200
     for event in events.json()["events"]:
         assert "identityToken" not in (event.get("context") or {})
+        assert "previousIdentityToken" not in (event.get("context") or {})
         assert json.loads(json.dumps(event, allow_nan=False)) == event  # strict JSON, every one
     assert fuzzed.get("/api/profiles", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).status_code == 200
