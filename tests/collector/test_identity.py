@@ -8,8 +8,10 @@ import sqlite3
 import time
 import typing
 
+import hypothesis
 import jwt
 import pytest
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from visitrail.collector.config import Config, Source
@@ -27,6 +29,7 @@ from .helpers import (
     admin,
     basic,
     message,
+    messages,
     run,
     stored,
     token,
@@ -457,3 +460,32 @@ def test_two_sources_sharing_a_secret_dont_take_each_others_tokens(client: TestC
     response = client.post("/v1/identify", json=identify(1, identity_token=for_verified), headers=basic(REQUIRED_KEY))
     assert response.status_code == 401 and "another source" in response.json()["error"]
     assert batch(client, VERIFIED_KEY, identify(2, identity_token=for_verified)).json() == {"success": True}
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(
+    history=st.lists(st.tuples(messages(), st.booleans(), st.booleans()), max_size=25),
+)
+def test_no_history_merges_a_verified_profile_without_both_proofs(
+    history: list[tuple[dict[str, typing.Any], bool, bool]],
+) -> None:
+    """Whatever the events, in whatever order, as the live collector applies them (refused aliases
+    skipped): a verified profile only ever disappears into another through an alias proving both
+    sides, and a verified profile only gains another user's ID through an alias proving its own."""
+    graph = Graph()
+    for event_id, (sent, verified, previous_verified) in enumerate(history, 1):
+        has_user = sent.get("userId") is not None
+        link = Link(event_id, sent["type"], sent["timestamp"], sent.get("userId"), sent.get("anonymousId"),
+                    sent.get("previousId"), sent.get("traits"), verified and has_user,
+                    previous_verified and sent["type"] == "alias")  # fmt: skip
+        before = {pid: (set(p.user_ids), p.verified) for pid, p in graph.profiles.items()}
+        if graph.refusal(link) is not None:
+            continue
+        graph.apply(link)
+        for pid, (user_ids, was_verified) in before.items():
+            if not was_verified:
+                continue
+            if pid not in graph.profiles:
+                assert link.type == "alias" and link.verified and link.previous_verified, link
+            elif graph.profiles[pid].user_ids - user_ids - {link.user_id}:
+                assert link.type == "alias" and link.verified, link

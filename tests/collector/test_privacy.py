@@ -291,3 +291,12 @@ def test_a_replay_of_erased_ids_is_refused_for_30_days(config: Config) -> None:
         again = client.post("/v1/batch", json={"batch": old}, headers=basic(WRITE_KEY))
         assert again.json() == {"success": True}
         assert client.get("/api/profiles/lookup", params={"userId": "U9"}, headers=admin()).status_code == 200
+
+
+def test_per_address_limits_count_an_ipv6_host_by_its_64() -> None:
+    from visitrail.collector.client_ip import limit_key
+
+    assert limit_key("2001:db8:1:2:aaaa::1") == limit_key("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::"
+    assert limit_key("2001:db8:1:3::1") != limit_key("2001:db8:1:2::1")
+    assert limit_key("203.0.113.7") == limit_key("::ffff:203.0.113.7") == "203.0.113.7"
+    assert limit_key(None) == "" and limit_key("testclient") == "testclient"

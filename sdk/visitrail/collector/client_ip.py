@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 
-__all__ = ["truncated", "client_ip", "client_address", "client_scheme"]
+__all__ = ["truncated", "client_ip", "client_address", "client_scheme", "limit_key"]
 
 IPV4_PREFIX = 24
 IPV6_PREFIX = 48
@@ -67,3 +67,16 @@ def client_scheme(scheme: str, forwarded_proto: str | None, trust_proxy: int) ->
             said = hops[-trust_proxy] if len(hops) >= trust_proxy else hops[0]
             return said if said in ("http", "https") else scheme
     return scheme
+
+
+def limit_key(address: str | None) -> str:
+    """What a per-address limit counts by: an IPv4 address, or an IPv6 address's /64, since one
+    host is handed a whole /64 and could otherwise take a fresh bucket for every request."""
+    text = (address or "").strip().partition("%")[0]
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return text
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address)
+    return str(ip.ipv4_mapped or ip) if isinstance(ip, ipaddress.IPv6Address) else str(ip)

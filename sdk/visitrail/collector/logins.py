@@ -21,7 +21,7 @@ import typing
 
 from starlette.requests import HTTPConnection
 
-from .client_ip import client_address
+from .client_ip import client_address, limit_key
 from .config import Config
 from .errors import ApiError
 from .ratelimit import RateLimiter
@@ -54,7 +54,7 @@ class Logins:
 
     def _address(self, request: HTTPConnection) -> str:
         peer = request.client.host if request.client else None
-        return client_address(peer, request.headers.get("x-forwarded-for"), self.config.trust_proxy) or ""
+        return limit_key(client_address(peer, request.headers.get("x-forwarded-for"), self.config.trust_proxy))
 
     def _token_is(self, given: str) -> bool:
         # compare_digest: the token's value must not leak through response timing.

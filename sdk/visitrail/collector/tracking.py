@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from . import raw_calls
 from .auth import write_key_from
 from .body import parse_json, read_body
-from .client_ip import client_address, client_ip
+from .client_ip import client_address, client_ip, limit_key
 from .config import Config, Source
 from .cors import cors_headers, preflight
 from .errors import ApiError
@@ -93,7 +93,7 @@ class TrackingAPI:
         # Every request counts here, before its body is read: invalid ones and unknown keys too.
         address = client_address(request.client.host if request.client else None,
                                  headers.get("x-forwarded-for"), self.config.trust_proxy)  # fmt: skip
-        self.address_limiter.take(address or "", 1)
+        self.address_limiter.take(limit_key(address), 1)
         raw = await read_body(
             request.stream(),
             headers.get("content-encoding"),
