@@ -213,7 +213,12 @@ def messages(draw: st.DrawFn, alias: bool = True) -> dict[str, typing.Any]:
 SECRET = "identity-secret-for-tests-0123456789"
 
 
+# Every source of the tests: a token's aud names the sources it is for (tokens.py).
+AUDIENCE = [WRITE_KEY, OTHER_KEY, "wk_verified", "wk_required", "wk_required_calls"]
+
+
 def token(uid: str = "U1", **kwargs: typing.Any) -> str:
+    kwargs.setdefault("audience", AUDIENCE)
     return issue_identity_token(SECRET, uid, 3600, **kwargs)
 
 

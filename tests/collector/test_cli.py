@@ -300,3 +300,42 @@ def test_the_configuration_crosses_to_worker_processes_whole() -> None:
     config = Config(sources=[Source("k", ("http://a.test",), "required", "s" * 32)], db_url="sqlite:///x.db")
     again = Config.from_dict(json.loads(json.dumps(config.to_dict())))
     assert again == config and again.token_generated == config.token_generated is True
+
+
+def test_an_admin_token_on_the_command_line_is_warned_about(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
+) -> None:
+    import visitrail.collector.serve
+
+    started: list[Config] = []
+    monkeypatch.setattr(visitrail.collector.serve, "run", lambda config, *args: started.append(config) or 0)
+    monkeypatch.delenv("VISITRAIL_ADMIN_TOKEN", raising=False)
+    assert main(["serve", "--write-key", "k", "--admin-token", "on-the-line"]) == 0
+    assert "--admin-token shows in every process listing" in capsys.readouterr().err
+    monkeypatch.setenv("VISITRAIL_ADMIN_TOKEN", "from-the-environment")
+    file = tmp_path / "token"
+    file.write_text("from-a-file\n")
+    assert main(["serve", "--write-key", "k"]) == 0
+    assert main(["serve", "--write-key", "k", "--admin-token-file", str(file)]) == 0
+    assert "process listing" not in capsys.readouterr().err
+    assert [config.admin_token for config in started] == ["on-the-line", "from-the-environment", "from-a-file"]
+
+
+def test_connection_limits_from_flags_the_environment_and_the_config_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    defaults = config_from_args(parse())
+    assert (defaults.header_timeout, defaults.body_timeout, defaults.max_connections, defaults.shutdown_timeout,
+            defaults.ip_rate_limit) == (10, 30, 1000, 10, 100)  # fmt: skip
+    flags = config_from_args(parse("--header-timeout", "2", "--body-timeout", "3.5", "--max-connections", "7",
+                                   "--shutdown-timeout", "1", "--ip-rate-limit", "0"))  # fmt: skip
+    assert (flags.header_timeout, flags.body_timeout, flags.max_connections, flags.shutdown_timeout,
+            flags.ip_rate_limit) == (2, 3.5, 7, 1, 0)  # fmt: skip
+    monkeypatch.setenv("VISITRAIL_HEADER_TIMEOUT", "4")
+    assert config_from_args(parse()).header_timeout == 4
+    file = tmp_path / "visitrail.json"
+    file.write_text(json.dumps({"maxConnections": 9, "bodyTimeout": 5}))
+    from_file = config_from_args(parse("--config", str(file)))
+    assert (from_file.max_connections, from_file.body_timeout) == (9, 5)
+    with pytest.raises(ValueError, match="timeouts must be positive"):
+        Config(header_timeout=0)

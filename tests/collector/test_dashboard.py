@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
+import datetime
 import hashlib
 import html.parser
+import pathlib
 import re
-import time
 import typing
 
 import pytest
 from starlette.testclient import TestClient
 
-from visitrail.collector.auth import LOGIN_COOKIE, login_cookie
+from visitrail.collector.app import create_app
+from visitrail.collector.config import Config
+from visitrail.collector.logins import LOGIN_COOKIE, LOGIN_SECONDS
 
-from .helpers import ADMIN_TOKEN, WRITE_KEY, basic
+from .helpers import ADMIN_TOKEN, NOW, WRITE_KEY, basic
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -104,13 +108,64 @@ def test_cross_site_posts_are_refused(client: TestClient) -> None:
     assert same.status_code == 303
 
 
-def test_forged_and_expired_cookies_are_refused(client: TestClient) -> None:
-    expired = login_cookie(ADMIN_TOKEN, now=time.time() - 13 * 3600)
-    forged = login_cookie("another-token")
-    for value in (expired, forged, "9999999999.00", "garbage"):
-        client.cookies.set(LOGIN_COOKIE, value)
+def test_forged_and_expired_cookies_are_refused(config: Config) -> None:
+    now = [NOW]
+    with TestClient(create_app(config, clock=lambda: now[0])) as client:
+        assert log_in(client).status_code == 303
+        cookie = client.cookies[LOGIN_COOKIE]
+        now[0] = NOW + datetime.timedelta(seconds=LOGIN_SECONDS)
+        # The old stateless cookies (<expiry>.<HMAC of the admin token>) mean nothing now either.
+        for value in (cookie, "9999999999." + "0" * 64, "garbage", cookie[:-1] + "x"):
+            client.cookies.set(LOGIN_COOKIE, value)
+            assert client.get("/api/profiles").status_code == 401
+            assert "login" in Elements(client.get("/").text).ids
+
+
+def test_the_cookie_holds_nothing_of_the_admin_token(logged_in: TestClient) -> None:
+    cookie = logged_in.cookies[LOGIN_COOKIE]
+    assert len(cookie) >= 43 and ADMIN_TOKEN not in cookie and "." not in cookie  # 32 random bytes, nothing more
+    assert logged_in.get("/api/profiles").status_code == 200
+
+
+def test_a_cookie_ends_with_the_logout_even_if_a_copy_is_kept(logged_in: TestClient) -> None:
+    copy = logged_in.cookies[LOGIN_COOKIE]
+    assert logged_in.post("/logout", follow_redirects=False).status_code == 303
+    logged_in.cookies.set(LOGIN_COOKIE, copy)
+    assert logged_in.get("/api/profiles").status_code == 401
+
+
+def test_a_new_admin_token_ends_every_login(config: Config, tmp_path: pathlib.Path) -> None:
+    shared = dataclasses.replace(config, db_url=f"sqlite:///{tmp_path / 'events.db'}")
+    with TestClient(create_app(shared, clock=lambda: NOW)) as client:
+        assert log_in(client).status_code == 303
+        cookie = client.cookies[LOGIN_COOKIE]
+    with TestClient(create_app(dataclasses.replace(shared, admin_token="rotated"), clock=lambda: NOW)) as client:
+        client.cookies.set(LOGIN_COOKIE, cookie)
         assert client.get("/api/profiles").status_code == 401
-        assert "login" in Elements(client.get("/").text).ids
+
+
+def test_wrong_tokens_and_logins_are_throttled_per_address(config: Config) -> None:
+    app = create_app(config, clock=lambda: NOW)
+    clock = [1000.0]
+    app.state.login_failures.clock = lambda: clock[0]
+    with TestClient(app) as client:
+        for n in range(10):
+            wrong = {"Authorization": f"Bearer guess-{n}"} if n % 2 else None
+            response = (
+                client.get("/api/profiles", headers=wrong)
+                if wrong
+                else client.post("/login", data={"token": f"guess-{n}"}, follow_redirects=False)
+            )
+            assert response.status_code == 401, n
+        for attempt in (
+            client.get("/api/profiles", headers={"Authorization": "Bearer guess-10"}),
+            client.get("/api/profiles", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}),  # even the right one
+            log_in(client),
+        ):
+            assert attempt.status_code == 429 and int(attempt.headers["retry-after"]) == 6
+        assert client.get("/").status_code == 401  # no credentials presented: not a guess
+        clock[0] += 6
+        assert client.get("/api/profiles", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).status_code == 200
 
 
 def test_logout_clears_the_cookie(logged_in: TestClient) -> None:
@@ -223,3 +278,15 @@ def test_assets_are_left_alone(client: TestClient) -> None:
 
 def test_favicon_is_an_empty_answer(client: TestClient) -> None:
     assert client.get("/favicon.ico").status_code == 204
+
+
+def test_behind_a_trusted_proxy_the_cookie_follows_its_scheme(config: Config) -> None:
+    from visitrail.collector.client_ip import client_scheme
+
+    assert client_scheme("http", "https", 0) == "http" and client_scheme("http", "https", 1) == "https"
+    assert client_scheme("http", "https, http", 1) == "http" and client_scheme("https", "gopher", 1) == "https"
+    with TestClient(create_app(dataclasses.replace(config, trust_proxy=1), clock=lambda: NOW)) as client:
+        login = client.post(
+            "/login", data={"token": ADMIN_TOKEN}, headers={"X-Forwarded-Proto": "https"}, follow_redirects=False
+        )
+        assert "secure" in login.headers["set-cookie"].lower()

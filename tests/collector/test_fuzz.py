@@ -1,8 +1,9 @@
 """Property-based fuzzing of every /v1/* endpoint: arbitrary JSON, random bytes, random headers,
 content types and gzip flags. Whatever arrives: never a 5xx, never part of a batch (an accepted
 request stores exactly its new, valid, unrejected messages; a refused one stores nothing), no
-identity token in a stored body, and the app keeps answering. Runs on SQLite and PostgreSQL, whose
-text columns and indexes refuse things SQLite takes (NUL characters, very long keys).
+identity token (nor an alias's proof of its previousId) in a stored body, and the app keeps
+answering. Runs on SQLite and PostgreSQL, whose text columns and indexes refuse things SQLite takes
+(NUL characters, very long keys).
 
 Two kinds of requests: client traffic (a known write key, a body of the kind the path expects with
 odd values where they reach the database, plain or gzip: most get that far), and hostile requests
@@ -36,9 +37,11 @@ from .helpers import ADMIN_TOKEN, NOW, ORIGIN
 SECRET = "fuzz-identity-secret-0123456789abcdef"
 KEYS = {"wk_open": "open", "wk_verified": "verified", "wk_required": "required"}
 TOKENS = [
-    issue_identity_token(SECRET, "u1", 3600),
-    issue_identity_token(SECRET, "u1", 3600, now=time.time() - 7200),
-    issue_identity_token(SECRET, "7", 3600),
+    issue_identity_token(SECRET, "u1", 3600, audience=sorted(KEYS)),
+    issue_identity_token(SECRET, "u1", 3600, now=time.time() - 7200, audience=sorted(KEYS)),
+    issue_identity_token(SECRET, "7", 3600, audience=sorted(KEYS)),
+    issue_identity_token(SECRET, "u2", 3600, audience=sorted(KEYS)),
+    issue_identity_token(SECRET, "u1", 3600, audience="wk_another_site"),
     "not.a.token",
 ]
 PATHS = [*sorted(KINDS), "calls", "m", "x", "batch/"]
@@ -114,6 +117,8 @@ def plausible_messages(draw: st.DrawFn) -> dict[str, typing.Any]:
             message[field] = draw(OBJECTS)
     if draw(st.booleans()):
         message.setdefault("context", {})["identityToken"] = draw(st.sampled_from(TOKENS))
+    if kind == "alias" and draw(st.booleans()):  # the proof of previousId that merging a verified profile needs
+        message.setdefault("context", {})["previousIdentityToken"] = draw(st.sampled_from(TOKENS))
     if draw(st.booleans()):
         message.setdefault("context", {})["sessionId"] = draw(NAMES)
     message["timestamp"] = draw(GOOD_TIMES)
@@ -167,6 +172,53 @@ BEACONS = st.fixed_dictionaries(
         "session": st.none() | TEXT | st.just('{"id": "s", "startedAt": 1, "lastActivity": 2, "sequence": 1}'),
         "sentAt": TIMES, "identityToken": st.sampled_from(TOKENS) | SCALARS, "environment": JSON,
     },
+)  # fmt: skip
+
+# What a page's localStorage may hold, hand-edited or written by a buggy page: records of the SDK's
+# shape with odd IDs and numbers of any size (JSON's text, so digits past what Python reads too).
+HUGE_NUMBERS = (st.integers(0, 30) | st.sampled_from([4299, 4300, 5000])).map(lambda digits: "1" + "0" * digits)
+SESSION_NUMBERS = st.sampled_from([1, 1764000000000, 1764071990000]) | st.integers() | st.floats(allow_nan=False)
+SESSION_RECORDS = st.one_of(
+    st.fixed_dictionaries(
+        {
+            "id": st.one_of(ODD_TEXT, ODD_TEXT, TEXT, IDS),
+            "startedAt": SESSION_NUMBERS,
+            "lastActivity": SESSION_NUMBERS,
+            "sequence": SESSION_NUMBERS,
+        }
+    ).map(json.dumps),
+    st.tuples(TEXT, HUGE_NUMBERS).map(
+        lambda pair: json.dumps({"id": pair[0], "startedAt": 1, "lastActivity": 2, "sequence": 0}).replace(
+            '"sequence": 0', f'"sequence": {pair[1]}'
+        )
+    ),
+)
+ODD_NAMES = st.one_of(st.sampled_from(["u1", "E", "A3"]), ODD_TEXT)
+ODD_OBJECTS = st.dictionaries(ODD_NAMES, ODD_NAMES | PLAIN_JSON, max_size=2)
+ODD_ARGS = {
+    "track": st.tuples(ODD_NAMES, ODD_OBJECTS),
+    "identify": st.tuples(ODD_NAMES, ODD_OBJECTS),
+    "page": st.tuples(),
+    "group": st.tuples(ODD_NAMES, ODD_OBJECTS),
+    "alias": st.tuples(ODD_NAMES),
+    "setAnonymousId": st.tuples(ODD_NAMES),
+    "rotate": st.tuples(),
+}
+ODD_CALL = st.sampled_from(sorted(ODD_ARGS)).flatmap(
+    lambda method: st.tuples(
+        st.just(method),
+        ODD_ARGS[method].map(list),
+        st.sampled_from([1764072000000, 1764071000000]),
+        st.sampled_from([f"c{n}" for n in range(12)]),
+        st.none() | st.fixed_dictionaries({"path": ODD_NAMES}),
+    ).map(list)
+)
+ODD_BEACONS = st.fixed_dictionaries(
+    {"calls": st.lists(ODD_CALL, min_size=1, max_size=5), "anonymousId": st.sampled_from(["A1", "A2"]),
+     "session": SESSION_RECORDS | st.none(), "writeKey": st.sampled_from(sorted(KEYS))},
+    optional={"userId": st.sampled_from(["u1", "7"]) | ODD_TEXT, "identityToken": st.sampled_from(TOKENS),
+              "environment": st.fixed_dictionaries({}, optional={"locale": ODD_TEXT, "timezone": ODD_TEXT}),
+              "sessionTimeout": SCALARS},
 )  # fmt: skip
 
 BATCHES = st.fixed_dictionaries(
@@ -237,7 +289,8 @@ def make_config(db_url: str) -> Config:
         admin_token=ADMIN_TOKEN,
         db_url=db_url,
         assets_dir="/nonexistent",
-        rate_limit=0,  # the limiter has its own tests; here it would only make counts depend on timing
+        rate_limit=0,  # the limiters have their own tests; here they would only make counts depend on timing
+        ip_rate_limit=0,
     )
 
 
@@ -325,6 +378,18 @@ def test_fuzz_hostile_requests(fuzzed: TestClient, request: tuple[str, bytes, di
     check(fuzzed, *request)
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=ODD_BEACONS, gzipped=st.booleans())
+def test_fuzz_beacons_with_odd_records_and_arguments(
+    fuzzed: TestClient, body: dict[str, typing.Any], gzipped: bool
+) -> None:
+    content = json.dumps(body, ensure_ascii=True).encode()
+    headers = {"Content-Type": "text/plain;charset=UTF-8"}
+    if gzipped:
+        content, headers["Content-Encoding"] = gzip.compress(content), "gzip"
+    check(fuzzed, "calls", content, headers, body)
+
+
 def test_after_fuzzing_the_app_is_up_and_bodies_are_clean(fuzzed: TestClient) -> None:
     assert fuzzed.get("/healthz").json() == {"ok": True}
     ok = {"batch": [{"type": "track", "event": "After", "anonymousId": "A1", "messageId": "after-fuzz"}]}
@@ -334,5 +399,6 @@ def test_after_fuzzing_the_app_is_up_and_bodies_are_clean(fuzzed: TestClient) ->
     assert events.status_code == 200
     for event in events.json()["events"]:
         assert "identityToken" not in (event.get("context") or {})
+        assert "previousIdentityToken" not in (event.get("context") or {})
         assert json.loads(json.dumps(event, allow_nan=False)) == event  # strict JSON, every one
     assert fuzzed.get("/api/profiles", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).status_code == 200

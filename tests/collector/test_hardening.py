@@ -13,11 +13,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from visitrail.collector.app import create_app
-from visitrail.collector.auth import LOGIN_COOKIE, login_cookie
 from visitrail.collector.body import MAX_DEPTH
 from visitrail.collector.config import Config
 from visitrail.collector.errors import ApiError
 from visitrail.collector.ratelimit import RateLimiter
+from visitrail.collector.storage.sqlite import SQLiteStorage
 
 from .helpers import ADMIN_TOKEN, NOW, ORIGIN, OTHER_KEY, WRITE_KEY, admin, basic, stored, track
 
@@ -60,13 +60,48 @@ def test_rate_limit_is_per_write_key_with_retry_after(config: Config) -> None:
         assert client.post("/v1/batch", json=batch_of(10, 100), headers=basic(WRITE_KEY)).status_code == 200
 
 
-def test_a_batch_bigger_than_the_burst_waits_for_a_full_bucket(config: Config) -> None:
+def test_a_batch_bigger_than_the_burst_waits_for_a_full_bucket_and_leaves_a_debt(config: Config) -> None:
     with limited(config, rate=10, burst=20) as (client, clock):
         assert client.post("/v1/batch", json=batch_of(50), headers=basic(WRITE_KEY)).status_code == 200
         refused = client.post("/v1/batch", json=batch_of(50, 100), headers=basic(WRITE_KEY))
-        assert refused.status_code == 429 and refused.headers["retry-after"] == "2"
-        clock.now += 2
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "5"  # 30 owed + 20, at 10/s
+        clock.now += 5
         assert client.post("/v1/batch", json=batch_of(50, 100), headers=basic(WRITE_KEY)).status_code == 200
+
+
+def test_one_big_batch_cant_beat_the_rate(config: Config) -> None:
+    # --rate-limit 10 --rate-burst 100 let 2,500 events through in 10.7 s: now the key then owes 240 s.
+    with limited(config, rate=10, burst=100) as (client, clock):
+        assert client.post("/v1/batch", json=batch_of(2500), headers=basic(WRITE_KEY)).status_code == 200
+        refused = client.post("/v1/batch", json=batch_of(1, 5000), headers=basic(WRITE_KEY))
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "241"
+        clock.now += 240
+        assert client.post("/v1/batch", json=batch_of(1, 5000), headers=basic(WRITE_KEY)).status_code == 429
+        clock.now += 1
+        assert client.post("/v1/batch", json=batch_of(1, 5000), headers=basic(WRITE_KEY)).status_code == 200
+
+
+def test_invalid_batches_spend_nothing_of_the_keys_budget(config: Config) -> None:
+    with limited(config, rate=10, burst=20) as (client, clock):
+        junk = {"batch": [{"type": "track"}] * 30}  # 30 invalid messages
+        for _ in range(13):
+            assert client.post("/v1/batch", json=junk, headers=basic(WRITE_KEY)).status_code == 400
+        assert client.post("/v1/batch", json=batch_of(20), headers=basic(WRITE_KEY)).status_code == 200
+
+
+def test_requests_per_address_are_limited_whatever_they_carry(config: Config) -> None:
+    app = create_app(dataclasses.replace(config, ip_rate_limit=2), clock=lambda: NOW)  # bursts of 4
+    clock = Clock()
+    app.state.address_limiter.clock = clock
+    with TestClient(app) as client:
+        for _ in range(4):
+            assert client.post("/v1/batch", json=batch_of(1), headers=basic("wk_unknown")).status_code == 401
+        refused = client.post("/v1/batch", json=batch_of(1), headers=basic(WRITE_KEY))
+        assert refused.status_code == 429 and "from this address" in refused.json()["message"]
+        assert client.post("/v1/calls", content=b"{").status_code == 429  # not even read
+        clock.now += 1
+        assert client.post("/v1/batch", json=batch_of(1), headers=basic(WRITE_KEY)).status_code == 200
+        assert client.get("/healthz").status_code == 200  # reads and assets aren't tracking requests
 
 
 def test_rate_limiter_refills_and_zero_disables() -> None:
@@ -276,7 +311,7 @@ def test_reads_without_the_admin_are_401_and_locked_down(config: Config, method:
             assert response.headers["x-frame-options"] == "DENY"
             assert response.headers["cache-control"] == "no-store"
         # The admin gets in: the API by bearer token, the dashboard's pages by their cookie.
-        client.cookies.set(LOGIN_COOKIE, login_cookie(ADMIN_TOKEN))
+        assert client.post("/login", data={"token": ADMIN_TOKEN}, follow_redirects=False).status_code == 303
         assert client.request(method, path, headers=admin()).status_code != 401
 
 
@@ -290,3 +325,45 @@ def test_tracking_errors_are_locked_down_too(client: TestClient) -> None:
         assert response.status_code >= 400 and response.json()["code"]
         assert response.headers["x-content-type-options"] == "nosniff"
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+# A NUL in a path or a query, on every database (issue 16)
+
+NUL_PATHS = [
+    ("GET", "/api/profiles?query=%00"),
+    ("GET", "/api/profiles?query=a%00b"),
+    ("GET", "/api/profiles/lookup?userId=U1%00"),
+    ("GET", "/api/profiles/lookup?anonymousId=%00"),
+    ("GET", "/api/events?userId=%00"),
+    ("GET", "/api/events?profileId=%00"),
+    ("GET", "/api/profiles/%00"),
+    ("DELETE", "/api/profiles/p%00"),
+    ("GET", "/profiles/%00"),
+    ("GET", "/?q=%00"),
+]
+
+
+def test_a_nul_in_a_path_or_query_is_400_on_every_database(config: Config, db_url: str) -> None:
+    with TestClient(create_app(dataclasses.replace(config, db_url=db_url), clock=lambda: NOW)) as client:
+        client.post("/v1/batch", json={"batch": [track(1, userId="U1")]}, headers=basic(WRITE_KEY))
+        assert client.post("/login", data={"token": ADMIN_TOKEN}, follow_redirects=False).status_code == 303
+        for method, path in NUL_PATHS:
+            response = client.request(method, path, headers=admin())
+            assert response.status_code == 400, (path, response.text)
+            assert response.json()["code"] == "invalid_request"
+            assert response.headers["x-content-type-options"] == "nosniff"
+
+
+class Broken(SQLiteStorage):
+    async def add(self, events: typing.Any) -> typing.Any:
+        raise RuntimeError("the disk caught fire")
+
+
+def test_a_500_is_json_with_the_security_headers(config: Config) -> None:
+    app = create_app(config, storage=Broken("sqlite:///:memory:"), clock=lambda: NOW)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post("/v1/batch", json=batch_of(1), headers=basic(WRITE_KEY))
+    assert response.status_code == 500 and response.json()["code"] == "internal_error"
+    assert "disk" not in response.text  # the cause is logged, not told
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'none'" in response.headers["content-security-policy"]

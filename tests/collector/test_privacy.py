@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import pathlib
 import typing
 
@@ -14,7 +15,7 @@ from visitrail.collector.app import create_app
 from visitrail.collector.cli import main
 from visitrail.collector.client_ip import client_ip, truncated
 from visitrail.collector.config import Config
-from visitrail.collector.storage import Storage
+from visitrail.collector.storage import Event, Storage
 from visitrail.collector.storage.sql import SQLStorage
 
 from .helpers import NOW, WRITE_KEY, admin, basic, message, orphans, run, stored
@@ -94,11 +95,19 @@ def test_no_ip_keeps_nothing(config: Config) -> None:
         assert rows(client, "SELECT ip FROM events") == [(None,)]
 
 
-def test_what_the_client_sent_is_kept_as_sent(config: Config) -> None:
+def test_an_address_the_client_sends_is_truncated_too(config: Config) -> None:
     with collector(config) as client:
         send(client, context={"ip": "192.0.2.33", "userAgent": "UA"})
+        send(client, context={"ip": "not an address"})
+        first, second = stored(client)
+        assert first["context"] == {"ip": "192.0.2.0", "userAgent": "UA"} and second["context"] == {}
+
+
+def test_no_ip_keeps_no_address_the_client_sends_either(config: Config) -> None:
+    with collector(config, store_ip=False) as client:
+        send(client, context={"ip": "192.0.2.33"})
         [event] = stored(client)
-        assert event["context"] == {"ip": "192.0.2.33", "userAgent": "UA"}
+        assert "ip" not in event["context"] and "192.0.2" not in str(rows(client, "SELECT * FROM events"))
 
 
 def test_serve_flags(tmp_path: pathlib.Path) -> None:
@@ -156,7 +165,7 @@ def test_erase_is_one_transaction(db_url: str) -> None:
             from visitrail.collector.storage.erasure import erase
 
             profile_id = db.all("SELECT profile_id FROM identities WHERE value = 'U1'")[0][0]
-            assert erase(db, profile_id) is not None
+            assert erase(db, profile_id, NOW) is not None
             raise RuntimeError("the disk is full")  # everything erase did is rolled back
         assert len(await storage.find()) == 5 and await storage.find_profile(user_id="U1") is not None
 
@@ -200,3 +209,94 @@ def test_erase_command(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str
         main(["erase", "--db", url, "--user-id", "U2", "--anonymous-id", "B1"])
     capsys.readouterr()
     assert [e["messageId"] for e in run(url, lambda storage: storage.find())] == ["m5"]
+
+
+# Erasure that leaves no copy behind, and no way back in by replay (issue 16)
+
+EMAIL = "erase-me-7f3a@example.com"
+
+
+def personal_history(copies: int = 9) -> list[Event]:
+    """A person whose email is written again and again: one identify per copy."""
+    return [
+        message(f"p{n}", "identify", userId="U9", anonymousId="A9", traits={"email": EMAIL, "n": n},
+                timestamp=f"2026-11-25T11:00:{n:02}.000Z")
+        for n in range(copies)
+    ]  # fmt: skip
+
+
+def test_sqlite_erasure_leaves_no_copy_in_the_file_or_its_wal(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "events.db"
+
+    async def scenario(storage: Storage) -> None:
+        for event in personal_history():  # one transaction each: a WAL frame each
+            await storage.add([event])
+        assert _copies(path) > 0
+        assert await storage.erase_profile(user_id="U9") is not None
+        assert _copies(path) == 0
+        assert isinstance(storage, SQLStorage)
+        with storage.transaction(write=False) as db:
+            assert db.all("PRAGMA secure_delete") == [(1,)]
+
+    run(f"sqlite:///{path}", scenario)
+
+
+def _copies(path: pathlib.Path) -> int:
+    files = [path, path.with_name(path.name + "-wal")]
+    return sum(file.read_bytes().count(EMAIL.encode()) for file in files if file.exists())
+
+
+def test_postgresql_erasure_vacuums_the_dead_rows(postgres_url: str) -> None:
+    async def scenario(storage: Storage) -> None:
+        await storage.add(personal_history())
+        assert isinstance(storage, SQLStorage)
+        with storage.transaction(write=True) as db:
+            db.run("CREATE EXTENSION IF NOT EXISTS pgstattuple")
+        assert await storage.erase_profile(user_id="U9") is not None
+        with storage.transaction(write=False) as db:
+            for table in ("events", "identities", "traits", "profiles"):
+                assert db.all(f"SELECT dead_tuple_count FROM pgstattuple('{table}')") == [(0,)], table
+
+    run(postgres_url, scenario)
+
+
+@contextlib.contextmanager
+def clocked(config: Config) -> typing.Iterator[tuple[TestClient, list[datetime.datetime]]]:
+    now = [NOW]
+    with TestClient(create_app(config, clock=lambda: now[0])) as client:
+        yield client, now
+
+
+def test_a_replay_of_erased_ids_is_refused_for_30_days(config: Config) -> None:
+    old = [
+        {"type": "identify", "userId": "U9", "anonymousId": "A9", "traits": {"email": EMAIL}, "messageId": "o1"},
+        {"type": "track", "event": "E", "anonymousId": "A9", "messageId": "o2"},
+        {"type": "alias", "userId": "U10", "previousId": "U9", "messageId": "o3"},
+        {"type": "track", "event": "E", "anonymousId": "someone-else", "messageId": "o4"},
+    ]
+    with clocked(config) as (client, now):
+        assert client.post("/v1/batch", json={"batch": old}, headers=basic(WRITE_KEY)).status_code == 200
+        profile_id = client.get("/api/profiles/lookup", params={"userId": "U9"}, headers=admin()).json()["profileId"]
+        assert client.delete(f"/api/profiles/{profile_id}", headers=admin()).status_code == 200
+        now[0] = NOW + datetime.timedelta(days=29)
+        replay = client.post("/v1/batch", json={"batch": old}, headers=basic(WRITE_KEY))
+        assert replay.status_code == 200
+        assert [entry["index"] for entry in replay.json()["rejected"]] == [0, 1, 2]
+        assert "erased" in replay.json()["rejected"][0]["reason"]
+        single = client.post("/v1/track", json={**old[1], "messageId": "o5"}, headers=basic(WRITE_KEY))
+        assert single.status_code == 410 and single.json()["code"] == "erased"
+        assert client.get("/api/profiles/lookup", params={"userId": "U9"}, headers=admin()).status_code == 404
+        assert EMAIL not in str(rows(client, "SELECT * FROM erased"))  # digests, not the IDs
+        now[0] = NOW + datetime.timedelta(days=30, seconds=1)
+        again = client.post("/v1/batch", json={"batch": old}, headers=basic(WRITE_KEY))
+        assert again.json() == {"success": True}
+        assert client.get("/api/profiles/lookup", params={"userId": "U9"}, headers=admin()).status_code == 200
+
+
+def test_per_address_limits_count_an_ipv6_host_by_its_64() -> None:
+    from visitrail.collector.client_ip import limit_key
+
+    assert limit_key("2001:db8:1:2:aaaa::1") == limit_key("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::"
+    assert limit_key("2001:db8:1:3::1") != limit_key("2001:db8:1:2::1")
+    assert limit_key("203.0.113.7") == limit_key("::ffff:203.0.113.7") == "203.0.113.7"
+    assert limit_key(None) == "" and limit_key("testclient") == "testclient"

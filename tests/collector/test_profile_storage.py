@@ -102,9 +102,9 @@ def test_a_late_identify_does_not_overwrite_newer_traits(db_url: str) -> None:
 def test_duplicates_leave_profiles_alone(db_url: str) -> None:
     async def scenario(storage: Storage) -> None:
         batch = [message("m1", "identify", userId="U", traits={"n": 1}), message("m2", userId="U")]
-        assert await storage.add(batch) == 2
-        assert await storage.add(batch) == 0
-        assert await storage.add([message("m1", "identify", userId="U", traits={"n": 2})]) == 0
+        assert (await storage.add(batch)).inserted == 2
+        assert (await storage.add(batch)).inserted == 0
+        assert (await storage.add([message("m1", "identify", userId="U", traits={"n": 2})])).inserted == 0
         profile = await lookup(storage, user_id="U")
         assert profile["eventCount"] == 2 and profile["traits"] == {"n": 1}
 
@@ -370,7 +370,7 @@ def test_a_sqlite_database_from_before_profiles_is_migrated(tmp_path: pathlib.Pa
 
     run(f"sqlite:///{path}", scenario)
     with sqlite3.connect(path) as connection:
-        assert connection.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+        assert connection.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
     connection.close()
 
 

@@ -327,3 +327,61 @@ def test_required_identity_mode(client: TestClient) -> None:
 
 def test_the_clock_is_the_collectors() -> None:
     assert NOW.isoformat(timespec="milliseconds").replace("+00:00", "Z") == SENT_AT
+
+
+# Bodies a page can produce that the core can't replay: each is a 400, never a 500
+
+SESSION_AT = START_MS - 60_000
+
+
+def record(**fields: typing.Any) -> str:
+    return json.dumps({"id": "5e55e55e-0000-4000-8000-000000000001", "startedAt": SESSION_AT - 60_000,
+                       "lastActivity": SESSION_AT, "sequence": 3, **fields})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "fields, reason",
+    [
+        ({"session": record(id="\ud800")}, "the session record contains invalid Unicode"),
+        ({"session": record(id="a\x00b")}, "the session record contains a NUL"),
+        # Expired, so the next session's ID is hashed from the old one's: a lone surrogate can't be.
+        ({"session": record(id="\ud800", lastActivity=SESSION_AT - 3_600_000)}, "invalid Unicode"),
+        # 4,300 digits: the next one can't be written back; 4,301: Python's json can't even read it.
+        ({"session": record().replace('"sequence": 3', '"sequence": ' + "9" * 4300)}, "out of range"),
+        ({"session": record().replace('"sequence": 3', '"sequence": 1' + "0" * 4300)}, "out of range"),
+        ({"session": record(lastActivity=10**30)}, "out of range"),
+        ({"session": record(startedAt=-(10**30))}, "out of range"),
+        ({"session": record(sequence=1e300)}, "out of range"),
+    ],
+)
+def test_a_session_record_the_core_would_fail_on_is_400(
+    client: TestClient, fields: dict[str, typing.Any], reason: str
+) -> None:
+    response = post(client, {**beacon([GOOD]), **fields})
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert reason in response.json()["message"]
+    assert stored(client) == []
+
+
+@pytest.mark.parametrize(
+    "calls",
+    [
+        [["setAnonymousId", ["\ud800"], START_MS, "c1", PAGE], ["track", ["E"], START_MS, "c2", PAGE]],
+        [["identify", ["\ud800", {"plan": "pro"}], START_MS, "c1", PAGE]],
+        [["track", ["E", {"\ud800": 1}], START_MS, "c1", PAGE]],
+        [["track", ["E"], START_MS, "c1", {"path": "\ud800"}]],
+    ],
+    ids=["setAnonymousId", "identify", "property-name", "page"],
+)
+def test_lone_surrogates_in_calls_are_never_a_500(client: TestClient, calls: list[typing.Any]) -> None:
+    response = post(client, beacon(calls, session=record()))
+    assert response.status_code in (200, 400), response.text
+    assert response.headers["content-type"] == "application/json"
+    assert all("\ud800" not in json.dumps(event, ensure_ascii=False) for event in stored(client))
+
+
+def test_an_unreadable_session_record_starts_a_new_session_as_in_the_sdk(client: TestClient) -> None:
+    for n, raw in enumerate(["{", "[1]", '{"id": 5}', "null"]):
+        assert post(client, beacon([call("track", ["E"], n)], session=raw)).status_code == 200, raw
+    assert len(stored(client)) == 4 and all(event["context"]["sessionId"] for event in stored(client))

@@ -43,7 +43,7 @@ def url(db_url: str) -> str:
 
 def test_add_and_find_in_order(url: str) -> None:
     async def scenario(storage: Storage) -> None:
-        assert await storage.add([event(n) for n in range(3)]) == 3
+        assert (await storage.add([event(n) for n in range(3)])).inserted == 3
         assert [e["n"] for e in await storage.find(anonymous_id="A1")] == [0, 1, 2]
         assert [e["n"] for e in await storage.find(anonymous_id="A1", descending=True, limit=2)] == [2, 1]
         assert [e["n"] for e in await storage.find(message_id="m-1")] == [1]
@@ -53,9 +53,9 @@ def test_add_and_find_in_order(url: str) -> None:
 
 def test_duplicates_are_skipped_per_write_key(url: str) -> None:
     async def scenario(storage: Storage) -> None:
-        assert await storage.add([event(1), event(1, event="again"), event(2)]) == 2
-        assert await storage.add([event(1), event(2)]) == 0
-        assert await storage.add([event(1, key="other")]) == 1
+        assert (await storage.add([event(1), event(1, event="again"), event(2)])).inserted == 2
+        assert (await storage.add([event(1), event(2)])).inserted == 0
+        assert (await storage.add([event(1, key="other")])).inserted == 1
         assert len(await storage.find()) == 3
         assert len(await storage.find(write_key="other")) == 1
 
@@ -68,7 +68,7 @@ def test_a_failing_batch_stores_nothing(url: str) -> None:
         with pytest.raises(Exception):  # noqa: B017 - each backend raises its own driver's error
             await storage.add([event(1), broken, event(3)])
         assert await storage.find() == []
-        assert await storage.add([event(1)]) == 1  # and the storage is still usable
+        assert (await storage.add([event(1)])).inserted == 1  # and the storage is still usable
 
     run(url, scenario)
 
@@ -78,7 +78,7 @@ def test_concurrent_batches(url: str) -> None:
         batches = [[event(b * 10 + n, anonymous_id=f"A{b}") for n in range(10)] for b in range(20)]
         # Every batch twice, all at once: each message must end up stored exactly once.
         counts = await asyncio.gather(*(storage.add(batch) for batch in batches + batches))
-        assert sum(counts) == 200
+        assert sum(added.inserted for added in counts) == 200
         assert len(await storage.find(limit=1000)) == 200
 
     run(url, scenario)

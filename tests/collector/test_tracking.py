@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from visitrail.collector.tracking import KINDS
 
-from .helpers import OTHER_KEY, WRITE_KEY, basic, stored, track
+from .helpers import OTHER_KEY, WRITE_KEY, admin, basic, stored, track
 
 SUCCESS = {"success": True}
 
@@ -364,11 +364,48 @@ def test_without_sent_at_the_client_timestamp_is_kept(client: TestClient) -> Non
     assert "sentAt" not in second and "originalTimestamp" not in second
 
 
-def test_absurd_timestamps_are_400_not_500(client: TestClient) -> None:
-    message = track(timestamp="0001-01-01T00:00:00Z", sentAt="9999-12-31T23:59:59Z")
-    response = client.post("/v1/batch", json={"batch": [message]}, headers=basic(WRITE_KEY))
-    assert response.status_code == 400
-    assert "too far apart" in response.json()["errors"][0]["reason"]
+@pytest.mark.parametrize(
+    "times",
+    [
+        {"timestamp": "9999-12-31T23:59:59.999Z"},
+        {"timestamp": "0001-01-01T00:00:00Z"},
+        {"timestamp": "2026-11-25T13:00:00.501Z"},  # an hour and a millisecond ahead
+        {"timestamp": "2024-11-25T12:00:00.499Z"},  # two years (730 days) and a millisecond ago
+        {"originalTimestamp": "2026-11-25T11:59:00.000Z", "sentAt": "0001-01-01T00:00:00Z"},  # "year 4052"
+        {"originalTimestamp": "0001-01-01T00:00:00Z", "sentAt": "9999-12-31T23:59:59Z"},  # overflows the correction
+    ],
+)
+def test_a_time_outside_the_window_is_the_time_of_receipt(client: TestClient, times: dict[str, str]) -> None:
+    response = client.post("/v1/batch", json={"batch": [track(**times)]}, headers=basic(WRITE_KEY))
+    assert response.status_code == 200, response.text
+    [event] = stored(client)
+    assert event["timestamp"] == event["receivedAt"] == "2026-11-25T12:00:00.500Z"
+    # The client's own claims stay as it sent them, for whoever debugs its clock.
+    for field in ("originalTimestamp", "sentAt"):
+        if field in times:
+            assert event[field][:4] == times[field][:4]
+
+
+@pytest.mark.parametrize("timestamp", ["2026-11-25T13:00:00.500Z", "2024-11-25T12:00:00.500Z"])
+def test_a_time_inside_the_window_is_kept(client: TestClient, timestamp: str) -> None:
+    assert client.post("/v1/track", json=track(timestamp=timestamp), headers=basic(WRITE_KEY)).status_code == 200
+    assert stored(client)[0]["timestamp"] == timestamp
+
+
+def test_a_future_dated_identify_pins_nothing(client: TestClient) -> None:
+    far = {"type": "identify", "userId": "U1", "traits": {"plan": "pinned"}, "messageId": "i1",
+           "timestamp": "9999-12-31T23:59:59.999Z"}  # fmt: skip
+    later = {**far, "traits": {"plan": "pro"}, "messageId": "i2", "timestamp": "2026-11-25T12:00:00.600Z"}
+    client.post("/v1/batch", json={"batch": [far]}, headers=basic(WRITE_KEY))
+    client.post("/v1/batch", json={"batch": [later]}, headers=basic(WRITE_KEY))
+    client.post(
+        "/v1/track", json=track(2, anonymousId="A2", timestamp="2026-11-25T12:00:00.700Z"), headers=basic(WRITE_KEY)
+    )
+    found = client.get("/api/profiles/lookup", params={"userId": "U1"}, headers=admin()).json()
+    assert found["traits"] == {"plan": "pro"} and found["lastSeen"] == "2026-11-25T12:00:00.600Z"
+    # Not pinned to the top of the dashboard's list either: most recently seen first.
+    listed = client.get("/api/profiles", headers=admin()).json()["profiles"]
+    assert [p["userIds"] for p in listed] == [[], ["U1"]]
 
 
 def test_bad_batch_level_fields_are_400(client: TestClient) -> None:

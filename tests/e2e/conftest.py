@@ -75,7 +75,11 @@ class Runtime(str):
     """A runtime's name ("mpy", "py", "brython"), with what tests need to know of it."""
 
     # What the loader adds to the page to start it: blocking it keeps the SDK from starting.
-    START = {"mpy": "**/micropython/micropython.mjs", "py": "**/pyscript/core.js", "brython": "**/brython/brython.min.js"}
+    START = {
+        "mpy": "**/micropython/micropython.mjs",
+        "py": "**/pyscript/core.js",
+        "brython": "**/brython/brython.min.js",
+    }
     # The biggest file it waits for: holding it keeps the runtime booting.
     BINARY = {"mpy": "**/micropython.wasm*", "py": "**/pyodide.asm.wasm*", "brython": "**/brython/visitrail.js*"}
     SCRIPT_TYPE = {"mpy": "mpy", "py": "py", "brython": "text/python"}

@@ -44,7 +44,7 @@ def test_a_valid_token_verifies_the_profile(trusted, page, site):
     mode, http = trusted
     page.goto(site.url + "/t/token.html")
     page.wait_for_function(READY)
-    token = issue_identity_token(SECRET, "signed-" + mode, 600)
+    token = issue_identity_token(SECRET, "signed-" + mode, 600, audience="e2e-verified")
     page.evaluate("([u, t]) => analytics.identify(u, {plan: 'pro'}, {identityToken: t})", ["signed-" + mode, token])
     page.evaluate("analytics.track('Signed in')")
     assert page.evaluate("analytics.flush()") is True
@@ -61,7 +61,7 @@ def test_an_expired_token_is_reported_once_and_anonymous_events_still_arrive(tru
     user = "expired-" + mode
     page.goto(site.url + "/t/token.html")
     page.wait_for_function(READY)
-    expired = issue_identity_token(SECRET, user, -60)
+    expired = issue_identity_token(SECRET, user, -60, audience="e2e-verified")
     page.evaluate("([u, t]) => analytics.identify(u, {}, {identityToken: t})", [user, expired])
     page.evaluate("analytics.track('With an expired token')")
     page.evaluate("analytics.flush()")

@@ -31,8 +31,11 @@ from .config import Config
 from .dashboard import STYLE_HASH, Dashboard
 from .errors import ApiError
 from .events_api import EventsAPI
+from .framing import SingleFraming
+from .logins import Logins
+from .params import PlainText
 from .profiles_api import ProfilesAPI
-from .security import SecurityHeaders
+from .security import SecurityHeaders, secured
 from .static import Assets
 from .storage import Storage, open_storage
 from .testhooks import Faults
@@ -59,6 +62,16 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"code": code, "message": exc.detail}, exc.status_code, exc.headers)
 
 
+async def server_error(request: Request, exc: Exception) -> Response:
+    # Starlette's own 500 is plain text and, coming from outside every middleware, bare: clients
+    # read {"code", "message"} from every error, and no answer goes without the security headers.
+    return JSONResponse(
+        {"code": "internal_error", "message": "the collector failed on this request; it is logged"},
+        500,
+        secured({"Connection": "close"}),
+    )
+
+
 async def health(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True})
 
@@ -74,11 +87,12 @@ def create_app(
     store = storage if storage is not None else open_storage(config.db_url)
     faults = Faults() if config.test_hooks else None
     tracking = TrackingAPI(config, store, clock, faults)
-    profiles = ProfilesAPI(config, store)
-    dashboard = Dashboard(config, store)
+    logins = Logins(config, store, clock)
+    profiles = ProfilesAPI(config, store, logins, clock)
+    dashboard = Dashboard(config, store, logins)
     routes = [
         Route("/v1/{kind}", tracking.endpoint, methods=["POST", "OPTIONS"]),
-        Route("/api/events", EventsAPI(config, store).endpoint, methods=["GET"]),
+        Route("/api/events", EventsAPI(config, store, logins).endpoint, methods=["GET"]),
         Route("/api/profiles", profiles.search, methods=["GET"]),
         Route("/api/profiles/lookup", profiles.lookup, methods=["GET"]),
         Route("/api/profiles/{profile_id}", profiles.get, methods=["GET"]),
@@ -110,8 +124,12 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeaders, style_hash=STYLE_HASH)],
-        exception_handlers={ApiError: api_error, HTTPException: http_error},
+        middleware=[
+            Middleware(SecurityHeaders, style_hash=STYLE_HASH),
+            Middleware(SingleFraming),
+            Middleware(PlainText),
+        ],
+        exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: server_error},
     )
     # No 307 from /v1/batch/ to /v1/batch: analytics-python takes any 3xx for a failure, and a JSON
     # 404 says what is wrong.
@@ -119,5 +137,7 @@ def create_app(
     app.state.config = config
     app.state.storage = store
     app.state.faults = faults
-    app.state.rate_limiter = tracking.limiter  # tests set its clock
+    app.state.rate_limiter = tracking.limiter  # tests set their clocks
+    app.state.address_limiter = tracking.address_limiter
+    app.state.login_failures = logins.failures
     return app

@@ -9,6 +9,7 @@ read as infinity), and at most `MAX_DEPTH` nested arrays and objects.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import typing
@@ -36,7 +37,10 @@ async def read_body(
     content_encoding: str | None = None,
     content_length: str | None = None,
     limit: int = MAX_BODY_BYTES,
+    timeout: float | None = None,
 ) -> bytes:
+    """The body, decoded; 400 when it is too large or not what it claims, 408 when it has not
+    arrived within `timeout` seconds."""
     encoding = (content_encoding or "identity").strip().lower()
     if encoding in ("gzip", "x-gzip"):
         decoder = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # 16+: expect a gzip header
@@ -56,6 +60,17 @@ async def read_body(
     ):
         raise too_large(limit)
 
+    try:
+        async with asyncio.timeout(timeout):
+            return await _read(chunks, decoder, raw_limit, limit)
+    except TimeoutError:
+        # A body that stalls holds a connection and what it sent so far: end both.
+        raise ApiError(
+            408, "timeout", f"the request body did not arrive within {timeout:g} s", headers={"Connection": "close"}
+        ) from None
+
+
+async def _read(chunks: typing.AsyncIterator[bytes], decoder: typing.Any, raw_limit: int, limit: int) -> bytes:
     out = bytearray()
     received = 0
     async for chunk in chunks:

@@ -3,9 +3,10 @@
     visitrail serve [--host 127.0.0.1] [--port 8001] [--db sqlite:///visitrail.db]
                     [--write-key KEY]... [--allow-origin ORIGIN]... [--admin-token TOKEN]
                     [--identity-mode open|verified|required] [--identity-secret SECRET]
-                    [--trust-proxy [HOPS]] [--no-ip] [--rate-limit N] [--rate-burst N]
+                    [--trust-proxy [HOPS]] [--no-ip] [--rate-limit N] [--rate-burst N] [--ip-rate-limit N]
+                    [--header-timeout S] [--body-timeout S] [--max-connections N] [--shutdown-timeout S]
                     [--assets DIR] [--config FILE.json] [--test-hooks] [--log-level info]
-    visitrail token --secret SECRET --uid USER_ID [--ttl 3600]
+    visitrail token --secret SECRET --uid USER_ID --write-key KEY [--ttl 3600]
     visitrail erase [--db URL] [--config FILE.json] (--user-id U | --anonymous-id A | --profile-id P)
     visitrail rebuild-profiles [--db URL] [--config FILE.json]
     visitrail demo ...        handed to visitrail.collector.demo:main(argv)
@@ -166,6 +167,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"events a write key may send at once (default: {DEFAULT_RATE_BURST})",
     )
+    for flag, kind, default, meaning in (
+        ("ip-rate-limit", float, 100.0, "tracking requests per second per client address, in each process; 0: none"),
+        ("header-timeout", float, 10.0, "seconds a request's head may take to arrive"),
+        ("body-timeout", float, 30.0, "seconds a request's body may take to arrive, after its head"),
+        ("max-connections", int, 1000, "open connections per process; one more is answered 503"),
+        ("shutdown-timeout", float, 10.0, "seconds that requests under way get after SIGTERM"),
+    ):
+        name = flag.upper().replace("-", "_")
+        serve.add_argument(
+            f"--{flag}",
+            type=kind,
+            default=None if env(name) is None else kind(env(name)),
+            metavar="N",
+            help=f"{meaning} (default: {default:g})",
+        )
     serve.add_argument(
         "--test-hooks",
         action="store_true",
@@ -189,7 +205,16 @@ def build_parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="print an identity token for a user, as a site's server issues it")
     token.add_argument("--secret", default=env("IDENTITY_SECRET"), help="the source's identity secret")
     token.add_argument("--uid", required=True, help="the userId the token vouches for")
-    token.add_argument("--ttl", type=int, default=3600, metavar="SECONDS", help="lifetime (default: 3600)")
+    token.add_argument(
+        "--write-key",
+        action="append",
+        required=True,
+        metavar="KEY",
+        help="the source the token is for (its aud; repeatable for several)",
+    )
+    token.add_argument(
+        "--ttl", type=int, default=3600, metavar="SECONDS", help="lifetime, at most 7 days (default: 3600)"
+    )
     erase = commands.add_parser(
         "erase", parents=[database], help="delete a profile with all its IDs and events (right to erasure)"
     )
@@ -252,12 +277,16 @@ def config_from_args(args: argparse.Namespace) -> Config:
         )
         for key in keys
     ]
-    if getattr(args, "admin_token_file", None):
-        options["admin_token"] = secret_from_file(args.admin_token_file)
     for name, flag in (("admin_token", "admin_token"), ("db_url", "db"), ("assets_dir", "assets")):
         if getattr(args, flag, None):
             options[name] = getattr(args, flag)
-    for name, flag in (("trust_proxy", "trust_proxy"), ("rate_limit", "rate_limit"), ("rate_burst", "rate_burst")):
+    # After --admin-token: a file named on the command line wins over $VISITRAIL_ADMIN_TOKEN.
+    if getattr(args, "admin_token_file", None):
+        options["admin_token"] = secret_from_file(args.admin_token_file)
+    numbers = ("trust_proxy", "rate_limit", "rate_burst", "ip_rate_limit", "header_timeout", "body_timeout",
+               "max_connections", "shutdown_timeout")  # fmt: skip
+    for name in numbers:
+        flag = name
         if getattr(args, flag, None) is not None:
             options[name] = getattr(args, flag)
     if getattr(args, "no_ip", False):
@@ -274,7 +303,8 @@ def print_token(args: argparse.Namespace) -> int:
         print("visitrail: give --secret (or set $VISITRAIL_IDENTITY_SECRET)", file=sys.stderr)
         return 2
     try:
-        print(issue_identity_token(args.secret, args.uid, args.ttl))
+        keys = args.write_key
+        print(issue_identity_token(args.secret, args.uid, args.ttl, audience=keys[0] if len(keys) == 1 else keys))
     except ValueError as exc:
         print(f"visitrail: {exc}", file=sys.stderr)
         return 2
@@ -343,6 +373,12 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     if not config.sources:
         print("visitrail: warning: no --write-key given; every event will be refused with 401", file=sys.stderr)
+    if args.admin_token and args.admin_token != env("ADMIN_TOKEN"):
+        print(
+            "visitrail: warning: --admin-token shows in every process listing (ps); give it in "
+            "$VISITRAIL_ADMIN_TOKEN or --admin-token-file FILE instead",
+            file=sys.stderr,
+        )
     return run(config, args.host, args.port, args.log_level, args.workers)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 
-__all__ = ["truncated", "client_ip"]
+__all__ = ["truncated", "client_ip", "client_address", "client_scheme", "limit_key"]
 
 IPV4_PREFIX = 24
 IPV6_PREFIX = 48
@@ -42,11 +42,41 @@ def truncated(address: str | None) -> str | None:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
 
 
-def client_ip(peer: str | None, forwarded_for: str | None, trust_proxy: int) -> str | None:
-    """The client's truncated address: see the module docstring."""
+def client_address(peer: str | None, forwarded_for: str | None, trust_proxy: int) -> str | None:
+    """The client's whole address, as the connection and the trusted proxies tell it: for rate
+    limits, in memory only; never stored."""
     if trust_proxy > 0 and forwarded_for:
         hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
         if hops:
             # Fewer entries than trusted proxies: the leftmost is still the best we know.
-            return truncated(hops[-trust_proxy] if len(hops) >= trust_proxy else hops[0])
-    return truncated(peer)
+            return hops[-trust_proxy] if len(hops) >= trust_proxy else hops[0]
+    return peer
+
+
+def client_ip(peer: str | None, forwarded_for: str | None, trust_proxy: int) -> str | None:
+    """The client's truncated address: see the module docstring."""
+    return truncated(client_address(peer, forwarded_for, trust_proxy))
+
+
+def client_scheme(scheme: str, forwarded_proto: str | None, trust_proxy: int) -> str:
+    """http or https, as the client connected: the connection's, unless trusted proxies say
+    (X-Forwarded-Proto, read by hops like X-Forwarded-For). The dashboard's cookie is Secure on https."""
+    if trust_proxy > 0 and forwarded_proto:
+        hops = [hop.strip().lower() for hop in forwarded_proto.split(",") if hop.strip()]
+        if hops:
+            said = hops[-trust_proxy] if len(hops) >= trust_proxy else hops[0]
+            return said if said in ("http", "https") else scheme
+    return scheme
+
+
+def limit_key(address: str | None) -> str:
+    """What a per-address limit counts by: an IPv4 address, or an IPv6 address's /64, since one
+    host is handed a whole /64 and could otherwise take a fresh bucket for every request."""
+    text = (address or "").strip().partition("%")[0]
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return text
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address)
+    return str(ip.ipv4_mapped or ip) if isinstance(ip, ipaddress.IPv6Address) else str(ip)

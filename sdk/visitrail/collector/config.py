@@ -34,6 +34,9 @@ IDENTITY_MODES = ("open", "verified", "required")
 # Generous: a busy site's browsers together, not one abusive client; per collector process.
 DEFAULT_RATE_LIMIT = 1000.0  # events per second, per write key
 DEFAULT_RATE_BURST = 5000  # events; at least one full batch (2,500 messages)
+# A page sends a batch a second at most; this is a hundred busy tabs behind one address (an office's
+# NAT), and bursts of twice as many.
+DEFAULT_IP_RATE_LIMIT = 100.0
 
 
 def normalise_origin(origin: str) -> str:
@@ -74,12 +77,20 @@ class Config:
     store_ip: bool = True  # the client's truncated IP address, in the events' ip column
     rate_limit: float = DEFAULT_RATE_LIMIT  # events per second per write key; 0: no limit
     rate_burst: int = DEFAULT_RATE_BURST
+    ip_rate_limit: float = DEFAULT_IP_RATE_LIMIT  # tracking requests per second per client address; 0: none
+    # Connections (connections.py, body.py, serve.py): seconds, and connections per process.
+    header_timeout: float = 10.0  # for a request's head, from the connection's start or the last answer
+    body_timeout: float = 30.0  # for a request's whole body, from its head
+    max_connections: int = 1000
+    shutdown_timeout: float = 10.0  # after SIGTERM, for the requests under way
 
     token_generated: bool = dataclasses.field(default=False, init=False)
 
     def __post_init__(self) -> None:
-        if self.trust_proxy < 0 or self.rate_limit < 0 or self.rate_burst < 1:
+        if self.trust_proxy < 0 or self.rate_limit < 0 or self.rate_burst < 1 or self.ip_rate_limit < 0:
             raise ValueError("trust proxy hops and the rate limit must not be negative, the burst at least 1")
+        if min(self.header_timeout, self.body_timeout, self.shutdown_timeout) <= 0 or self.max_connections < 1:
+            raise ValueError("timeouts must be positive, and at least one connection allowed")
         if not self.admin_token:
             self.admin_token = secrets.token_urlsafe(24)
             self.token_generated = True
@@ -145,6 +156,11 @@ def load_config_file(path: str) -> dict[str, typing.Any]:
         ("storeIp", "store_ip", bool),
         ("rateLimit", "rate_limit", (int, float)),
         ("rateBurst", "rate_burst", int),
+        ("ipRateLimit", "ip_rate_limit", (int, float)),
+        ("headerTimeout", "header_timeout", (int, float)),
+        ("bodyTimeout", "body_timeout", (int, float)),
+        ("maxConnections", "max_connections", int),
+        ("shutdownTimeout", "shutdown_timeout", (int, float)),
     ):
         if key in data:
             if not isinstance(data[key], kind) or (kind is not bool and isinstance(data[key], bool)):

@@ -27,9 +27,11 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from .auth import LOGIN_COOKIE, LOGIN_SECONDS, check_same_origin, is_admin, login_cookie
+from .auth import check_same_origin
 from .body import read_body
+from .client_ip import client_scheme
 from .config import Config
+from .logins import LOGIN_COOKIE, LOGIN_SECONDS, Logins
 from .storage import Storage
 
 __all__ = ["Dashboard", "CSS", "STYLE_HASH"]
@@ -65,12 +67,13 @@ ENVIRONMENT.filters["details"] = event_details
 
 
 class Dashboard:
-    def __init__(self, config: Config, storage: Storage) -> None:
+    def __init__(self, config: Config, storage: Storage, logins: Logins) -> None:
         self.config = config
         self.storage = storage
+        self.logins = logins
 
-    def logged_in(self, request: Request) -> bool:
-        return is_admin(None, self.config.admin_token, request.cookies.get(LOGIN_COOKIE))
+    async def logged_in(self, request: Request) -> bool:
+        return await self.logins.is_admin(request, bearer=False)
 
     def render(self, name: str, status_code: int = 200, **context: typing.Any) -> HTMLResponse:
         html = ENVIRONMENT.get_template(name).render(css=Markup(CSS), **context)
@@ -87,14 +90,14 @@ class Dashboard:
         return response
 
     async def home(self, request: Request) -> Response:
-        if not self.logged_in(request):
+        if not await self.logged_in(request):
             return self.login_here(request)
         query = request.query_params.get("q", "").strip()
         profiles = await self.storage.search_profiles(query, PROFILES_SHOWN)
         return self.render("profiles.html", logged_in=True, profiles=profiles, query=query)
 
     async def profile(self, request: Request) -> Response:
-        if not self.logged_in(request):
+        if not await self.logged_in(request):
             return self.login_here(request)
         profile = await self.storage.profile(request.path_params["profile_id"])
         if profile is None:
@@ -121,28 +124,32 @@ class Dashboard:
         )
 
     async def login_form(self, request: Request) -> Response:
-        if self.logged_in(request):
+        if await self.logged_in(request):
             return RedirectResponse(local_path(request.query_params.get("next")), status_code=303)
         return self.login_page(request.query_params.get("next"))
 
     async def login(self, request: Request) -> Response:
         check_same_origin(request)
         form = urllib.parse.parse_qs(
-            (await read_body(request.stream(), limit=MAX_FORM_BYTES)).decode("utf-8", "replace")
+            (await read_body(request.stream(), limit=MAX_FORM_BYTES, timeout=self.config.body_timeout)).decode(
+                "utf-8", "replace"
+            )
         )
         token = (form.get("token") or [""])[0]
         next_path = local_path((form.get("next") or ["/"])[0])
-        if not is_admin(f"Bearer {token}", self.config.admin_token):
+        cookie = await self.logins.open(request, token)
+        if cookie is None:
             return self.login_page(next_path, "That is not the admin token.", 401)
         response = RedirectResponse(next_path, status_code=303)
+        scheme = client_scheme(request.url.scheme, request.headers.get("x-forwarded-proto"), self.config.trust_proxy)
         response.set_cookie(
             LOGIN_COOKIE,
-            login_cookie(self.config.admin_token),
+            cookie,
             max_age=LOGIN_SECONDS,
             path="/",
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=scheme == "https",
         )
         return response
 
@@ -151,6 +158,7 @@ class Dashboard:
 
     async def logout(self, request: Request) -> Response:
         check_same_origin(request)
+        await self.logins.close(request)  # the cookie itself may be kept by a copy: it is now worthless
         response = RedirectResponse("/", status_code=303)
         response.delete_cookie(LOGIN_COOKIE, path="/", httponly=True, samesite="strict")
         return response

@@ -37,6 +37,10 @@ class ApiError(Exception):
             content["errors"] = self.errors
         return JSONResponse(content, status_code=self.status_code, headers=self.headers)
 
+    async def __call__(self, scope: typing.Any, receive: typing.Any, send: typing.Any) -> None:
+        """Answer as an ASGI app, for middleware that refuses a request itself."""
+        await self.response()(scope, receive, send)
+
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.status_code}, {self.code!r}, {self.message!r})"
 

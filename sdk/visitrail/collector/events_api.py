@@ -18,9 +18,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .auth import check_admin_request
 from .config import Config
 from .errors import invalid
+from .logins import Logins
 from .params import MAX_OFFSET, int_param
 from .storage import Storage
 
@@ -33,12 +33,13 @@ FILTERS = ("anonymousId", "userId", "messageId", "writeKey", "order")
 
 
 class EventsAPI:
-    def __init__(self, config: Config, storage: Storage) -> None:
+    def __init__(self, config: Config, storage: Storage, logins: Logins) -> None:
         self.config = config
         self.storage = storage
+        self.logins = logins
 
     async def endpoint(self, request: Request) -> JSONResponse:
-        check_admin_request(request, self.config.admin_token)
+        await self.logins.require(request)
         params = request.query_params
         if "profileId" in params:
             return await self.profile_events(request)

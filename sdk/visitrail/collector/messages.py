@@ -7,8 +7,9 @@ Beyond Segment's rules, what the databases can't hold is refused here, so that i
 never a 500: NUL characters (PostgreSQL text can't contain them), lone surrogates (not UTF-8), and
 IDs or trait keys too long for a PostgreSQL index entry.
 
-`context.identityToken` is taken out of every message here, whatever the source's identity mode:
-it is a credential, so it is never stored; trust.py judges it from the `Normalised` it comes in.
+`context.identityToken` (and an alias's `context.previousIdentityToken`) is taken out of every
+message here, whatever the source's identity mode: a credential is never stored; trust.py judges it
+from the `Normalised` it comes in.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ import uuid
 
 from visitrail.core.ids import is_placeholder
 
+from .client_ip import truncated
 from .errors import invalid
 from .profiles import session_id_of
 from .storage import Event
-from .timestamps import corrected_timestamp, format_timestamp, parse_timestamp
+from .timestamps import bounded, corrected_timestamp, format_timestamp, parse_timestamp
 
 __all__ = [
     "TYPES", "MAX_MESSAGE_BYTES", "MAX_BATCH_MESSAGES", "MAX_MESSAGE_ID_CHARS", "MAX_ID_CHARS", "Normalised",
@@ -41,6 +43,7 @@ MAX_MESSAGE_ID_CHARS = 100  # messageId must be "fewer than 100 characters"
 MAX_ID_CHARS = 512
 MAX_ERRORS_LISTED = 100  # keep a 2,500-message rejection readable
 IDENTITY_TOKEN = "identityToken"  # in context: see trust.py
+PREVIOUS_IDENTITY_TOKEN = "previousIdentityToken"  # an alias's proof of its previousId (profiles.py, rule 7)
 
 # The field stored in the `event` column: what people filter each type by.
 NAME_FIELDS = {"track": "event", "page": "name", "screen": "name"}
@@ -55,6 +58,7 @@ class Normalised:
 
     event: Event
     identity_token: typing.Any = dataclasses.field(default=None, repr=False)
+    previous_token: typing.Any = dataclasses.field(default=None, repr=False)
 
 
 def batch_items(body: typing.Any, is_batch: bool) -> list[typing.Any]:
@@ -195,6 +199,7 @@ def normalise(
     ip: str | None = None,
     indexes: typing.Sequence[int] | None = None,
     noun: str = "message",
+    store_ip: bool = True,
 ) -> list[Normalised]:
     """Every item as a `Normalised`, in order, or raise 400 listing the bad ones. Errors name an
     item by `indexes[i]` when given (raw_calls.py: the call an event was built from) and `noun`."""
@@ -203,10 +208,7 @@ def normalise(
     for position, item in enumerate(items):
         reason = problem(item, default_type)
         if reason is None:
-            try:
-                out.append(_event(item, defaults, default_type, write_key, received_at, ip))
-            except OverflowError:  # parseable but absurd: sentAt in year 9999, timestamp in year 1
-                reason = "timestamps are too far apart to correct for clock skew"
+            out.append(_event(item, defaults, default_type, write_key, received_at, ip, store_ip))
         if reason is not None:
             errors.append({"index": position if indexes is None else indexes[position], "reason": reason})
     if errors:
@@ -233,6 +235,7 @@ def _event(
     write_key: str,
     received_at: datetime.datetime,
     ip: str | None,
+    store_ip: bool = True,
 ) -> Normalised:
     timestamp, original, sent_at = _device_times(message, defaults)
     stored = {key: value for key, value in message.items() if key != "writeKey"}  # the key lives in its column
@@ -240,9 +243,21 @@ def _event(
     for field in ("context", "integrations"):
         # The docs say batch-level values "will be merged with" each message's; the message wins.
         stored[field] = {**defaults[field], **(message.get(field) or {})}
-    token = stored["context"].pop(IDENTITY_TOKEN, None)  # a credential: judged, never stored
+    if "ip" in stored["context"]:
+        # A client's own claim of an address (server-side libraries send the user's) follows the
+        # rule of the connection's: truncated, or not kept at all with --no-ip (client_ip.py).
+        claimed = stored["context"].pop("ip")
+        kept = truncated(claimed) if store_ip and isinstance(claimed, str) else None
+        if kept is not None:
+            stored["context"]["ip"] = kept
+    token = stored["context"].pop(IDENTITY_TOKEN, None)  # credentials: judged, never stored
+    previous_token = stored["context"].pop(PREVIOUS_IDENTITY_TOKEN, None)
     stored["messageId"] = message.get("messageId") or f"srv-{uuid.uuid4()}"
-    stored["timestamp"] = format_timestamp(corrected_timestamp(received_at, timestamp, original, sent_at))
+    try:
+        happened = bounded(received_at, corrected_timestamp(received_at, timestamp, original, sent_at))
+    except OverflowError:  # sentAt in year 9999, timestamp in year 1: as far outside the window as can be
+        happened = received_at
+    stored["timestamp"] = format_timestamp(happened)
     stored["receivedAt"] = format_timestamp(received_at)
     for field, value in (("originalTimestamp", original), ("sentAt", sent_at)):
         if value is None:
@@ -268,4 +283,4 @@ def _event(
         session_id=session_id_of(stored),
         ip=ip,
     )
-    return Normalised(event, token)
+    return Normalised(event, token, previous_token)

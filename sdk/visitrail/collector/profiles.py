@@ -38,6 +38,16 @@ The rules, applied to each event in arrival order:
    that profile was verified too. A merge makes the survivor verified if either side was. Since
    this depends on when a profile became verified, a rebuild (which replays in arrival order)
    gives the same result as the live collector did, but reordering events could change it.
+7. A verified profile is merged only with proof (rule 6's tokens, whatever the source's mode): an
+   alias that would merge X's profile into U's needs
+   - a valid token for previousId X (`context.previousIdentityToken`) and one for userId U, when
+     X's profile is verified: else anyone could take a proven user over, or be merged into one;
+   - a token for U, when U's profile is verified and X's holds a userId: else anyone could pour
+     another identified profile into a proven one.
+   An alias that lacks what it needs is refused (`refusal`): the collector doesn't store it
+   (storage's `add` reports it). Anonymous-only profiles are never verified, so linking a visitor
+   (rule 2, or an alias of an anonymousId) needs no proof. A rebuild meeting such an alias (stored
+   by a collector before this rule) links its IDs as rule 2 does and merges nothing.
 """
 
 from __future__ import annotations
@@ -47,10 +57,29 @@ import json
 import typing
 import uuid
 
-__all__ = ["USER", "ANONYMOUS", "Link", "Trait", "Profile", "Graph", "session_id_of", "new_profile_id"]
+__all__ = [
+    "USER",
+    "ANONYMOUS",
+    "PROOF_OF_BOTH",
+    "PROOF_OF_USER",
+    "Link",
+    "Trait",
+    "Profile",
+    "Graph",
+    "session_id_of",
+    "new_profile_id",
+]
 
 USER = "user"
 ANONYMOUS = "anonymous"
+PROOF_OF_BOTH = (
+    "alias would merge a verified profile: it needs valid identity tokens for userId (context.identityToken) "
+    "and for previousId (context.previousIdentityToken)"
+)
+PROOF_OF_USER = (
+    "alias would merge another user into a verified profile: it needs a valid identity token for userId "
+    "(context.identityToken)"
+)
 Identity = tuple[str, str]  # (USER | ANONYMOUS, value)
 
 
@@ -83,6 +112,7 @@ class Link:
     previous_id: str | None = None  # alias only
     traits: dict[str, typing.Any] | None = None  # identify only
     verified: bool = False  # carried a valid identity token for its userId (trust.py)
+    previous_verified: bool = False  # alias only: and one for its previousId (rule 7)
 
     @classmethod
     def from_row(
@@ -94,6 +124,7 @@ class Link:
         anonymous_id: str | None,
         body: str,
         verified: typing.Any = False,
+        previous_verified: typing.Any = False,
     ) -> Link:
         previous_id, traits = None, None
         if type in ("identify", "alias"):  # only these carry anything more; don't parse the rest
@@ -102,7 +133,17 @@ class Link:
                 previous_id = str(message["previousId"])
             if type == "identify" and isinstance(message.get("traits"), dict):
                 traits = message["traits"]
-        return cls(event_id, type, timestamp, user_id, anonymous_id, previous_id, traits, bool(verified))
+        return cls(
+            event_id,
+            type,
+            timestamp,
+            user_id,
+            anonymous_id,
+            previous_id,
+            traits,
+            bool(verified),
+            bool(previous_verified),
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,6 +201,7 @@ class Graph:
         self.profiles_changed: set[str] = set()
         self.identities_changed: set[Identity] = set()
         self.traits_changed: set[tuple[str, str]] = set()  # (profileId, key)
+        self.refused: dict[int, str] = {}  # event_id -> why rule 7 refused it (storage's `resolve`)
 
     @staticmethod
     def identities_of(links: typing.Iterable[Link]) -> set[Identity]:
@@ -174,12 +216,31 @@ class Graph:
                 needed |= {(USER, link.previous_id), (ANONYMOUS, link.previous_id)}
         return needed
 
+    def refusal(self, link: Link) -> str | None:
+        """Why rule 7 refuses this event, or None. Changes nothing."""
+        if link.type != "alias" or link.previous_id is None or link.user_id is None:
+            return None
+        previous = self.profile_of((USER, link.previous_id)) or self.profile_of((ANONYMOUS, link.previous_id))
+        survivor = self.profile_of((USER, link.user_id))
+        if survivor is None and link.anonymous_id is not None:
+            anonymous = self.profile_of((ANONYMOUS, link.anonymous_id))
+            survivor = anonymous if anonymous is not None and not anonymous.user_ids else None
+        if previous is None or previous is survivor:
+            return None
+        if previous.verified and not (link.verified and link.previous_verified):
+            return PROOF_OF_BOTH
+        if survivor is not None and survivor.verified and previous.user_ids and not link.verified:
+            return PROOF_OF_USER
+        return None
+
     def apply(self, link: Link) -> Profile | None:
-        """Resolve one event; returns the profile it belongs to (None if it names no one)."""
+        """Resolve one event; returns the profile it belongs to (None if it names no one). An alias
+        that rule 7 refuses links its own IDs and merges nothing."""
         if link.user_id is None and link.anonymous_id is None:
             return None  # the tracking API refuses these; a hand-made row may still have one
+        refused = self.refusal(link) is not None
         profile = self._link(link.user_id, link.anonymous_id, link.verified)
-        if link.type == "alias" and link.previous_id is not None:
+        if link.type == "alias" and link.previous_id is not None and not refused:
             previous = self.profile_of((USER, link.previous_id)) or self.profile_of((ANONYMOUS, link.previous_id))
             if previous is None:
                 self._attach((ANONYMOUS, link.previous_id), profile)

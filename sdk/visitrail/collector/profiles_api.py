@@ -21,12 +21,16 @@ The CLI erases too: `visitrail erase --user-id U` (cli.py).
 
 from __future__ import annotations
 
+import datetime
+import typing
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .auth import check_admin_request, check_same_origin
+from .auth import check_same_origin
 from .config import Config
 from .errors import ApiError, invalid
+from .logins import Logins
 from .params import int_param
 from .storage import Storage
 
@@ -37,12 +41,16 @@ MAX_LIMIT = 1000
 
 
 class ProfilesAPI:
-    def __init__(self, config: Config, storage: Storage) -> None:
+    def __init__(
+        self, config: Config, storage: Storage, logins: Logins, clock: typing.Callable[[], datetime.datetime]
+    ) -> None:
         self.config = config
         self.storage = storage
+        self.logins = logins
+        self.clock = clock
 
     async def lookup(self, request: Request) -> JSONResponse:
-        check_admin_request(request, self.config.admin_token)
+        await self.logins.require(request)
         params = request.query_params
         given = [name for name in ("userId", "anonymousId") if params.get(name)]
         if len(given) != 1:
@@ -54,7 +62,7 @@ class ProfilesAPI:
         return JSONResponse(profile)
 
     async def get(self, request: Request) -> JSONResponse:
-        check_admin_request(request, self.config.admin_token)
+        await self.logins.require(request)
         profile_id = request.path_params["profile_id"]
         return await self._profile(profile_id, f"no profile {profile_id!r}")
 
@@ -65,16 +73,16 @@ class ProfilesAPI:
         return JSONResponse(profile)
 
     async def erase(self, request: Request) -> JSONResponse:
-        check_admin_request(request, self.config.admin_token)
+        await self.logins.require(request)
         check_same_origin(request)  # with the dashboard's cookie, only the dashboard's own pages may erase
         profile_id = request.path_params["profile_id"]
-        erased = await self.storage.erase_profile(profile_id=profile_id)
+        erased = await self.storage.erase_profile(profile_id=profile_id, now=self.clock())
         if erased is None:
             raise ApiError(404, "not_found", f"no profile {profile_id!r}")
         return JSONResponse(erased)
 
     async def search(self, request: Request) -> JSONResponse:
-        check_admin_request(request, self.config.admin_token)
+        await self.logins.require(request)
         query = request.query_params.get("query", "").strip()
         limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
         return JSONResponse({"profiles": await self.storage.search_profiles(query, limit)})

@@ -2,7 +2,12 @@
 
 A request costs one token per message it carries (one for an empty batch), so a batch of 2,500
 counts as 2,500 single calls. A request that does not fit is refused whole with 429 and a
-Retry-After saying when it will fit; Segment's clients and our SDK wait that long and retry.
+Retry-After saying when it will fit; Segment's clients and our SDK wait that long and retry. A
+request bigger than the whole bucket is let through once the bucket is full, and leaves it in
+debt: the requests after it wait until the average rate is kept again (otherwise a burst below
+2,500 would let every 2,500-event batch through at the price of `burst`).
+The same limiter, keyed by client address, bounds the requests themselves (tracking.py), valid or
+not, known key or not, before a body is read.
 Buckets live in the process: several collector processes each allow `rate`, which is fine for a
 limit meant to stop a runaway client, not to meter usage.
 """
@@ -17,7 +22,9 @@ from .errors import ApiError
 
 __all__ = ["RateLimiter"]
 
-MAX_BUCKETS = 10_000  # write keys are configured, so this is never reached; a bound all the same
+# Write keys are configured, so this bounds the buckets of client addresses: the least recently
+# used goes first, so a client with many addresses only ever resets its own.
+MAX_BUCKETS = 10_000
 
 
 class Bucket:
@@ -27,34 +34,53 @@ class Bucket:
 
 
 class RateLimiter:
-    def __init__(self, rate: float, burst: int, clock: typing.Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        clock: typing.Callable[[], float] = time.monotonic,
+        what: str = "events for this write key",
+    ) -> None:
+        self.what = what
         self.rate = rate
         self.burst = float(burst)
         self.clock = clock
         self.buckets: dict[str, Bucket] = {}
 
+    def check(self, key: str) -> None:
+        """Raise 429 unless `key`'s bucket holds a token; spends none (logins.py spends on failure)."""
+        if self.rate > 0 and self._bucket(key).tokens < 1:
+            raise self._refusal(1 - self.buckets[key].tokens)
+
     def take(self, key: str, cost: int) -> None:
         """Spend `cost` tokens of `key`'s bucket, or raise 429 without spending any."""
         if self.rate <= 0:
             return
-        now = self.clock()
-        bucket = self.buckets.get(key)
-        if bucket is None:
-            if len(self.buckets) >= MAX_BUCKETS:
-                self.buckets.clear()
-            bucket = self.buckets[key] = Bucket(self.burst, now)
-        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
-        bucket.updated = now
+        bucket = self._bucket(key)
         # A request bigger than the bucket could never fit; it waits for a full bucket instead.
         needed = min(float(max(cost, 1)), self.burst)
         if bucket.tokens >= needed:
-            bucket.tokens -= needed
+            bucket.tokens -= float(max(cost, 1))  # all of it: a debt past an empty bucket
             return
-        wait = max(1, math.ceil((needed - bucket.tokens) / self.rate))
-        raise ApiError(
+        raise self._refusal(needed - bucket.tokens)
+
+    def _bucket(self, key: str) -> Bucket:
+        now = self.clock()
+        bucket = self.buckets.pop(key, None)
+        if bucket is None:
+            if len(self.buckets) >= MAX_BUCKETS:
+                del self.buckets[next(iter(self.buckets))]
+            bucket = Bucket(self.burst, now)
+        self.buckets[key] = bucket  # last: the most recently used
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        return bucket
+
+    def _refusal(self, missing: float) -> ApiError:
+        wait = max(1, math.ceil(missing / self.rate))
+        return ApiError(
             429,
             "rate_limited",
-            f"too many events for this write key (limit: {self.rate:g} per second, bursts of {self.burst:g}); "
-            f"retry in {wait} s",
+            f"too many {self.what} (limit: {self.rate:g} per second, bursts of {self.burst:g}); retry in {wait} s",
             headers={"Retry-After": str(wait)},
         )

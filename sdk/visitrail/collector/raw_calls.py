@@ -40,6 +40,7 @@ tokens (a `required` source drops the events it would drop from a batch), dedupe
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import typing
 
@@ -52,12 +53,15 @@ from visitrail.core.sessions import SESSION_KEY, Sessions
 from visitrail.core.stores import Health, LayeredStore, dump_record
 
 from .errors import invalid
-from .messages import MAX_BATCH_MESSAGES, MAX_ERRORS_LISTED, MAX_MESSAGE_ID_CHARS
+from .messages import MAX_BATCH_MESSAGES, MAX_ERRORS_LISTED, MAX_MESSAGE_ID_CHARS, text_problem
 from .timestamps import parse_timestamp
 
-__all__ = ["Expanded", "check_body", "expand", "call_count"]
+__all__ = ["Expanded", "check_body", "expand"]
 
 MAX_TIME_MS = 253402300800000  # 10000-01-01T00:00:00Z: ISO-8601 years have four digits
+# The SDK counts a session's events from 1; JavaScript's numbers are exact up to 2**53.
+MAX_SEQUENCE = 2**53
+SESSION_NUMBERS = ("startedAt", "lastActivity", "sequence")
 ENVIRONMENT_KEYS = ("locale", "timezone")
 
 
@@ -85,12 +89,6 @@ def check_body(body: typing.Any) -> list[typing.Any]:
     if not isinstance(body, dict):
         raise invalid("request body must be a JSON object")
     return []
-
-
-def call_count(body: typing.Any) -> int:
-    """How many calls a beacon holds, for the rate limit, before anything else is read."""
-    calls = body.get("calls") if isinstance(body, dict) else None
-    return len(calls) if isinstance(calls, list) else 1
 
 
 def _is_number(value: typing.Any) -> bool:
@@ -135,6 +133,8 @@ def _header(
     session = body.get("session")
     if session is not None and not isinstance(session, str):
         raise invalid("session must be null or the session record's JSON text, as localStorage holds it")
+    if session is not None:
+        _check_session(session)
     sent_at = body.get("sentAt")
     if sent_at is not None and parse_timestamp(sent_at) is None:
         raise invalid("sentAt must be an ISO-8601 date-time")
@@ -149,6 +149,40 @@ def _header(
     if len(calls) > MAX_BATCH_MESSAGES:
         raise invalid(f"beacon has {len(calls)} calls; the limit is {MAX_BATCH_MESSAGES}")
     return anonymous_id, user_id, body.get("identityToken"), session, kept, calls
+
+
+class OutOfRange(ValueError):
+    pass
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > len(str(MAX_TIME_MS)):
+        raise OutOfRange()
+    return int(text)
+
+
+def _check_session(raw: str) -> None:
+    """400 for a session record the core would fail on rather than ignore: text that can't become
+    an ID (a lone surrogate can't be hashed into the next session's ID), numbers beyond what a page
+    can hold (a 4,300-digit sequence can't even be written back). A record the core merely can't
+    read (not JSON, not an object) is left to it: like the SDK, it starts a new session."""
+    try:
+        record = json.loads(raw, parse_int=_bounded_int)
+    except OutOfRange:
+        raise invalid("the session record holds a number out of range") from None
+    except (ValueError, RecursionError):
+        return
+    problem = text_problem(record)
+    if problem is not None:
+        raise invalid(f"the session record {problem}")
+    if not isinstance(record, dict):
+        return
+    for field in SESSION_NUMBERS:
+        value = record.get(field)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            limit = MAX_SEQUENCE if field == "sequence" else MAX_TIME_MS
+            if not (math.isfinite(value) and -limit <= value <= limit):
+                raise invalid(f"the session record's {field} is out of range")
 
 
 def _recorder(body: dict[str, typing.Any], emit: typing.Callable[[dict[str, typing.Any]], None]) -> Recorder:
@@ -206,6 +240,11 @@ def expand(body: typing.Any) -> Expanded:
                 recorder.record(method, list(args), {"timestamp": int(at), "messageId": message_id, "page": page})
     except Unknowable:
         pass
+    except (UnicodeError, ValueError, OverflowError) as exc:
+        # What the checks above let through and the core still can't replay is the input's fault:
+        # a 400 for that call, never a 500.
+        reason = f"can't be replayed: {exc}"[:200]
+        raise invalid(f"call {current[0]}: {reason}", [{"index": current[0], "reason": reason}]) from None
     batch_body: dict[str, typing.Any] = {"batch": items}
     if body.get("sentAt") is not None:
         batch_body["sentAt"] = body["sentAt"]

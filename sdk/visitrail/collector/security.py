@@ -18,9 +18,24 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["SecurityHeaders", "API_CSP", "html_csp"]
+__all__ = ["SecurityHeaders", "API_CSP", "API_HEADERS", "html_csp", "secured"]
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+# For answers given where no middleware runs: uvicorn's protocol errors, a 500 (connections.py, app.py).
+API_HEADERS = [
+    (b"content-security-policy", API_CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cache-control", b"no-store"),
+]
+
+
+def secured(headers: dict[str, str] | None = None) -> dict[str, str]:
+    """`headers` plus API_HEADERS, for a response built by hand."""
+    return {**{name.decode(): value.decode() for name, value in API_HEADERS}, **(headers or {})}
+
+
 UNTOUCHED_PREFIXES = ("/analytics/",)
 
 

@@ -18,10 +18,12 @@ import json
 import os
 import socket
 import sys
+import typing
 
 import uvicorn
 from starlette.applications import Starlette
 
+from . import connections
 from .app import create_app
 from .config import Config
 
@@ -32,7 +34,21 @@ CONFIG_ENV = "VISITRAIL_SERVE_CONFIG"
 
 def worker_app() -> Starlette:
     """The app of one worker process (uvicorn's factory)."""
-    return create_app(Config.from_dict(json.loads(os.environ[CONFIG_ENV])))
+    config = Config.from_dict(json.loads(os.environ[CONFIG_ENV]))
+    connections.configure(config.header_timeout, config.max_connections)
+    return create_app(config)
+
+
+def server_options(config: Config, log_level: str) -> dict[str, typing.Any]:
+    """uvicorn's options, one and several processes alike. Its proxy headers are off: by default it
+    believes X-Forwarded-For and -Proto from 127.0.0.1, which --trust-proxy must decide
+    (client_ip.py reads them itself, counting hops)."""
+    return {
+        "http": connections.Protocol,
+        "proxy_headers": False,
+        "timeout_graceful_shutdown": config.shutdown_timeout,
+        "log_level": log_level,
+    }
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -87,7 +103,8 @@ class _Server(uvicorn.Server):
 
 
 def _single(app: Starlette, sock: socket.socket, config: Config, log_level: str) -> int:
-    server = _Server(uvicorn.Config(app, log_level=log_level))
+    connections.configure(config.header_timeout, config.max_connections)
+    server = _Server(uvicorn.Config(app, **server_options(config, log_level)))
     server.announce = (sock, config)
     server.run(sockets=[sock])
     return 0 if server.started else 1
@@ -98,6 +115,10 @@ def _several(sock: socket.socket, config: Config, log_level: str, workers: int) 
     _announce(sock, config)
     # uvicorn's own supervisor, on our socket (fd): workers are started, restarted and stopped by it.
     uvicorn.run(
-        "visitrail.collector.serve:worker_app", factory=True, workers=workers, fd=sock.fileno(), log_level=log_level
+        "visitrail.collector.serve:worker_app",
+        factory=True,
+        workers=workers,
+        fd=sock.fileno(),
+        **server_options(config, log_level),
     )
     return 0

@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import datetime
 
-__all__ = ["parse_timestamp", "format_timestamp", "corrected_timestamp"]
+__all__ = [
+    "FUTURE_TOLERANCE", "PAST_WINDOW", "parse_timestamp", "format_timestamp", "corrected_timestamp", "bounded",
+]  # fmt: skip
 
 UTC = datetime.UTC
+# What a client may claim, around the collector's clock. A time later than receipt is a wrong clock
+# (skew correction leaves a few seconds at most), and a far-future one would pin its traits and its
+# profile's lastSeen for good; Segment and PostHog clamp the same way. The past window admits
+# queues kept offline and server-side backfills, and stops year-1 dates from ruling firstSeen.
+FUTURE_TOLERANCE = datetime.timedelta(hours=1)
+PAST_WINDOW = datetime.timedelta(days=730)
 
 
 def parse_timestamp(value: object) -> datetime.datetime | None:
@@ -49,3 +57,11 @@ def corrected_timestamp(
     if original_timestamp is not None and sent_at is not None:
         return received_at - (sent_at - original_timestamp)
     return timestamp if timestamp is not None else received_at
+
+
+def bounded(received_at: datetime.datetime, moment: datetime.datetime) -> datetime.datetime:
+    """`moment`, or `received_at` when it is later than receipt plus FUTURE_TOLERANCE or earlier
+    than receipt minus PAST_WINDOW: the client's claim can't be believed, the arrival can."""
+    if received_at - PAST_WINDOW <= moment <= received_at + FUTURE_TOLERANCE:
+        return moment
+    return received_at

@@ -5,7 +5,11 @@ it to the page; the browser SDK sends it as `context.identityToken` on every eve
 (`analytics.identify(userId, traits, {identityToken})`). The collector checks it against the source's
 `identitySecret` (policy: trust.py).
 
-    {"alg": "HS256"} . {"uid": "<userId>", "kind": "USER", "iat": <issued>, "exp": <expires>}
+    {"alg": "HS256"} . {"uid": "<userId>", "kind": "USER", "aud": "<write key>", "iat": <issued>, "exp": <expires>}
+
+`aud` names the source (its write key, or a list of them) the token is for: two sources sharing a
+secret don't accept each other's tokens. A token lives at most MAX_LIFETIME_SECONDS (`exp - iat`):
+one with a 100-year `exp` is a credential that can't be taken back.
 
 PyJWT does all of the token handling (decoding, the signature, `exp`); what it reports is turned
 into one exception per reason, each with a message fit for an SDK's console. HS256 only: a token
@@ -22,7 +26,8 @@ import jwt
 
 __all__ = [
     "ALGORITHM", "KIND", "MIN_SECRET_BYTES", "IdentityTokenError", "TokenExpired", "TokenSignatureInvalid",
-    "TokenForAnotherUser", "TokenKindInvalid", "TokenMalformed", "TokenNotYetValid", "check_secret",
+    "TokenForAnotherUser", "TokenKindInvalid", "TokenMalformed", "TokenNotYetValid", "TokenForAnotherSource",
+    "TokenLivesTooLong", "MAX_LIFETIME_SECONDS", "check_secret",
     "issue_identity_token", "verify_identity_token",
 ]  # fmt: skip
 
@@ -32,6 +37,7 @@ KIND = "USER"
 MIN_SECRET_BYTES = 32
 MAX_TOKEN_CHARS = 4096  # ours are ~200; anything much longer is not one of ours
 LEEWAY_SECONDS = 30  # the issuing server's clock and ours may differ a little
+MAX_LIFETIME_SECONDS = 7 * 24 * 3600  # a page refreshes its token on every load; a week covers a tab left open
 
 
 class IdentityTokenError(Exception):
@@ -63,6 +69,14 @@ class TokenMalformed(IdentityTokenError):
     message = "identity token is malformed"
 
 
+class TokenForAnotherSource(IdentityTokenError):
+    message = "identity token is for another source (its aud is not this write key)"
+
+
+class TokenLivesTooLong(IdentityTokenError):
+    message = "identity token lives too long (exp - iat is over 7 days)"
+
+
 class TokenNotYetValid(IdentityTokenError):
     message = "identity token is not valid yet (issued in the future: is the issuing server's clock right?)"
 
@@ -76,19 +90,29 @@ def check_secret(secret: str) -> None:
         )
 
 
-def issue_identity_token(secret: str, uid: str, ttl_seconds: int, *, now: float | None = None) -> str:
-    """A token saying "this browser's user is `uid`", valid for `ttl_seconds` from `now`."""
+def issue_identity_token(
+    secret: str, uid: str, ttl_seconds: int, *, audience: str | list[str], now: float | None = None
+) -> str:
+    """A token saying "this browser's user is `uid`", for the source(s) whose write key is
+    `audience`, valid for `ttl_seconds` (at most MAX_LIFETIME_SECONDS) from `now`."""
     check_secret(secret)
     if not isinstance(uid, str) or not uid:
         raise ValueError("uid must be a non-empty string")
+    if not audience or not all(
+        isinstance(key, str) and key for key in ([audience] if isinstance(audience, str) else audience)
+    ):
+        raise ValueError("audience must be the write key (or a list of the write keys) the token is for")
+    if ttl_seconds > MAX_LIFETIME_SECONDS:
+        raise ValueError(f"a token lives at most {MAX_LIFETIME_SECONDS} seconds (7 days)")
     issued = int(time.time() if now is None else now)
-    claims = {"uid": uid, "kind": KIND, "iat": issued, "exp": issued + int(ttl_seconds)}
+    claims = {"uid": uid, "kind": KIND, "aud": audience, "iat": issued, "exp": issued + int(ttl_seconds)}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify_identity_token(secret: str, token: typing.Any, user_id: typing.Any) -> dict[str, typing.Any]:
-    """The token's claims if it is ours, unexpired, of kind USER and for `user_id`; else raise
-    an `IdentityTokenError` subclass. A numeric userId matches its text (ids are stored as text)."""
+def verify_identity_token(secret: str, token: typing.Any, user_id: typing.Any, audience: str) -> dict[str, typing.Any]:
+    """The token's claims if it is ours, for `audience` (the source's write key), unexpired, not too
+    long-lived, of kind USER and for `user_id`; else raise an `IdentityTokenError` subclass. A
+    numeric userId matches its text (ids are stored as text)."""
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
         raise TokenMalformed()
     try:
@@ -96,8 +120,9 @@ def verify_identity_token(secret: str, token: typing.Any, user_id: typing.Any) -
             token,
             secret,
             algorithms=[ALGORITHM],
+            audience=audience,
             leeway=LEEWAY_SECONDS,
-            options={"require": ["exp", "iat", "uid", "kind"]},
+            options={"require": ["exp", "iat", "uid", "kind", "aud"]},
         )
     # PyJWT checks the signature before any claim, so a forged token never reads as "expired".
     except jwt.ExpiredSignatureError:
@@ -106,10 +131,14 @@ def verify_identity_token(secret: str, token: typing.Any, user_id: typing.Any) -
         raise TokenNotYetValid() from None
     except (jwt.InvalidSignatureError, jwt.InvalidAlgorithmError):
         raise TokenSignatureInvalid() from None
+    except jwt.InvalidAudienceError:
+        raise TokenForAnotherSource() from None
     except jwt.InvalidTokenError:  # DecodeError, a missing or mistyped claim, ...
         raise TokenMalformed() from None
     if claims.get("kind") != KIND:
         raise TokenKindInvalid()
+    if claims["exp"] - claims["iat"] > MAX_LIFETIME_SECONDS:
+        raise TokenLivesTooLong()
     uid = claims.get("uid")
     if not isinstance(uid, str) or not uid:
         raise TokenMalformed()

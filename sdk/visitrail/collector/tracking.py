@@ -17,6 +17,7 @@ profiles.py). The client's address is kept truncated, in its own column, if at a
 from __future__ import annotations
 
 import datetime
+import math
 import typing
 
 from starlette.requests import ClientDisconnect, Request
@@ -25,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from . import raw_calls
 from .auth import write_key_from
 from .body import parse_json, read_body
-from .client_ip import client_ip
+from .client_ip import client_address, client_ip, limit_key
 from .config import Config, Source
 from .cors import cors_headers, preflight
 from .errors import ApiError
@@ -61,6 +62,9 @@ class TrackingAPI:
         self.clock = clock
         self.faults = faults
         self.limiter = limiter if limiter is not None else RateLimiter(config.rate_limit, config.rate_burst)
+        self.address_limiter = RateLimiter(
+            config.ip_rate_limit, max(1, math.ceil(2 * config.ip_rate_limit)), what="requests from this address"
+        )
 
     async def endpoint(self, request: Request) -> Response:
         if request.method == "OPTIONS":
@@ -90,14 +94,21 @@ class TrackingAPI:
     async def ingest(self, request: Request, kind: str) -> tuple[Source, Screened]:
         headers = request.headers
         received_at = self.clock()  # one receivedAt for the whole request, taken on arrival
-        raw = await read_body(request.stream(), headers.get("content-encoding"), headers.get("content-length"))
+        # Every request counts here, before its body is read: invalid ones and unknown keys too.
+        address = client_address(request.client.host if request.client else None,
+                                 headers.get("x-forwarded-for"), self.config.trust_proxy)  # fmt: skip
+        self.address_limiter.take(limit_key(address), 1)
+        raw = await read_body(
+            request.stream(),
+            headers.get("content-encoding"),
+            headers.get("content-length"),
+            timeout=self.config.body_timeout,
+        )
         body = parse_json(raw)
         is_calls = kind == RAW_CALLS
         is_batch = kind == "batch" or is_calls
-        # A beacon's calls count for the rate limit as they come; its events are built after it.
         items = raw_calls.check_body(body) if is_calls else batch_items(body, is_batch)
         source = self.authenticate(headers.get("authorization"), body, items)
-        self.limiter.take(source.write_key, raw_calls.call_count(body) if is_calls else len(items))
         indexes = None
         if is_calls:
             expanded = raw_calls.expand(body)
@@ -112,13 +123,20 @@ class TrackingAPI:
             ip=self.address(request) if self.config.store_ip else None,
             indexes=indexes,
             noun="call" if is_calls else "message",
+            store_ip=self.config.store_ip,
         )
+        # Charged for valid messages only: a stranger's junk must not spend a site's budget.
+        self.limiter.take(source.write_key, len(normalised))
         screened = screen(source, normalised, indexes)
         error = None if is_batch else screened.single_call_error()
         if error is not None:
             raise error
         if screened.events:
-            await self.storage.add(screened.events)
+            added = await self.storage.add(screened.events)
+            screened.refuse(added.refused)
+            error = None if is_batch else screened.single_call_refusal(added.refused)
+            if error is not None:
+                raise error
         return source, screened
 
     def authenticate(self, authorization: str | None, body: typing.Any, items: list[typing.Any]) -> Source:

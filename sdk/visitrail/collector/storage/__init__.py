@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import importlib
 
-from .base import Event, Storage
+from .base import Added, Event, Storage
 
-__all__ = ["Event", "Storage", "SUPPORTED_BACKENDS", "open_storage"]
+__all__ = ["Added", "Event", "Storage", "SUPPORTED_BACKENDS", "open_storage"]
 
 SUPPORTED_BACKENDS = {
     "sqlite": "visitrail.collector.storage.sqlite:SQLiteStorage",

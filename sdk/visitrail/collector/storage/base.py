@@ -13,9 +13,10 @@ plus "sessions" from `profile()`: [{"sessionId", "firstSeen", "lastSeen", "event
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import typing
 
-__all__ = ["Event", "Storage"]
+__all__ = ["Added", "Event", "Storage"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +36,17 @@ class Event:
     body: str
     session_id: str | None = None  # context.sessionId, see profiles.session_id_of
     verified: bool = False  # its identity token proved its userId (trust.py); column only
+    previous_verified: bool = False  # an alias's previousIdentityToken proved its previousId; column only
     ip: str | None = None  # the client's truncated address (client_ip.py); column only, never in `body`
+
+
+@dataclasses.dataclass(frozen=True)
+class Added:
+    """What `Storage.add` did: rows inserted, and the events it refused, by their position in the
+    call, with the reason (an ID erased lately; an alias rule 7 of profiles.py refuses)."""
+
+    inserted: int
+    refused: dict[int, str] = dataclasses.field(default_factory=dict)
 
 
 class Storage:
@@ -48,12 +59,13 @@ class Storage:
     async def disconnect(self) -> None:
         raise NotImplementedError()  # pragma: no cover
 
-    async def add(self, events: typing.Sequence[Event]) -> int:
-        """Store `events` in one transaction, all or nothing.
+    async def add(self, events: typing.Sequence[Event]) -> Added:
+        """Store `events` in one transaction, all or nothing, but for the events it refuses.
 
         An event whose (write_key, message_id) is already stored, earlier or in the same call,
-        is skipped. The inserted events are resolved into profiles in the same transaction.
-        Returns how many rows were inserted.
+        is skipped. An event naming an ID erased within `ERASED_IDS_KEPT` (erasure.py) of its
+        receivedAt, and an alias that profiles.py's rule 7 refuses, are neither stored nor applied.
+        The inserted events are resolved into profiles in the same transaction.
         """
         raise NotImplementedError()  # pragma: no cover
 
@@ -97,11 +109,28 @@ class Storage:
         raise NotImplementedError()  # pragma: no cover
 
     async def erase_profile(
-        self, *, profile_id: str | None = None, user_id: str | None = None, anonymous_id: str | None = None
+        self,
+        *,
+        profile_id: str | None = None,
+        user_id: str | None = None,
+        anonymous_id: str | None = None,
+        now: datetime.datetime | None = None,
     ) -> dict[str, typing.Any] | None:
         """Delete a profile (named by one of its IDs) with all its identities, traits and events, in one
-        transaction. Returns {"profileId", "events", "identities"} (rows deleted), or None if no such
-        profile exists."""
+        transaction, keeping a tombstone of each of its IDs (erasure.py); then make the deletion
+        physical where the database allows. Returns {"profileId", "events", "identities"} (rows
+        deleted), or None if no such profile exists. `now` (aware UTC) defaults to the clock's."""
+        raise NotImplementedError()  # pragma: no cover
+
+    async def add_login(self, digest: str, token_mac: str, expires: str, now: str) -> None:
+        """Keep a dashboard login (logins.py), forgetting those expired by `now`."""
+        raise NotImplementedError()  # pragma: no cover
+
+    async def find_login(self, digest: str) -> tuple[str, str] | None:
+        """(token_mac, expires) of a login, if it is kept."""
+        raise NotImplementedError()  # pragma: no cover
+
+    async def remove_login(self, digest: str) -> None:
         raise NotImplementedError()  # pragma: no cover
 
     async def rebuild_profiles(self) -> int:

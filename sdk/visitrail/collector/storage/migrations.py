@@ -5,6 +5,7 @@ the newest version, in the caller's write transaction.
     1  events
     2  profiles, identities, traits; events.session_id, events.profile_id (then: rebuild)
     3  events.verified, events.ip, profiles.verified (then: identity tokens out of stored bodies)
+    4  events.previous_verified; erased (erasure.py's tombstones); logins (the dashboard's, logins.py)
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def strip_identity_tokens(db: Transaction) -> None:
 
 
 def profile_migrations(integer: str, boolean: str) -> tuple[Migration, ...]:
-    """Versions 2 and 3, the same on every backend but for two column types: `integer` for
+    """Versions 2 to 4, the same on every backend but for two column types: `integer` for
     counters and event ids, `boolean` with its default for the verified flags."""
     return (
         Migration(
@@ -96,6 +97,23 @@ def profile_migrations(integer: str, boolean: str) -> tuple[Migration, ...]:
                 f"ALTER TABLE profiles ADD COLUMN verified {boolean}",
             ),
             then=strip_identity_tokens,  # stored by collectors before this version
+        ),
+        Migration(
+            4,
+            (
+                f"ALTER TABLE events ADD COLUMN previous_verified {boolean}",
+                """CREATE TABLE erased (
+                    kind TEXT NOT NULL,
+                    digest TEXT NOT NULL,
+                    until TEXT NOT NULL,
+                    PRIMARY KEY (kind, digest)
+                )""",
+                """CREATE TABLE logins (
+                    digest TEXT PRIMARY KEY,
+                    token_mac TEXT NOT NULL,
+                    expires TEXT NOT NULL
+                )""",
+            ),
         ),
     )
 

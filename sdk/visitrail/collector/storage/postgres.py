@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .base import Event
 from .db import Transaction, rollback_on_error
+from .erasure import ERASED_TABLES
 from .migrations import Migration, profile_migrations
 from .sql import INSERT_EVENT, SQLStorage, event_row
 
@@ -125,6 +126,14 @@ class PostgresStorage(SQLStorage):
                 if write:
                     connection.execute(WRITE_LOCK)
                 yield Transaction(connection, self.placeholder)
+
+    def after_erase(self) -> None:
+        # The deleted rows are dead tuples, readable in the table's files until a vacuum reclaims
+        # them; autovacuum may take its time. VACUUM can't run in a transaction: autocommit.
+        if self._pool is None:
+            raise RuntimeError("PostgresStorage is not connected; call connect() first")
+        with self._pool.connection() as connection:
+            connection.execute(f"VACUUM {', '.join(ERASED_TABLES)}")
 
     def has_table(self, db: Transaction, name: str) -> bool:
         return db.all("SELECT to_regclass(?)", (name,))[0][0] is not None

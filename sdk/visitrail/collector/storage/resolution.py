@@ -86,11 +86,17 @@ def owner(db: Transaction, identity: tuple[str, str | None]) -> str | None:
     return rows[0][0] if rows else None
 
 
-def resolve(db: Transaction, links: typing.Sequence[Link]) -> Graph:
-    """Apply `links` (in arrival order) to the stored identity graph and write back what changed."""
+def resolve(db: Transaction, links: typing.Sequence[Link], refuse: bool = False) -> Graph:
+    """Apply `links` (in arrival order) to the stored identity graph and write back what changed.
+    `refuse`: skip the links rule 7 refuses (profiles.py), listed in the graph's `refused`; a
+    rebuild applies them, merging nothing."""
     graph = Graph(load_profiles(db, Graph.identities_of(links)))
     for link in links:
-        graph.apply(link)
+        reason = graph.refusal(link) if refuse else None
+        if reason is not None:
+            graph.refused[link.event_id] = reason
+        else:
+            graph.apply(link)
     save(db, graph)
     return graph
 
@@ -134,8 +140,8 @@ def rebuild(db: Transaction) -> int:
     last = 0
     while True:
         rows = db.all(
-            "SELECT id, type, timestamp, user_id, anonymous_id, body, verified, session_id FROM events "
-            "WHERE id > ? ORDER BY id LIMIT ?",
+            "SELECT id, type, timestamp, user_id, anonymous_id, body, verified, previous_verified, session_id "
+            "FROM events WHERE id > ? ORDER BY id LIMIT ?",
             (last, REBUILD_CHUNK),
         )
         if not rows:
@@ -143,8 +149,8 @@ def rebuild(db: Transaction) -> int:
         sessions = [(session_id_of(json.loads(row[5])), row[0]) for row in rows]
         db.run_many(
             "UPDATE events SET session_id = ? WHERE id = ?",
-            [(new, event_id) for (new, event_id), row in zip(sessions, rows, strict=True) if new != row[7]],
+            [(new, event_id) for (new, event_id), row in zip(sessions, rows, strict=True) if new != row[8]],
         )
-        resolve(db, [Link.from_row(*row[:7]) for row in rows])
+        resolve(db, [Link.from_row(*row[:8]) for row in rows])
         last = rows[-1][0]
     return int(db.all("SELECT COUNT(*) FROM profiles")[0][0])

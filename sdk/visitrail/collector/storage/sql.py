@@ -15,15 +15,17 @@ text, and one code path reads them.
 
 from __future__ import annotations
 
+import datetime
 import json
 import typing
 
 from starlette.concurrency import run_in_threadpool
 
 from ..profiles import ANONYMOUS, USER, Link
-from .base import Event, Storage
+from . import logins
+from .base import Added, Event, Storage
 from .db import Transaction
-from .erasure import erase
+from .erasure import ERASED, erase, erased_positions
 from .migrations import Migration, migrate
 from .reads import search, sessions_of, summaries
 from .resolution import identity_of, owner, rebuild, resolve
@@ -32,19 +34,27 @@ __all__ = ["SQLStorage", "INSERT_EVENT", "event_row"]
 
 EVENT_COLUMNS = (
     "write_key, message_id, type, anonymous_id, user_id, event, "
-    "timestamp, original_timestamp, sent_at, received_at, body, session_id, verified, ip"
+    "timestamp, original_timestamp, sent_at, received_at, body, session_id, verified, previous_verified, ip"
 )
 INSERT_EVENT = f"""
-INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (write_key, message_id) DO NOTHING
 RETURNING id
 """
 
 
+def previous_id_of(e: Event) -> str | None:
+    if e.type != "alias":
+        return None
+    previous = json.loads(e.body).get("previousId")
+    return None if previous in (None, "") else str(previous)
+
+
 def event_row(e: Event) -> tuple[typing.Any, ...]:
     return (
         e.write_key, e.message_id, e.type, e.anonymous_id, e.user_id, e.event,
-        e.timestamp, e.original_timestamp, e.sent_at, e.received_at, e.body, e.session_id, e.verified, e.ip,
+        e.timestamp, e.original_timestamp, e.sent_at, e.received_at, e.body, e.session_id, e.verified,
+        e.previous_verified, e.ip,
     )  # fmt: skip
 
 
@@ -74,19 +84,32 @@ class SQLStorage(Storage):
             ids.append(None if row is None else row[0])
         return ids
 
-    async def add(self, events: typing.Sequence[Event]) -> int:
+    async def add(self, events: typing.Sequence[Event]) -> Added:
         return await run_in_threadpool(self._add, events)
 
-    def _add(self, events: typing.Sequence[Event]) -> int:
+    def _add(self, events: typing.Sequence[Event]) -> Added:
         with self.transaction(write=True) as db:
-            ids = self.insert_events(db, events)
-            links = [
-                Link.from_row(event_id, e.type, e.timestamp, e.user_id, e.anonymous_id, e.body, e.verified)
-                for event_id, e in zip(ids, events, strict=True)
-                if event_id is not None
-            ]
-            resolve(db, links)
-        return len(links)
+            previous_ids = [previous_id_of(e) for e in events]
+            refused = dict.fromkeys(sorted(erased_positions(db, events, previous_ids)), ERASED)
+            kept = [position for position in range(len(events)) if position not in refused]
+            ids = self.insert_events(db, [events[position] for position in kept])
+            links, positions = [], {}
+            for position, event_id in zip(kept, ids, strict=True):
+                if event_id is not None:
+                    e = events[position]
+                    links.append(
+                        Link.from_row(
+                            event_id, e.type, e.timestamp, e.user_id, e.anonymous_id, e.body, e.verified,
+                            e.previous_verified,
+                        )
+                    )  # fmt: skip
+                    positions[event_id] = position
+            graph = resolve(db, links, refuse=True)
+            # Inserted before they could be judged (rule 7 needs the graph the batch's earlier events
+            # made); taken out again in the same transaction, so they were never stored.
+            db.run_many("DELETE FROM events WHERE id = ?", [(event_id,) for event_id in sorted(graph.refused)])
+            refused.update({positions[event_id]: reason for event_id, reason in graph.refused.items()})
+        return Added(len(links) - len(graph.refused), dict(sorted(refused.items())))
 
     async def find(
         self,
@@ -152,19 +175,48 @@ class SQLStorage(Storage):
             return search(db, query, limit)
 
     async def erase_profile(
-        self, *, profile_id: str | None = None, user_id: str | None = None, anonymous_id: str | None = None
+        self,
+        *,
+        profile_id: str | None = None,
+        user_id: str | None = None,
+        anonymous_id: str | None = None,
+        now: datetime.datetime | None = None,
     ) -> dict[str, typing.Any] | None:
         given = [(kind, value) for kind, value in (("profile", profile_id), (USER, user_id), (ANONYMOUS, anonymous_id))]
         named = [(kind, value) for kind, value in given if value is not None]
         if len(named) != 1:
             raise ValueError("name the profile by exactly one of profile_id, user_id or anonymous_id")
-        return await run_in_threadpool(self._erase_profile, *named[0])
+        at = now if now is not None else datetime.datetime.now(datetime.UTC)
+        return await run_in_threadpool(self._erase_profile, *named[0], at)
 
-    def _erase_profile(self, kind: str, value: str) -> dict[str, typing.Any] | None:
+    def _erase_profile(self, kind: str, value: str, now: datetime.datetime) -> dict[str, typing.Any] | None:
         # The ID is resolved inside the write transaction: a batch can't merge the profile away between.
         with self.transaction(write=True) as db:
             profile_id = value if kind == "profile" else owner(db, (kind, value))
-            return None if profile_id is None else erase(db, profile_id)
+            erased = None if profile_id is None else erase(db, profile_id, now)
+        if erased is not None:
+            self.after_erase()
+        return erased
+
+    def after_erase(self) -> None:
+        """Make a committed erasure physical, as far as the database allows (erasure.py)."""
+
+    async def add_login(self, digest: str, token_mac: str, expires: str, now: str) -> None:
+        await run_in_threadpool(self._in_write, logins.add, digest, token_mac, expires, now)
+
+    async def find_login(self, digest: str) -> tuple[str, str] | None:
+        return await run_in_threadpool(self._find_login, digest)
+
+    def _find_login(self, digest: str) -> tuple[str, str] | None:
+        with self.transaction(write=False) as db:
+            return logins.find(db, digest)
+
+    async def remove_login(self, digest: str) -> None:
+        await run_in_threadpool(self._in_write, logins.remove, digest)
+
+    def _in_write(self, work: typing.Callable[..., None], *args: str) -> None:
+        with self.transaction(write=True) as db:
+            work(db, *args)
 
     async def rebuild_profiles(self) -> int:
         return await run_in_threadpool(self._rebuild_profiles)

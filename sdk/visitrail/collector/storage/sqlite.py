@@ -101,9 +101,20 @@ class SQLiteStorage(SQLStorage):
         if self.path != ":memory:":
             # WAL lets readers (the read API, a test peeking at the file) run while a batch is written.
             use_wal(connection)
+        # Deleted rows' bytes are zeroed, not left in free pages: an erasure must not stay readable
+        # in the file. Debian's SQLite is built with it on; other builds are not.
+        connection.execute("PRAGMA secure_delete = ON")
         self._connection = connection
         with self.transaction(write=True) as db:
             self.migrate(db)
+
+    def after_erase(self) -> None:
+        # The WAL still holds the pages as they were before the erasure (every copy ever written
+        # since the last checkpoint): copy the new pages back into the file and empty the WAL.
+        if self.path == ":memory:":
+            return
+        with self._lock:
+            self._require_connection().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     async def disconnect(self) -> None:
         if self._connection is not None:
