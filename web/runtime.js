@@ -122,42 +122,45 @@
   }
 
   // MicroPython alone, without PyScript, for a page that runs no Python of its own (the usual
-  // case): its loader and wasm and the SDK's bytecode are fetched at once, the .mpy files written
-  // into its file system, then each module imported in a task of its own (V.order: dependencies
-  // first), so that no task is long; the SDK's boot is the last one. PyScript's own start (its
-  // chunks, its config, its plugins) was most of the time to ready, and every long task, for a
-  // page that only needs the interpreter. a._mp: the interpreter, for the page's tools and tests.
+  // case): its loader, its wasm and the SDK's bytecode (one file, build.py's mpy_bundle) are
+  // fetched at once, the .mpy files written into its file system, then the modules imported in
+  // order (V.order: dependencies first) in short tasks, yielding to the page every few ms, so that
+  // no task is long; the SDK's boot is the last import. PyScript's own start (its chunks, config
+  // and plugins) was most of the time to ready, and every long task, for a page that only needs the
+  // interpreter. a._mp: the interpreter, for the page's tools and tests.
   function micropython() {
-    el("link", { rel: "modulepreload", href: base + "micropython/micropython.mjs" });
-    el("link", { rel: "preload", as: "fetch", crossorigin: "anonymous", href: base + "micropython/micropython.wasm" });
-    var mods = V.order, mp = import(base + "micropython/micropython.mjs").then(function (m) {
-      return m.loadMicroPython({ url: base + "micropython/micropython.wasm", heapsize: 4 << 20 });
-    });
-    Promise.all([mp].concat(mods.map(function (m) {
-      return fetch(base + "visitrail/" + m + ".mpy").then(function (f) {
+    var mjs = base + "micropython/micropython.mjs", wasm = base + "micropython/micropython.wasm";
+    el("link", { rel: "modulepreload", href: mjs });
+    el("link", { rel: "preload", as: "fetch", crossorigin: "anonymous", href: wasm });
+    Promise.all([
+      import(mjs).then(function (m) { return m.loadMicroPython({ url: wasm, heapsize: 4 << 20 }); }),
+      fetch(base + "visitrail/sdk.vtb").then(function (f) {
         if (!f.ok) throw Error(f.url + ": HTTP " + f.status);
         return f.arrayBuffer();
-      });
-    }))).then(function (all) {
-      var py = a._mp = all[0], i = 0;
-      mods.forEach(function (m, n) {
-        var p = "/lib/visitrail/" + m + ".mpy";
+      })
+    ]).then(function (got) {
+      var py = a._mp = got[0], b = new DataView(got[1]), at = 4, i = 0, mods = V.order;
+      while (at < b.byteLength) {
+        var n = b.getUint16(at, true), p = "/lib/" + new TextDecoder().decode(new Uint8Array(got[1], at + 2, n)),
+          size = b.getUint32(at + 2 + n, true);
         py.FS.mkdirTree(p.slice(0, p.lastIndexOf("/")));
-        py.FS.writeFile(p, new Uint8Array(all[n + 1]));
-      });
+        py.FS.writeFile(p, new Uint8Array(got[1], at + 6 + n, size));
+        at += 6 + n + size;
+      }
       py.runPython("import sys\nsys.path.insert(0, '/lib')");
       (function next() {
-        var m = mods[i++], name = "visitrail" + ("/" + m).replace(/\/__init__$|\//g, function (x) {
-          return x == "/" ? "." : "";
-        });
-        try {
-          py.runPython("import " + name);
-        } catch (e) {
-          console.error(P + "the SDK failed to start: " + e);
-          return a._f();
+        for (var t = performance.now(); i < mods.length && performance.now() - t < 8;) {
+          var name = "visitrail" + ("/" + mods[i++]).replace(/\/__init__$|\//g, function (x) {
+            return x == "/" ? "." : "";
+          });
+          try {
+            py.runPython("import " + name);
+          } catch (e) {
+            console.error(P + "the SDK failed to start: " + e);
+            return a._f();
+          }
         }
-        if (i < mods.length) setTimeout(next);
-        else a._d();
+        i < mods.length ? setTimeout(next) : a._d();
       })();
     }, a._f);
   }

@@ -41,6 +41,7 @@ MEDIA_TYPES = {
     ".mjs": "text/javascript",
     ".wasm": "application/wasm",  # needed for WebAssembly.instantiateStreaming
     ".mpy": "application/octet-stream",
+    ".vtb": "application/octet-stream",  # the SDK's .mpy modules in one file (build.py, mpy_bundle)
     ".py": "text/plain; charset=utf-8",
     ".json": "application/json",
     ".toml": "text/plain; charset=utf-8",
