@@ -542,7 +542,9 @@ def import_order(entry="browser/boot"):
         order.append(name)
 
     visit(entry)
-    return order
+    # The page-Python bridge: visitrail/__init__ imports it only on a PyScript page (the page's own
+    # Python); MicroPython alone, which this order is for, runs none.
+    return [m for m in order if m != "browser/bridge"]
 
 
 def preloads():
