@@ -233,3 +233,13 @@ def _epoch_ms(iso):
     from datetime import datetime
 
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000
+
+
+@pytest.mark.runtimes("mpy")
+def test_micropython_alone_runs_under_a_csp_without_unsafe_eval(page, site, collector, record):
+    # No PyScript (which builds functions with Function()), no eval: WebAssembly only.
+    page.goto(site.url + "/t/csp-wasm.html")
+    assert page.evaluate("analytics.ready().then(() => analytics.flush())") is True
+    anonymous_id = page.evaluate("analytics.user().anonymousId()")
+    assert [e["event"] for e in collector.events(anonymousId=anonymous_id) if e["type"] == "track"] == ["Under CSP"]
+    assert visitrail_lines(record, "warning") == []
