@@ -150,7 +150,7 @@ def warm_up(env, row):
     try:
         url = env.url(row.sdk, **row.query(mode="timing", visit="w", case="warmup"))
         page.goto(url, wait_until="load", timeout=120_000)
-        if row.sdk != "none":
+        if row.ready:
             page.wait_for_function("window.bench.ready", timeout=120_000)
     except Exception as exc:
         print(f"  warm-up of {row.label} failed: {str(exc).splitlines()[0]}", flush=True)
@@ -158,7 +158,8 @@ def warm_up(env, row):
 
 
 def timing_run(env, row, index, sizes):
-    """One cold load of the row's page, measured (sizes: a sizes.Sizes, for gzip -9)."""
+    """One cold load of the row's page, measured (sizes: a sizes.Sizes, for gzip -9); then a warm
+    one: the same context (its HTTP cache, storage and code caches), the next page view."""
     context = env.new_context()
     context.add_init_script(INSTRUMENT)
     page = context.new_page()
@@ -167,31 +168,46 @@ def timing_run(env, row, index, sizes):
     cdp.send("Performance.enable")
     url = env.url(row.sdk, **row.query(mode="timing", visit=str(index), case="timing-" + row.key))
     page.goto(url, wait_until="load", timeout=120_000)
-    ack = _settle(page, row.sdk != "none", requests)
+    ack = _settle(page, row, requests)
     figures = _page_figures(page)
     figures["ack"] = ack
     figures.update(_cdp_figures(cdp))
     figures.update(_downloads(requests.finished, env.site.url, sizes))
     figures["bad"] = requests.bad()
+    warm = env.url(row.sdk, **row.query(mode="timing", visit=f"{index}w", case="timing-" + row.key))
+    page.goto(warm, wait_until="load", timeout=120_000)
+    _settle(page, row, None)
+    figures.update({"warm_" + k: v for k, v in _page_figures(page).items() if k in WARM_KEYS})
+    figures["warm_fetched"] = page.evaluate(FETCHED, list(figures["downloads"]))
     context.close()
-    order = ("load", "dcl", "ready", "ack", "tbt", "tbt_to_load", "longtasks", "tasks", "cpu", "cpu_process")
+    order = ("load", "dcl", "ready", "ack", "tbt", "tbt_to_load", "longtasks", "longest", "tasks", "cpu")
+    order += ("cpu_process",)
     order += ("busy", "js_heap", "backing", "wasm", "requests", "bytes", "gzip", "downloads", "bad")
-    return {k: figures[k] for k in order}
+    return {k: figures[k] for k in order + tuple("warm_" + k for k in WARM_KEYS + ("fetched",))}
 
 
-def _settle(page, tagged, requests):
-    """Waits for the end of the window and, on a tagged page, for ready and the first ack, which
-    it returns."""
+WARM_KEYS = ("load", "ready", "tbt", "longtasks", "longest", "tasks")
+# The tag's files (the cold load's downloads) that the page fetched from the network again, not
+# from the cache: Resource Timing's transferSize is 0 for a cache hit (the hub sends
+# Timing-Allow-Origin, so cross-origin entries carry sizes).
+FETCHED = """urls => performance.getEntriesByType("resource")
+    .filter(e => urls.includes(e.name) && e.transferSize > 0).map(e => e.name)"""
+
+
+def _settle(page, row, requests):
+    """Waits for the end of the window and, on a tagged page, for ready and (with `requests`, on a
+    page that sends events) the first ack, which it returns."""
     origin = page.evaluate("performance.timeOrigin")
     state = {"ready": None, "ack": None}
+    acked = requests is not None and row.sends
 
     def settled():
-        if tagged and state["ready"] is None:
+        if row.ready and state["ready"] is None:
             state["ready"] = page.evaluate("window.bench.ready || null")
-        if tagged and state["ack"] is None:
+        if acked and state["ack"] is None:
             state["ack"] = requests.first_ack(origin)
         window_end = max(WINDOW_MS, state["ready"] or 0)
-        done = not tagged or (state["ready"] is not None and state["ack"] is not None)
+        done = (not row.ready or state["ready"] is not None) and (not acked or state["ack"] is not None)
         return page.evaluate("performance.now()") >= window_end and done
 
     wait_until(page, settled, timeout_s=90)
@@ -208,6 +224,7 @@ def _page_figures(page):
         "tbt": sum(max(0.0, d - 50) for s, d in m["tasks"] if s < window_end),
         "tbt_to_load": sum(max(0.0, d - 50) for s, d in m["tasks"] if s < m["load"]),
         "longtasks": len(m["tasks"]),
+        "longest": max([d for s, d in m["tasks"] if s < window_end], default=0.0),
         "tasks": m["tasks"],
         "wasm": m["wasm"],
     }

@@ -1,7 +1,8 @@
 """The pages the benchmark loads: one article-like page, with each tag or none.
 
     /<sdk>.html?mode=...&visit=...&case=...[&rt=py][&load=sync]
-    sdk   none | visitrail | segment | posthog | plausible
+    sdk   none | visitrail | segment | posthog | plausible | floor (MicroPython alone, as the mpy
+          tag starts it: its loader and wasm from web/dist/ after `load`, one runPython, no SDK)
     mode  timing   identify + track at the top of the page (the SDKs' own page view too)
           leave    the same, then `location.href = <another origin>` in the same task
           return   Visitrail only: no calls (the visitor is back; the boot replays saved calls)
@@ -9,8 +10,9 @@
     load  Segment and PostHog: `snippet` (default: their documented async snippet, the library
           arrives later) or `sync` (a blocking <script src> of the same file, so the library is
           there when the calls are made); Visitrail: `async` (README's one-line snippet, then the
-          tag with `async`), else the default synchronous tag; none: `empty` (an empty synchronous
-          script from another local origin, the control of the load-event rounds)
+          tag with `async`), `inline` (the inline snippet, web/dist/inline.js, which fetches
+          loader.js after `load`), else the default synchronous tag; none: `empty` (an empty
+          synchronous script from another local origin, the control of the load-event rounds)
 
 Every page gets window.bench = {ready} (ms since navigation start, set by the SDK's ready
 callback) and window.benchTrack(name, props) for the offline test. The article itself (text, one
@@ -23,6 +25,8 @@ import random
 import struct
 import zlib
 from html import escape
+
+from visitrail.collector import assets
 
 WRITE_KEY = "bench-key"
 POSTHOG_TOKEN = "phc_bench"
@@ -201,11 +205,13 @@ def no_tag(v):
 
 def visitrail_tag(v):
     runtime = f' data-runtime="{escape(v.q["rt"])}"' if v.q.get("rt") else ""
-    head = ["<script>" + VISITRAIL_SNIPPET + "</script>"] if v.load == "async" else []
-    head.append(
-        f'<script{" async" if v.load == "async" else ""} src="{v.assets}/loader.js" '
-        f'data-write-key="{WRITE_KEY}" data-endpoint="{v.hub}/vt"{runtime}></script>'
-    )
+    data = f'data-write-key="{WRITE_KEY}" data-endpoint="{v.hub}/vt"{runtime}'
+    if v.load == "inline":
+        inline = (assets.DIST / "inline.js").read_text()
+        head = [f'<script data-src="{v.assets}/loader.js" {data}>{inline}</script>']
+    else:
+        head = ["<script>" + VISITRAIL_SNIPPET + "</script>"] if v.load == "async" else []
+        head.append(f'<script{" async" if v.load == "async" else ""} src="{v.assets}/loader.js" {data}></script>')
     calls = ANALYTICS_HOOKS
     if v.mode != "return":
         calls += f"analytics.identify({v.uid},{v.traits});analytics.track('Bench Track',{v.props});" + v.leave
@@ -251,6 +257,15 @@ def plausible_tag(v):
     return [f'<script type="module">{module}</script>'], ""
 
 
+def floor_tag(v):
+    mpy = json.dumps(v.assets + "/micropython/micropython")
+    start = (
+        f"addEventListener('load',()=>import({mpy}+'.mjs').then(m=>m.loadMicroPython({{url:{mpy}+'.wasm'}}))"
+        ".then(py=>{py.runPython('x = 1');bench.ready=performance.now()}))"
+    )
+    return [f"<script>{start}</script>"], ""
+
+
 # Each tag: (the <head> scripts, the page's own calls).
 TAGS = {
     "none": no_tag,
@@ -258,4 +273,5 @@ TAGS = {
     "segment": segment_tag,
     "posthog": posthog_tag,
     "plausible": plausible_tag,
+    "floor": floor_tag,
 }

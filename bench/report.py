@@ -19,6 +19,9 @@ from .sizes import gzip9
 
 LOADER_GOAL_B = 1536  # loader.js, gzip -9
 LOAD_GOAL_PCT = 5  # the page's load event, vs no tag
+INLINE_GOAL_PCT = 1  # the inline snippet's load event, vs no tag
+LONG_TASK_MS = 50  # a task longer than this blocks the page's input (TBT counts what is over it)
+READY_GOAL_MS = {"cold": 300, "warm": 200}  # the default tag (mpy)
 MB = 1048576
 
 # -- Any benchmark ------------------------------------------------------------------------------------
@@ -149,12 +152,79 @@ def _delivery_cells(res, a):
     ]
 
 
+# -- The comparison: start-up, cold and warm ---------------------------------------------------------
+
+
+def startup_table(run):
+    """Per row: ready, TBT and the longest task on the cold load and on the warm one (the same
+    context's next page view), the long tasks of the median-ready run of each, and the tag's files
+    the warm load fetched again."""
+    header = ["", "ready cold", "ready warm", "TBT cold", "TBT warm", "longest cold", "longest warm"]
+    header += ["long tasks cold (start, ms)", "long tasks warm", "refetched warm"]
+    lines = []
+    for row in run.rows:
+        res = run.results.get(row.key, {})
+        if row.skip or not res.get("runs"):
+            lines.append(Note(row.label, row.skip or "not measured"))
+            continue
+        s, rs = res["summary"], res["runs"]
+        cells = [row.label]
+        cells += [spread_text(s.get(k)) for k in ("ready", "warm_ready", "tbt", "warm_tbt", "longest", "warm_longest")]
+        cold, warm = _median_run(rs, "ready"), _median_run(rs, "warm_ready")
+        cells += [_tasks_text(cold["tasks"]), _tasks_text(warm["warm_tasks"])]
+        cells.append(f"{max(len(r['warm_fetched']) for r in rs)} of {max(r['requests'] for r in rs)}")
+        lines.append(cells)
+    return table(header, lines)
+
+
+def _median_run(rs, key):
+    """The run whose `key` is the median (the lower one of an even count); missing values last."""
+    ordered = sorted(rs, key=lambda r: (r[key] is None, r[key] or 0))
+    return ordered[(len([r for r in rs if r[key] is not None]) - 1) // 2] if rs else None
+
+
+def _tasks_text(tasks):
+    return " ".join(f"({s:.0f}, {d:.0f})" for s, d in tasks) or "none"
+
+
+def startup_goal_lines(run):
+    """The default tag's start-up against its goals: no task over 50 ms, cold and warm ready."""
+    s = run.results.get("mpy", {}).get("summary")
+    if not s:
+        return []
+    out = []
+    for phase, prefix in (("cold", ""), ("warm", "warm_")):
+        longest, ready = s.get(prefix + "longest"), s.get(prefix + "ready")
+        if longest:
+            met = "met" if longest["max"] <= LONG_TASK_MS else "NOT met"
+            out.append(
+                f"Default tag (mpy), {phase}: longest task {spread_text(longest)} ms, TBT "
+                f"{spread_text(s.get(prefix + 'tbt'))} ms; goal no task over {LONG_TASK_MS} ms in any run: {met}"
+            )
+        if ready:
+            goal = READY_GOAL_MS[phase]
+            met = "met" if ready["median"] <= goal else "NOT met"
+            out.append(f"Default tag (mpy), {phase}: ready {spread_text(ready)} ms; goal median ≤ {goal} ms: {met}")
+    floor = run.results.get("floor", {}).get("summary")
+    if floor and floor.get("ready") and s.get("ready"):
+        out.append(
+            f"MicroPython alone (the floor): ready {spread_text(floor['ready'])} cold, "
+            f"{spread_text(floor.get('warm_ready'))} warm; the default tag takes "
+            f"{s['ready']['median'] / floor['ready']['median']:.1f}× cold, "
+            + (f"{s['warm_ready']['median'] / floor['warm_ready']['median']:.1f}× warm" if s.get("warm_ready") else "")
+        )
+    return out
+
+
 # -- The comparison: verdicts, the machine, requests ---------------------------------------------------------
 
 
-def loader_size():
-    """loader.js as built: (raw bytes, gzip -9 bytes)."""
-    loader = (assets.DIST / "loader.js").read_bytes()
+def loader_size(name="loader.js"):
+    """loader.js (or inline.js) as built: (raw bytes, gzip -9 bytes); None when not built."""
+    path = assets.DIST / name
+    if not path.is_file():
+        return None
+    loader = path.read_bytes()
     return len(loader), gzip9(loader)
 
 
@@ -179,6 +249,10 @@ def goal_lines(run):
     raw, gz = loader_size()
     met = "met" if gz <= LOADER_GOAL_B else "NOT met"
     out = [f"loader.js: {raw:,} B raw, {gz:,} B gzip -9 (goal ≤ {LOADER_GOAL_B:,} B: {met})"]
+    inline = loader_size("inline.js")
+    if inline:
+        out.append(f"The inline snippet (inline.js, in the page's HTML): {inline[0]:,} B raw, {inline[1]:,} B gzip -9")
+    out += startup_goal_lines(run)
     return out + _load_round_lines(run.load_rounds) + _load_delta_lines(load_deltas(run))
 
 
@@ -186,16 +260,22 @@ def _load_round_lines(load_rounds):
     if not load_rounds:
         return []
     none, out = load_rounds["none"], []
-    what = {"mpy": "the tag", "mpy-async": "the async tag", "empty": "an empty synchronous script"}
+    what = {
+        "mpy": "the tag",
+        "mpy-async": "the async tag",
+        "mpy-inline": "the inline snippet",
+        "empty": "an empty synchronous script",
+    }
     for key in sorted(load_rounds.keys() - {"none"}):
         d = load_rounds[key]
+        goal = INLINE_GOAL_PCT if key == "mpy-inline" else LOAD_GOAL_PCT
         pct = [100 * d[k] / none["median"] for k in ("median", "low", "high")]
-        verdict = "met" if pct[2] <= LOAD_GOAL_PCT else "NOT met" if pct[1] > LOAD_GOAL_PCT else "inconclusive"
+        verdict = "met" if pct[2] <= goal else "NOT met" if pct[1] > goal else "inconclusive"
         verdict = verdict if key != "empty" else "n/a, the control"
         out.append(
             f"Load event, {d['n']} rounds of its own, {what[key]} vs no tag: "
             f"{d['median']:+.1f} ms (95% CI {d['low']:+.1f} to {d['high']:+.1f}) on {none['median']:.0f} ms = "
-            f"{pct[0]:+.1f}% (CI {pct[1]:+.1f}% to {pct[2]:+.1f}%); goal within {LOAD_GOAL_PCT}%: {verdict}"
+            f"{pct[0]:+.1f}% (CI {pct[1]:+.1f}% to {pct[2]:+.1f}%); goal within {goal}%: {verdict}"
         )
     return out
 
@@ -344,6 +424,8 @@ def comparison_text(run):
     returns = min(args.visits, args.return_visits)
     key = legend(visits=args.visits, offline=args.offline_events, away=args.away_visits, returns=returns)
     lines = ["", title, "", comparison_table(run), ""]
+    lines += ["Start-up, cold (a fresh context) and warm (its next page view, from the cache), median [min–max]:"]
+    lines += [startup_table(run), ""]
     return "\n".join(lines + goal_lines(run) + machine_lines(run) + [key] + request_lines(run))
 
 
@@ -358,6 +440,7 @@ def comparison_json(run):
         "args": vars(run.args),
         "elapsed_s": run.elapsed(),
         "loader": {"raw": raw, "gzip9": gz},
+        "inline": loader_size("inline.js"),
         "load_delta": load_deltas(run),
         "load_rounds": run.load_rounds,
         "rows": {r.key: {"label": r.label, "skip": r.skip, **run.results.get(r.key, {})} for r in run.rows},
@@ -365,4 +448,5 @@ def comparison_json(run):
         "chromium_own_requests": [x for x in run.leaks if is_chromium_service(x)],
         "leaks": page_leaks(run),
         "table": comparison_table(run),
+        "startup": startup_table(run),
     }

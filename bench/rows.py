@@ -1,6 +1,8 @@
 """What the comparison measures: its rows (the page with no tag, each Visitrail runtime and tag,
 each anchor SDK), the away-50 variants, and the load rounds' control."""
 
+from visitrail.collector import assets
+
 from .env import runtime_built
 
 
@@ -10,6 +12,16 @@ class Row:
     def __init__(self, key, label, sdk, rt=None, load=None):
         self.key, self.label, self.sdk, self.rt, self.load = key, label, sdk, rt, load
         self.skip = None  # why it was not measured
+
+    @property
+    def ready(self):
+        """Whether its page says when it is ready (window.bench.ready)."""
+        return self.sdk != "none"
+
+    @property
+    def sends(self):
+        """Whether its page sends events: it has delivery figures (leave, offline, ack)."""
+        return self.sdk not in ("none", "floor")
 
     def query(self, **extra):
         """The page's query for this row, with `extra` (mode, visit, case)."""
@@ -26,10 +38,12 @@ def all_rows():
         Row("none", "No tag", "none"),
         Row("mpy", "Visitrail mpy", "visitrail"),
         Row("mpy-async", "Visitrail mpy, async tag", "visitrail", load="async"),
+        Row("mpy-inline", "Visitrail mpy, inline snippet", "visitrail", load="inline"),
         Row("py", "Visitrail py", "visitrail", rt="py"),
         Row("brython", "Visitrail brython", "visitrail", rt="brython"),
         Row("segment", "analytics-next", "segment"),
         Row("posthog", "PostHog", "posthog"),
+        Row("floor", "MicroPython alone (the floor)", "floor"),
     ]
 
 
@@ -40,14 +54,16 @@ def select(only):
     for row in rows:
         if only and row.key not in only and row.key != "none":
             row.skip = "not selected"
-        elif row.sdk == "visitrail" and not runtime_built(row.rt or "mpy"):
+        elif row.sdk in ("visitrail", "floor") and not runtime_built(row.rt or "mpy"):
             row.skip = "not built (web/dist/ lacks its files)"
+        elif row.load == "inline" and not (assets.DIST / "inline.js").is_file():
+            row.skip = "not built (web/dist/ lacks inline.js)"
     return rows
 
 
 # What any blocking <script src> costs the page: the load rounds' control.
 EMPTY_SCRIPT = Row("empty", "empty synchronous script", "none", load="empty")
-LOAD_ROUND_KEYS = ("none", "mpy", "mpy-async")
+LOAD_ROUND_KEYS = ("none", "mpy", "mpy-async", "mpy-inline")
 
 # The away-50 case, each SDK with its async snippet and with its library loaded by a blocking
 # <script>, and Plausible's npm tracker.

@@ -147,7 +147,13 @@ def _inside(root, rel):
     return path if path.is_relative_to(root.resolve()) else None
 
 
-OPEN = [("Access-Control-Allow-Origin", "*")]  # the files: fetched cross-origin by every page
+# The files: fetched cross-origin by every page; Resource Timing may read their sizes (the warm
+# load's cache hits). Cached as the collector's /analytics/ caches them (static.py): a versioned
+# URL for good, anything else (loader.js, the anchors' files, which their CDNs cache for minutes
+# to hours) for 5 minutes, so a warm page view finds them in the cache.
+OPEN = [("Access-Control-Allow-Origin", "*"), ("Timing-Allow-Origin", "*")]
+CACHED = OPEN + [("Cache-Control", "public, max-age=300")]
+VERSIONED = OPEN + [("Cache-Control", "public, max-age=31536000, immutable")]
 # Headers that belong to one hop, not to the request or answer passed on.
 HOP_REQUEST = ("host", "content-length", "connection", "keep-alive", "accept-encoding")
 HOP_ANSWER = ("content-length", "content-encoding", "transfer-encoding", "connection", "date", "server", "content-type")
@@ -176,7 +182,7 @@ class HubHandler(_Handler):
         if path.startswith("/dist/") and self.command in ("GET", "HEAD"):
             # /dist/v/<version>/<file> is <file>: the versioned URLs loader.js makes.
             rel = re.sub(r"^v/[0-9a-f]{10}/", "", path[len("/dist/") :])
-            return self._file(_inside(self.server.dist, rel), OPEN)
+            return self._file(_inside(self.server.dist, rel), VERSIONED if rel != path[6:] else CACHED)
         if path.startswith("/seg/") and self.command == "GET":
             return self.segment_cdn(path[len("/seg/") :])
         if path.startswith("/segapi/"):
@@ -186,7 +192,7 @@ class HubHandler(_Handler):
         if path == "/empty.js":  # the load-event control: a synchronous script that does nothing
             return self._send(200, b"", "text/javascript", OPEN)
         if path == "/plausible/plausible.js" and self.command == "GET":
-            return self._file(PLAUSIBLE / "plausible.js", OPEN)
+            return self._file(PLAUSIBLE / "plausible.js", CACHED)
         if path.startswith("/plausible/"):
             return self.stub("plausible", path, query, b"ok", "text/plain", status=202)
         return self._send(404, b"not found")
@@ -194,12 +200,12 @@ class HubHandler(_Handler):
     def segment_cdn(self, rest):
         """cdn.segment.com: the library, its lazy bundles, and the source's settings."""
         if rest.startswith("analytics.js/v1/") and rest.endswith("/analytics.min.js"):
-            return self._file(SEGMENT_UMD / "standalone.js", OPEN)
+            return self._file(SEGMENT_UMD / "standalone.js", CACHED)
         if rest.startswith("analytics-next/bundles/"):
-            return self._file(_inside(SEGMENT_UMD, rest[len("analytics-next/bundles/") :]), OPEN)
+            return self._file(_inside(SEGMENT_UMD, rest[len("analytics-next/bundles/") :]), CACHED)
         if rest.startswith("v1/projects/") and rest.endswith("/settings"):
             body = json.dumps(segment_settings(self.server.segment_api_host)).encode()
-            return self._send(200, body, "application/json", OPEN)
+            return self._send(200, body, "application/json", CACHED)
         return self._send(404, b"not found")
 
     def posthog(self, path, query):
@@ -208,9 +214,9 @@ class HubHandler(_Handler):
         if self.command == "GET" and rest.startswith("/static/"):
             # Lazy bundles are asked for as /static/<version>/<name>.js first.
             name = re.sub(r"^\d+\.\d+\.\d+[^/]*/", "", rest[len("/static/") :])
-            return self._file(_inside(POSTHOG_DIST, name), OPEN)
+            return self._file(_inside(POSTHOG_DIST, name), CACHED)
         if self.command == "GET" and rest == f"/array/{POSTHOG_TOKEN}/config.js":
-            return self._send(200, posthog_config_js(), "text/javascript", OPEN)
+            return self._send(200, posthog_config_js(), "text/javascript", CACHED)
         if self.command == "GET" and rest == f"/array/{POSTHOG_TOKEN}/config":
             return self._send(200, json.dumps(POSTHOG_REMOTE_CONFIG).encode(), "application/json", self.cors())
         answer = POSTHOG_FLAGS if rest.startswith(("/flags", "/decide")) else b'{"status":1}'

@@ -20,7 +20,8 @@ from .sizes import Sizes
 from .visits import before_return, leave_visits, stored_counts, tally
 
 SUMMARY_KEYS = ("load", "dcl", "ready", "ack", "tbt", "tbt_to_load", "cpu", "cpu_process", "busy")
-SUMMARY_KEYS += ("js_heap", "backing", "wasm", "requests", "bytes", "gzip")
+SUMMARY_KEYS += ("js_heap", "backing", "wasm", "requests", "bytes", "gzip", "longest")
+SUMMARY_KEYS += ("warm_load", "warm_ready", "warm_tbt", "warm_longest")
 PAIRED_KEYS = ("load", "dcl", "cpu", "cpu_process", "busy", "memory")
 
 
@@ -134,7 +135,7 @@ def load(run, env):
 def leave(run, env):
     args = run.args
     for row in run.measured:
-        if row.sdk == "none":
+        if not row.sends:
             continue
         case = f"leave-{row.key}"
         returns = min(args.visits, args.return_visits) if row.sdk == "visitrail" else 0
@@ -171,7 +172,7 @@ def _no_return(env, case):
 
 def offline(run, env):
     for row in run.measured:
-        if row.sdk == "none":
+        if not row.sends:
             continue
         try:
             run.results[row.key]["offline"] = offline_run(env, row, run.args.offline_events)

@@ -130,7 +130,8 @@
   // interpreter. a._mp: the interpreter, for the page's tools and tests.
   function micropython() {
     var mjs = base + "micropython/micropython.mjs", wasm = base + "micropython/micropython.wasm";
-    el("link", { rel: "modulepreload", href: mjs });
+    // No modulepreload for the loader: import() alone compiles it off the main thread (streamed),
+    // a preloaded module is compiled on it, in one long task. The wasm is compiled off it either way.
     el("link", { rel: "preload", as: "fetch", crossorigin: "anonymous", href: wasm });
     Promise.all([
       import(mjs).then(function (m) { return m.loadMicroPython({ url: wasm, heapsize: 4 << 20 }); }),
@@ -139,6 +140,9 @@
         return f.arrayBuffer();
       })
     ]).then(function (got) {
+      // The interpreter's start ran in this task's microtasks: the rest in tasks of their own.
+      return new Promise(function (r) { setTimeout(r, 0, got); });
+    }).then(function (got) {
       var py = a._mp = got[0], b = new DataView(got[1]), at = 4, i = 0, mods = V.order;
       while (at < b.byteLength) {
         var n = b.getUint16(at, true), p = "/lib/" + new TextDecoder().decode(new Uint8Array(got[1], at + 2, n)),
