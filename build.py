@@ -3,6 +3,8 @@
     python build.py
 
     web/dist/loader.js                      web/loader.js minified (terser), the version baked in
+    web/dist/inline.js                      the inline snippet: loader.js's stub for the page's HTML
+                                            (`visitrail assets snippet` prints it as a <script>)
     web/dist/VERSION                        that version: what every file below is made of
     web/dist/visitrail.d.ts                 the TypeScript declarations of window.analytics (web/types/)
     web/dist/runtime.js                     web/runtime.js minified, the SDK's module list baked in
@@ -76,7 +78,8 @@ TAG_MODULES = [m for m in BROWSER_MODULES if m not in NATIVE_ONLY]
 # A fixed URL, like loader.js (the collector caches both for minutes), naming versioned files.
 MPY_PACKAGE = "visitrail-mpy.json"
 # The files of web/dist/ a page asks for without a version (each names the version): outside it.
-UNVERSIONED = ["loader.js", MPY_PACKAGE, "VERSION", "visitrail.d.ts"]
+INLINE = "inline.js"
+UNVERSIONED = ["loader.js", INLINE, MPY_PACKAGE, "VERSION", "visitrail.d.ts"]
 
 PYSCRIPT = NODE / "@pyscript" / "core" / "dist"
 # The chunks of PyScript's core.js that every PyScript page of the SDK loads (runtime.js preloads them).
@@ -138,6 +141,7 @@ MPY_BUNDLE = "visitrail/sdk.vtb"
 # say why), never an accident. README.md, "Figures", states them.
 BUDGETS = {
     "loader.js": 2_048,  # every page view pays it before the page renders
+    "inline.js": 2_048,  # the same stub, in every page's HTML instead
     "visitrail/**/*.mpy": 27_648,  # the SDK as MicroPython bytecode, all modules together
     "brython/visitrail.js": 34_816,  # the SDK and its stdlib modules for Brython
     MPY_BUNDLE: 24_576,  # what the default tag's page fetches of the SDK: its .mpy modules, in one file
@@ -211,13 +215,16 @@ def check_modules():
 TERSER = NODE / "terser" / "bin" / "terser"
 
 
-def minify_js(source, name):
-    """terser (npm, pinned in package.json): compressed and mangled, no comments kept. Its parser
-    also vets the source: a syntax error fails the build."""
+def minify_js(source, name, defines=None):
+    """terser (npm, pinned in package.json): compressed and mangled, no comments kept, `defines`
+    (name: JSON value) replaced as constants, their dead branches dropped. Its parser also vets
+    the source: a syntax error fails the build."""
     if not TERSER.exists() or not shutil.which("node"):
         raise BuildError("terser needs node and node_modules/ (npm ci)")
+    define = [f"{k}={json.dumps(v)}" for k, v in (defines or {}).items()]
     proc = subprocess.run(
-        ["node", str(TERSER), "--compress", "--mangle", "--comments", "false", "--ecma", "2017"],
+        ["node", str(TERSER), "--compress", "--mangle", "--comments", "false", "--ecma", "2017"]
+        + (["--define", ",".join(define)] if define else []),
         input=source,
         capture_output=True,
         text=True,
@@ -227,12 +234,12 @@ def minify_js(source, name):
     return proc.stdout.strip() + "\n"
 
 
-def bake(name, placeholder, value):
+def bake(name, placeholder, value, defines=None):
     """web/<name> minified, with `value` (JSON) where its placeholder is."""
     source = (ROOT / "web" / name).read_text()
     if source.count(placeholder) != 1:
         raise BuildError(f"web/{name} must contain {placeholder} exactly once")
-    return minify_js(source.replace(placeholder, json.dumps(value, separators=(",", ":"))), name).encode()
+    return minify_js(source.replace(placeholder, json.dumps(value, separators=(",", ":"))), name, defines).encode()
 
 
 # -- MicroPython bytecode ------------------------------------------------------------------------
@@ -611,7 +618,9 @@ def build():
     for rel in sorted(files):
         digest.update(rel.encode() + b"\0" + hashlib.sha256(files[rel]).digest())
     version = digest.hexdigest()[:10]
-    files["loader.js"] = bake("loader.js", VERSION_PLACEHOLDER, version)
+    files["loader.js"] = bake("loader.js", VERSION_PLACEHOLDER, version, {"INLINE": False})
+    # The inline snippet: loader.js's stub without a version (the loader.js it fetches has it).
+    files[INLINE] = bake("loader.js", VERSION_PLACEHOLDER, 0, {"INLINE": True}).rstrip(b"\n;")
     files[MPY_PACKAGE] = mpy_package(version)
     files["VERSION"] = (version + "\n").encode()
     # Beside the tag, unversioned like it: the types of window.analytics (web/types/, also an npm package).

@@ -27,6 +27,7 @@ import zlib
 from html import escape
 
 from visitrail.collector import assets
+from visitrail.collector.snippet import inline_element
 
 WRITE_KEY = "bench-key"
 POSTHOG_TOKEN = "phc_bench"
@@ -207,8 +208,10 @@ def visitrail_tag(v):
     runtime = f' data-runtime="{escape(v.q["rt"])}"' if v.q.get("rt") else ""
     data = f'data-write-key="{WRITE_KEY}" data-endpoint="{v.hub}/vt"{runtime}'
     if v.load == "inline":
-        inline = (assets.DIST / "inline.js").read_text()
-        head = [f'<script data-src="{v.assets}/loader.js" {data}>{inline}</script>']
+        attributes = {"write-key": WRITE_KEY, "endpoint": v.hub + "/vt"}
+        if v.q.get("rt"):
+            attributes["runtime"] = v.q["rt"]
+        head = [inline_element(assets.DIST, v.assets + "/loader.js", attributes)[0]]
     else:
         head = ["<script>" + VISITRAIL_SNIPPET + "</script>"] if v.load == "async" else []
         head.append(f'<script{" async" if v.load == "async" else ""} src="{v.assets}/loader.js" {data}></script>')

@@ -6,29 +6,36 @@
 // page view, before the page renders. No product rules live here either. build.py minifies it
 // (terser) and bakes in the build's version. ES2017: every browser that runs WebAssembly has it.
 //
+// build.py also makes the inline snippet (web/dist/inline.js, INLINE true) from this file: the same
+// stub, pasted into the page's HTML as <script data-loader=".../loader.js" data-write-key="...">,
+// so that the page makes no request for it. It fetches loader.js after `load` (the URL with the
+// current version), which finds the stub and hands it that version (_go). A pasted stub outlives
+// releases: what it shares with runtime.js and boot.py (below) only grows.
+//
 // window.analytics' private members, the protocol between this file, runtime.js and boot.py (a
 // loader.js cached for 5 minutes may meet a newer runtime.js: keep them compatible for a release):
 //   _vt   1: this object is Visitrail's (a second tag, and the page-Python bridge, check it)
 //   _q    the queued calls, [method, args, timeMs, messageId, page], until boot.py took them (then 0)
 //   _o    the tag's data-* attributes and `base` (the loader's folder), as JSON, for boot.py
 //   _v    the versioned base URL of runtime.js and every runtime file
+//   _go   (version) the inline snippet's: starts the runtime of that version (loader.js calls it)
 //   _p    () -> the page now {path, url, title, referrer, search}; runtime.js's too
 //   _ready(call, flush)   boot.py hands over the SDK: call(method, argsJSON) -> resultJSON
 //   _f    the runtime did not start: warn once            set by runtime.js:
 //   _d    the entry script ran: _f() unless _ready came   _x  a JS call, its exception caught (ffi.py)
 //   _nav  (cb) -> cb(pageJSON) on every history navigation   _src  module sources (a page's own PyScript)
 ((w, d) => {
-  let a = w.analytics, s = d.currentScript, P = "[visitrail] ", n = navigator;
-  // A second copy of this script on the page: the first one owns window.analytics.
-  if (a && a._vt) return;
-  // An inline snippet (for an async tag) may have queued [method, args, time] entries already.
+  let a = w.analytics, s = d.currentScript, P = "[visitrail] ", n = navigator, V = /*VERSION*/0;
+  // A second copy of this script on the page: the first one owns window.analytics. An inline
+  // snippet's stub may be waiting for this file's version.
+  if (a && a._vt) return INLINE || a._go && a._go(V);
+  // A snippet (for an async tag) may have queued [method, args, time] entries already.
   let prev = a && a.length ? a : [], q = [], py, pf, flushes = [], readies = [], full, failed;
-  let base = new URL(".", s.src).href, data = s.dataset;
+  let data = s.dataset, src = INLINE ? data.loader : s.src, base = src ? new URL(".", src).href : "";
   let M = "identify track page group alias reset rotate setAnonymousId debug".split(" ");
 
   a = w.analytics = { _vt: 1, _q: q };
   a._o = JSON.stringify(Object.assign({ base }, data));
-  a._v = base + "v/" + /*VERSION*/0 + "/";  // where runtime.js and every runtime file live
 
   // Consent and privacy signals are read here because the stub itself must store and send nothing
   // without consent. The choice persists (localStorage visitrail_consent), as the SDK reads it.
@@ -177,12 +184,15 @@
   d.addEventListener("visibilitychange", () => d.visibilityState == "hidden" && save());
 
   // After `load`, so that nothing of the runtime competes with the page's own resources.
-  let boot = () => {
+  let script = (u) => {
     let e = d.createElement("script");
-    e.src = a._v + "runtime.js";
+    e.src = u;
     e.onerror = a._f;
     d.head.appendChild(e);
   };
+  // Where runtime.js and every runtime file live.
+  let go = (v) => script((a._v = base + "v/" + v + "/") + "runtime.js");
+  let boot = INLINE ? () => (a._go = (v) => (a._go = 0, go(v)), src ? script(src) : a._f()) : () => go(V);
 
   if (inert) {
     console.info(P + "Do Not Track / Global Privacy Control: nothing is stored or sent");

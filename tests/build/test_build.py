@@ -31,7 +31,7 @@ def served_files(dist):
 def test_the_loader_names_the_version_of_every_other_file(dist):
     version = (dist / "VERSION").read_text().strip()
     assert re.fullmatch(r"[0-9a-f]{10}", version)
-    assert f"v/{version}/" in (dist / "loader.js").read_text()
+    assert f'"{version}"' in (dist / "loader.js").read_text()
     assert f'"v/{version}/visitrail/' in (dist / build.MPY_PACKAGE).read_text()
     # The version is a digest of what it names: a change to any file changes it.
     digest = hashlib.sha256()
@@ -117,3 +117,12 @@ def test_pyodides_lock_names_the_wheels_beside_it_by_their_hashes(dist):
     for name in build.PYODIDE_WHEELS:
         lock["packages"][name]["sha256"] = original["packages"][name]["sha256"]
     assert lock == original
+
+
+def test_the_inline_snippet_is_the_stub_without_a_version(dist):
+    inline = (dist / build.INLINE).read_text()
+    version = (dist / "VERSION").read_text().strip()
+    # Pasted into pages, it outlives this build: the version comes from the loader.js it fetches.
+    assert version not in inline and f'"{version}"' in (dist / "loader.js").read_text()
+    assert "</script" not in inline.lower() and not inline.endswith((";", "\n"))
+    assert ".loader" in inline and "currentScript.src" not in inline and "._go" in inline

@@ -11,6 +11,7 @@ origin, and a guard that no request leaves this machine.
     runtime     the runtime this test's pages boot: every page's tag carries
                 data-runtime="{{runtime}}" (see RUNTIMES below for which tests run on which)
     run_python  runs Python inside the page's interpreter (the SDK's), after the SDK booted
+    inline_snippet  fills in the pages' {{inline}} (web/dist/inline.js) and {{inlineHash}} (its CSP source)
     sdk_wheel   the visitrail-sdk wheel, built from sdk/ once per session and served by the site at
                 /wheels/ ({{sdkWheel}} is its URL): what a page's own PyScript installs with micropip
     wait_for    polls a condition until it holds or a deadline passes
@@ -26,7 +27,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from visitrail.collector import assets
+from visitrail.collector import assets, snippet
 from visitrail.collector.demo.process import CollectorProcess
 from visitrail.collector.demo.site import DEMO_PAGES, SiteServer
 from visitrail.dev import chromium
@@ -158,6 +159,15 @@ def site():
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def inline_snippet(dist, site):
+    """The inline snippet (web/dist/inline.js) as the site's {{inline}}, and the CSP source that
+    allows it as {{inlineHash}}: the pages paste it as `visitrail assets snippet` prints it."""
+    text = (dist / snippet.INLINE).read_text().strip()
+    site.values.update(inline=text, inlineHash=snippet.script_hash(text))
+    return text
 
 
 @pytest.fixture(scope="session")

@@ -229,6 +229,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("directory", metavar="DIR", help="where to write them (created; must be empty if it exists)")
     export.add_argument("--assets", default=env("ASSETS"), metavar="DIR", help="export these instead")
+    snippet = assets_commands.add_parser(
+        "snippet",
+        help="print the inline snippet, a <script> for the page's HTML instead of the tag (see README, "
+        "'The inline snippet'), and the CSP hash that allows it",
+    )
+    snippet.add_argument("--endpoint", required=True, help="the collector's URL, as the tag's data-endpoint")
+    snippet.add_argument("--write-key", required=True, help="the source's write key (data-write-key)")
+    snippet.add_argument(
+        "--loader",
+        metavar="URL",
+        help="where loader.js is (default: <endpoint>/analytics/loader.js, as this collector serves it)",
+    )
+    snippet.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="another of the tag's data-* attributes, e.g. --data id-storage=cookie (repeatable)",
+    )
+    snippet.add_argument("--assets", default=env("ASSETS"), metavar="DIR", help="the assets to take it from")
     # Listed for --help only: main() hands `demo` its arguments untouched, before parsing.
     commands.add_parser(
         "demo", help="run the demo site against a collector (see visitrail demo --help)", add_help=False
@@ -252,7 +272,7 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
     if args.command == "erase":
         return erase_profile(args)
     if args.command == "assets":
-        return export_assets(args)
+        return print_snippet(args) if args.assets_command == "snippet" else export_assets(args)
     return 2  # pragma: no cover  (argparse rejects unknown commands)
 
 
@@ -392,6 +412,30 @@ def export_assets(args: argparse.Namespace) -> int:
         print(f"visitrail: {exc}", file=sys.stderr)
         return 1
     print(f"visitrail: wrote {count} files to {args.directory} (version {assets.version_of(args.directory)})")
+    return 0
+
+
+def print_snippet(args: argparse.Namespace) -> int:
+    from . import assets
+    from .snippet import inline_element
+
+    endpoint = args.endpoint.rstrip("/")
+    attributes = {"endpoint": endpoint, "write-key": args.write_key}
+    for item in args.data:
+        name, sep, value = item.partition("=")
+        if not sep:
+            print(f"visitrail: --data {item}: give NAME=VALUE", file=sys.stderr)
+            return 2
+        attributes[name.strip().removeprefix("data-")] = value
+    try:
+        element, source = inline_element(
+            args.assets or assets.default_dir(), args.loader or endpoint + "/analytics/loader.js", attributes
+        )
+    except (OSError, ValueError) as exc:
+        print(f"visitrail: {exc}", file=sys.stderr)
+        return 1
+    print(f"<!-- Content-Security-Policy: script-src {source} (or a nonce); the attributes may change -->")
+    print(element)
     return 0
 
 
