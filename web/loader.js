@@ -21,7 +21,8 @@
 //   _go   (version) the inline snippet's: starts the runtime of that version (loader.js calls it)
 //   _p    () -> the page now {path, url, title, referrer, search}; runtime.js's too
 //   _ready(call, flush)   boot.py hands over the SDK: call(method, argsJSON) -> resultJSON
-//   _f    the runtime did not start: warn once            set by runtime.js:
+//   _f    the runtime did not start: warn once
+//   _b    1: boot.py is replaying the queue               set by runtime.js:
 //   _d    the entry script ran: _f() unless _ready came   _x  a JS call, its exception caught (ffi.py)
 //   _nav  (cb) -> cb(pageJSON) on every history navigation   _src  module sources (a page's own PyScript)
 ((w, d) => {

@@ -6,7 +6,9 @@
 (function (w, d, a) {
   var V = /*MANIFEST*/0;  // {modules: [SDK module, ...], preload: {runtime: [[file, "module" | "fetch"], ...]}}
   var base = a._v, P = "[visitrail] ", up = function () { return !a._q; };
-  a._d = function () { up() || a._f(); };  // called by the entry script once the SDK should be up
+  // Called by the entry script once the SDK should be up, or booting (_b: boot.py replays the
+  // queue in short tasks, and warns itself if it fails).
+  a._d = function () { up() || a._b || a._f(); };
 
   // For the platform's JS calls that may throw (blocked storage, a bad URL): on MicroPython a JS
   // exception does not become a Python one, it unwinds through the interpreter. Returns [o[p]],

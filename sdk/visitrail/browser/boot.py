@@ -67,14 +67,41 @@ def queued_calls(stub: "Any", platform: "WebPlatform") -> "list[Any]":
     return [c for c in saved if isinstance(c, list) and len(c) == 5 and c[3] not in ids] + live
 
 
+# How long one task may replay queued calls before it yields to the page: a long task delays the
+# visitor's next click (the first calls of a cold start are the slowest: nothing is compiled yet).
+REPLAY_BUDGET_MS = 8
+
+
 def main() -> "None":
     stub = window.analytics
+    stub._b = 1  # booting: the entry script's check (_d) leaves the warning to us from here on
     platform = WebPlatform()
     client = Client(platform, options(json.loads(stub._o)))
     # Before the queued calls: they are the linked visitor's too.
     client.adopt_link(platform.page().get("url"))
-    for method, args, at, message_id, page in queued_calls(stub, platform):
+    replay(stub, platform, client, queued_calls(stub, platform), int(stub._q.length))
+
+
+def replay(stub: "Any", platform: "WebPlatform", client: "Client", calls: "list[Any]", taken: "int") -> "None":
+    """Replays the queued calls a few at a time, each batch in a task of its own; the page's calls
+    made meanwhile join the stub's queue (`taken`: how many of it are in `calls`), and are
+    replayed in the same task that hands the stub over, so that none falls between the two."""
+    started = platform.now_ms()
+    while calls and platform.now_ms() - started < REPLAY_BUDGET_MS:
+        method, args, at, message_id, page = calls.pop(0)
         client.call(method, args, {"timestamp": at, "messageId": message_id, "page": page})
+    if calls:
+        platform.set_timeout(lambda: guarded(replay, stub, platform, client, calls, taken), 0)
+        return
+    late = int(stub._q.length) - taken
+    if late > 0:
+        for method, args, at, message_id, page in json.loads(window.JSON.stringify(stub._q.slice(taken))):
+            client.call(method, args, {"timestamp": at, "messageId": message_id, "page": page})
+    ready(stub, client)
+
+
+def ready(stub: "Any", client: "Client") -> "None":
+    """Starts the client and hands the stub the two functions behind window.analytics."""
     client.start()
 
     def call(method: "str", args_json: "str") -> "str":
@@ -86,8 +113,13 @@ def main() -> "None":
     stub._ready(create_proxy(call), create_proxy(flush))
 
 
-try:
-    main()
-except Exception as exc:
-    # The loader sees that _ready never came and warns that calls stay queued.
-    window.console.error("[visitrail] the SDK failed to start: " + repr(exc))
+def guarded(step: "Any", *args: "Any") -> "None":
+    """Runs a step of the start; if it fails, says so, and the stub warns that calls stay queued."""
+    try:
+        step(*args)
+    except Exception as exc:
+        window.console.error("[visitrail] the SDK failed to start: " + repr(exc))
+        window.analytics._f()
+
+
+guarded(main)

@@ -24,7 +24,7 @@ MAX_USER_AGENT = 512
 
 @functools.lru_cache(maxsize=4096)  # a site sees few distinct user agents; matching one costs ~0.3 ms
 def _crawler(user_agent: str) -> bool:
-    return crawleruseragents.is_crawler(user_agent)
+    return bool(crawleruseragents.is_crawler(user_agent))
 
 
 def judged_user_agent(context: typing.Mapping[str, typing.Any], header: str | None, origin: str | None) -> str | None:
