@@ -505,7 +505,10 @@ def pypi_wheel(file_name, name, version, sha256, python):
     with tempfile.TemporaryDirectory(prefix="visitrail-wheel-") as tmp:
         command = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
                    "--only-binary=:all:", "--python-version", python, "--dest", tmp, f"{name}=={version}"]  # fmt: skip
-        proc = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        # The wheel is Pyodide's, pinned here by version and hash: a constraints file meant for
+        # this Python's own packages (CI's PIP_CONSTRAINT) does not apply to it.
+        env = {k: v for k, v in os.environ.items() if k != "PIP_CONSTRAINT"}
+        proc = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env)
         got = Path(tmp) / file_name
         if proc.returncode or not got.is_file():
             raise BuildError(
