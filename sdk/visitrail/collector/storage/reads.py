@@ -3,18 +3,22 @@
 
 from __future__ import annotations
 
+import json
 import typing
 
 from .db import Transaction
 from .resolution import load_profiles_by_id
 
-__all__ = ["summaries", "sessions_of", "search", "MAX_SESSIONS"]
+__all__ = ["summaries", "sessions_of", "search", "profile_log", "MAX_SESSIONS", "OWNED"]
 
 MAX_SESSIONS = 1000  # sessions listed per profile, newest first
+# The rows (events, log entries) of a living profile: its own and those of the profiles merged into
+# it (resolution.py's `merged`); none for a profile merged away. Parameters: the profileId twice.
+OWNED = "profile_id IN (SELECT id FROM profiles WHERE id = ? UNION ALL SELECT loser FROM merged WHERE survivor = ?)"
 
 SESSIONS = f"""
 SELECT session_id, MIN(timestamp), MAX(timestamp), COUNT(*) FROM events
-WHERE profile_id = ? AND session_id IS NOT NULL
+WHERE {OWNED} AND session_id IS NOT NULL
 GROUP BY session_id ORDER BY MAX(timestamp) DESC, session_id LIMIT {MAX_SESSIONS}
 """
 SEARCH = r"""
@@ -52,7 +56,7 @@ def summaries(db: Transaction, profile_ids: typing.Sequence[str]) -> list[dict[s
 def sessions_of(db: Transaction, profile_id: str) -> list[dict[str, typing.Any]]:
     return [
         {"sessionId": session, "firstSeen": first, "lastSeen": last, "eventCount": count}
-        for session, first, last, count in db.all(SESSIONS, (profile_id,))
+        for session, first, last, count in db.all(SESSIONS, (profile_id, profile_id))
     ]
 
 
@@ -64,3 +68,24 @@ def search(db: Transaction, query: str, limit: int) -> list[dict[str, typing.Any
     else:
         rows = db.all("SELECT id FROM profiles ORDER BY last_seen DESC, id LIMIT ?", (limit,))
     return summaries(db, [pid for (pid,) in rows])
+
+
+def profile_log(db: Transaction, profile_id: str, limit: int) -> list[dict[str, typing.Any]]:
+    """A profile's merge log, newest first: every merge into it and every link it refused."""
+    rows = db.all(
+        "SELECT kind, message_id, write_key, ids, reason, other, at, event_id FROM profile_log "
+        f"WHERE {OWNED} ORDER BY id DESC LIMIT ?",
+        (profile_id, profile_id, limit),
+    )
+    return [
+        {
+            "kind": kind,
+            "messageId": message_id,
+            "writeKey": write_key,
+            "ids": json.loads(ids),
+            "reason": reason,
+            "otherProfileId": other,
+            "receivedAt": at,
+        }
+        for kind, message_id, write_key, ids, reason, other, at, _ in rows
+    ]
