@@ -117,6 +117,7 @@ class Limits:
 
 
 NO_LIMITS = Limits(0, 0, 0)
+LIMIT_NAMES = {"anonymous_ids": "anonymous ID", "user_ids": "user ID", "traits": "trait key"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,7 +282,8 @@ class Graph:
             for identity in profile.identities():
                 self.owner[identity] = profile.id
         self.merged: dict[str, str] = {}  # removed profileId -> the profile it merged into
-        self.merges: list[Merge] = []  # in the order they happened
+        self.merges: list[Merge] = []  # of stored profiles, in the order they happened
+        self.carried_traits: dict[str, bool] = {}  # removed profileId -> its traits came along (rule 6)
         self.event_profiles: dict[int, str] = {}  # event_id -> profileId when it was applied
         self.profiles_changed: set[str] = set()
         self.identities_changed: set[Identity] = set()
@@ -389,6 +391,16 @@ class Graph:
             profile_id = self.merged[profile_id]
         return profile_id
 
+    def final_merge(self, merge: Merge) -> Merge:
+        """`merge` as storage carries it out: into the profile its survivor ended up in (a survivor
+        made by this batch and merged again was never stored), the loser's traits along only if
+        every merge on the way carried them."""
+        traits, profile_id = self.carried_traits[merge.loser], merge.survivor
+        while profile_id in self.merged:
+            traits = traits and self.carried_traits[profile_id]
+            profile_id = self.merged[profile_id]
+        return Merge(merge.loser, profile_id, traits)
+
     def final_event_profiles(self) -> dict[int, str]:
         return {event_id: self.final_id(profile_id) for event_id, profile_id in self.event_profiles.items()}
 
@@ -438,7 +450,7 @@ class Graph:
             self._attach(identity, profile)
             return True
         own = self._create(identity)
-        reason = f"{name.replace('_', ' ')[:-1]} limit ({getattr(self.limits, name)}): kept as a profile of its own"
+        reason = f"{LIMIT_NAMES[name]} limit ({getattr(self.limits, name)}): kept as a profile of its own"
         self.log.append(LogEntry(profile.id, self._event_id, REFUSED, (identity,), reason, own.id))
         return False
 
@@ -461,7 +473,7 @@ class Graph:
             ("traits", loser.trait_count + survivor.trait_count),
         ):
             if not self.limits.allows(name, total):
-                return f"{name.replace('_', ' ')} limit ({getattr(self.limits, name)}): together {total}; not merged"
+                return f"{LIMIT_NAMES[name]} limit ({getattr(self.limits, name)}): together {total}; not merged"
         return None
 
     def _merge(self, loser: Profile, survivor: Profile, verified: bool) -> bool:
@@ -493,6 +505,7 @@ class Graph:
             survivor.seen(loser.last_seen, 0)
         del self.profiles[loser.id]
         self.merged[loser.id] = survivor.id
+        self.carried_traits[loser.id] = with_traits
         if not loser.new:
             self.merges.append(Merge(loser.id, survivor.id, with_traits))
         self.profiles_changed.add(survivor.id)

@@ -117,6 +117,7 @@ class PostgresStorage(SQLStorage):
     placeholder = "%s"
     migrations = MIGRATIONS
     lock_rows = " FOR UPDATE"
+    write_slots = 4  # of the pool's POOL_SIZE connections: the rest for reads
     retryable = (Retry, psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
     def __init__(self, url: str) -> None:

@@ -232,7 +232,7 @@ def resolve(
 
 def save(db: Transaction, graph: Graph) -> None:
     recount = set()
-    for merge in graph.merges:  # in order: a survivor may be merged away later in the same batch
+    for merge in map(graph.final_merge, graph.merges):  # in order: a survivor may be merged away later
         loser, survivor = merge.loser, merge.survivor
         db.run("UPDATE identities SET profile_id = ? WHERE profile_id = ?", (survivor, loser))
         if merge.traits:
@@ -241,7 +241,7 @@ def save(db: Transaction, graph: Graph) -> None:
         db.run("DELETE FROM profiles WHERE id = ?", (loser,))
         db.run("UPDATE merged SET survivor = ? WHERE survivor = ?", (survivor, loser))
         db.run("INSERT INTO merged (loser, survivor) VALUES (?, ?)", (loser, survivor))
-        recount.add(graph.final_id(survivor))
+        recount.add(survivor)
     traits = [(pid, key, graph.profiles[pid].traits[key]) for pid, key in sorted(graph.traits_changed)]
     db.run_many(
         UPSERT_TRAIT,

@@ -23,7 +23,7 @@ import typing
 
 from starlette.concurrency import run_in_threadpool
 
-from ..profiles import ANONYMOUS, USER, Identity, Limits, Link
+from ..profiles import ANONYMOUS, USER, Identity, Link
 from . import logins
 from .base import Added, Event, Storage
 from .db import Transaction
@@ -31,8 +31,6 @@ from .erasure import ERASED, erase, erased_positions
 from .migrations import Migration, migrate
 from .reads import OWNED, profile_log, search, sessions_of, summaries
 from .resolution import INSERT_LOG, identity_of, log_rows, owner, rebuild, resolve, select_claim
-
-DEFAULT_LIMITS = Limits()
 
 __all__ = ["SQLStorage", "INSERT_EVENT", "event_row", "Retry"]
 
@@ -87,7 +85,6 @@ class SQLStorage(Storage):
         """Bring the schema to the newest version; call inside a write transaction."""
         migrate(db, self.migrations, self.has_table(db, "events"))
 
-    limits: Limits = DEFAULT_LIMITS
     lock_rows = ""  # the suffix that locks the profile rows a batch reads (postgres.py: FOR UPDATE)
     retryable: tuple[type[BaseException], ...] = (Retry,)
 
