@@ -29,7 +29,7 @@ from .base import Added, Event, Storage
 from .db import Transaction
 from .erasure import ERASED, erase, erased_positions
 from .migrations import Migration, migrate
-from .reads import OWNED, profile_log, search, sessions_of, summaries
+from .reads import owned, profile_log, search, sessions_of, summaries
 from .resolution import INSERT_LOG, identity_of, log_rows, owner, rebuild, resolve, select_claim
 
 __all__ = ["SQLStorage", "INSERT_EVENT", "event_row", "Retry"]
@@ -208,8 +208,13 @@ class SQLStorage(Storage):
     async def profile_events(
         self, profile_id: str, *, limit: int = 100, offset: int = 0
     ) -> list[dict[str, typing.Any]]:
-        sql = f"SELECT body FROM events WHERE {OWNED} ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?"
-        return await run_in_threadpool(self._bodies, sql, [profile_id, profile_id, limit, offset])
+        return await run_in_threadpool(self._profile_events, profile_id, limit, offset)
+
+    def _profile_events(self, profile_id: str, limit: int, offset: int) -> list[dict[str, typing.Any]]:
+        with self.transaction(write=False) as db:
+            where, params = owned(db, profile_id)
+            sql = f"SELECT body FROM events WHERE {where} ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?"
+            return [json.loads(body) for (body,) in db.all(sql, [*params, limit, offset])]
 
     def _bodies(self, sql: str, params: list[typing.Any]) -> list[dict[str, typing.Any]]:
         with self.transaction(write=False) as db:

@@ -57,7 +57,10 @@ MIGRATIONS = (
     scale_migration(
         "INTEGER",
         "INTEGER PRIMARY KEY AUTOINCREMENT",
-        ("CREATE INDEX events_received ON events (received_at)",),  # retention's deletes (`expire`)
+        (
+            "CREATE INDEX events_received ON events (received_at)",  # retention's deletes (`expire`)
+            "CREATE INDEX events_message_id ON events (message_id)",  # /api/events?messageId= of any source
+        ),
     ),
 )
 EXPIRE_CHUNK = 1000  # events deleted per transaction by retention: writers get the lock in between
