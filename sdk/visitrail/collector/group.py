@@ -28,15 +28,17 @@ class GroupCommit:
         self.slots = max(1, slots)
         self.max_events = max_events
         self.queue: list[tuple[typing.Sequence[Event], asyncio.Future[Added]]] = []
-        self.running: set[asyncio.Task[None]] = set()  # referenced, so that none is collected mid-way
+        self.active = 0  # drains under way; counted by _drain itself, with no await between its check and its end
+        self.tasks: set[asyncio.Task[None]] = set()  # referenced, so that none is collected mid-way
 
     async def add(self, events: typing.Sequence[Event]) -> Added:
         future: asyncio.Future[Added] = asyncio.get_running_loop().create_future()
         self.queue.append((events, future))
-        if len(self.running) < self.slots:
+        if self.active < self.slots:
+            self.active += 1
             task = asyncio.create_task(self._drain())
-            self.running.add(task)
-            task.add_done_callback(self.running.discard)
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
         return await future
 
     def _take(self) -> list[tuple[typing.Sequence[Event], asyncio.Future[Added]]]:
@@ -49,6 +51,12 @@ class GroupCommit:
         return taken
 
     async def _drain(self) -> None:
+        try:
+            await self._drain_queue()
+        finally:
+            self.active -= 1  # right after the queue was seen empty: the next add starts a drain
+
+    async def _drain_queue(self) -> None:
         while self.queue:
             taken = self._take()
             try:
