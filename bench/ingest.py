@@ -46,8 +46,7 @@ from pathlib import Path
 from visitrail.collector.demo.process import CollectorProcess
 from visitrail.collector.messages import MAX_BATCH_MESSAGES as MAX_BATCH
 
-from . import databases, machine
-from . import browser, fill
+from . import browser, databases, fill, machine
 from .clients import lookups, post_batches, throughput_by_part
 from .report import number, rounded, shown, table, write_json
 from .stats import percentile

@@ -247,3 +247,17 @@ def test_the_read_api_is_served_by_indexes(backend: str, tmp_path: typing.Any, r
                 assert "Seq Scan on events_20261125" not in plan and "SCAN events\n" not in plan + "\n", (sql, plan)
 
     run(url, scenario)
+
+
+def test_a_request_right_after_another_is_stored_too(db_url: str) -> None:
+    """The waiter of one group wakes before its drain has ended: its next request must still find a
+    drain to run it (it once waited forever)."""
+
+    async def scenario(storage: Storage) -> None:
+        commits = GroupCommit(storage, slots=1)
+        for n in range(20):  # a hang guard, not a timing: each add takes milliseconds
+            added = await asyncio.wait_for(commits.add([message(f"m{n}", anonymousId="A")]), timeout=60)
+            assert added.inserted == 1
+        assert commits.active == 0 and len(await storage.find(limit=100)) == 20
+
+    run(db_url, scenario)
