@@ -163,8 +163,14 @@ def lookups_at_scale(backend, db_url, args):
     finally:
         collector.stop()
     ms = [t * 1000 for t in latencies]
-    return {"events": args.lookup_events, "fill_s": fill_s, "p50_ms": percentile(ms, 50),
-            "p95_ms": percentile(ms, 95), "max_ms": max(ms), "profile_events_median": statistics.median(events)}  # fmt: skip
+    return {
+        "events": args.lookup_events,
+        "fill_s": fill_s,
+        "p50_ms": percentile(ms, 50),
+        "p95_ms": percentile(ms, 95),
+        "max_ms": max(ms),
+        "profile_events_median": statistics.median(events),
+    }
 
 
 def lookup_figures(ids, latencies, events):
