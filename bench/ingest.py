@@ -3,7 +3,8 @@ events inserted straight into a bare table (the ceiling without the collector), 
 latency once the store is full. Not a test.
 
     .venv/bin/python -m bench.ingest [--events 100000] [--batch 100] [--clients 4] [--lookups 200]
-                                     [--backends sqlite,postgres] [--out bench/results/ingest.json]
+                                     [--browser-requests 20000] [--hub-ids 50000] [--lookup-events 1000000]
+                                     [--workers 1] [--backends sqlite,postgres] [--out bench/results/ingest.json]
 
 Prints one table and writes the figures to bench/results/ingest.json.
 
@@ -16,6 +17,15 @@ Prints one table and writes the figures to bench/results/ingest.json.
   temporary directory. (databases.py)
 - lookups: `GET /api/profiles/lookup?anonymousId=|userId=` (admin bearer token) of --lookups random
   IDs that were sent, one after another on one keep-alive connection, after the ingest.
+- browser-shaped: --browser-requests requests of 1 to 5 events of one of 10,000 visitors, over 32
+  keep-alive connections of an asyncio client (browser.py), on the same collector after the batches.
+  "CPU µs/event" is the collector's CPU time (every process of it) per event stored.
+- hub case: a collector with no identity limits (--max-anonymous-ids 0), one user given --hub-ids
+  anonymous IDs, then a bystander's one-event tracks beside 4 streams of one-event tracks, first for
+  a visitor with 2 IDs (the baseline), then for the hub (browser.hub_case).
+- lookups at scale: --lookup-events events written straight through Storage (fill.py), then
+  --lookups lookups through a collector.
+PostgreSQL runs --workers collector processes (SQLite one: it has one writer anyway).
 PostgreSQL is a throwaway cluster from Debian's binaries with fsync off (visitrail.dev.postgres, as
 in the tests), or the server that $VISITRAIL_TEST_DATABASE_URLS names; each part gets a database of
 its own.
@@ -36,7 +46,7 @@ from pathlib import Path
 from visitrail.collector.demo.process import CollectorProcess
 from visitrail.collector.messages import MAX_BATCH_MESSAGES as MAX_BATCH
 
-from . import databases, machine
+from . import browser, databases, fill, machine
 from .clients import lookups, post_batches, throughput_by_part
 from .report import number, rounded, shown, table, write_json
 from .stats import percentile
@@ -57,6 +67,10 @@ def parse_args(argv):
     parser.add_argument("--batch", type=int, default=100, help=f"messages per request (at most {MAX_BATCH})")
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients (threads)")
     parser.add_argument("--lookups", type=int, default=200, help="profile lookups after the ingest (0: none)")
+    parser.add_argument("--browser-requests", type=int, default=20_000, help="browser-shaped requests (0: none)")
+    parser.add_argument("--hub-ids", type=int, default=50_000, help="anonymous IDs of the hub case's hub (0: skip)")
+    parser.add_argument("--lookup-events", type=int, default=1_000_000, help="events stored before lookups at scale")
+    parser.add_argument("--workers", type=int, default=1, help="collector processes on PostgreSQL")
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -71,18 +85,37 @@ def parse_args(argv):
 # -- Through the collector ----------------------------------------------------------------------------
 
 
+def serve(db_url, args, backend, extra=()):
+    workers = ["--workers", str(args.workers)] if backend == "postgres" and args.workers > 1 else []
+    return CollectorProcess(
+        db_url, ADMIN_TOKEN, ORIGIN, write_key=WRITE_KEY, extra_args=[*SERVE_ARGS, *workers, *extra]
+    )
+
+
+def collector_cpu(collector):
+    """CPU seconds of the collector: its process and (--workers) its children."""
+    own = machine.cpu_seconds(collector.proc.pid) or 0.0
+    return own + sum(machine.children_cpu(collector.proc.pid).values())
+
+
 def through_http(backend, db_url, workload, args):
-    collector = CollectorProcess(db_url, ADMIN_TOKEN, ORIGIN, write_key=WRITE_KEY, extra_args=SERVE_ARGS)
+    collector = serve(db_url, args, backend)
     url = collector.start()
     try:
         db_before = databases.postgres_cpu(db_url) if backend == "postgres" else None
-        cpu_before = machine.cpu_seconds(collector.proc.pid)
+        cpu_before = collector_cpu(collector)
         latencies, answered, wall, client_cpu = post_batches(url, WRITE_KEY, workload.bodies, args.clients)
-        cpu_after = machine.cpu_seconds(collector.proc.pid)
+        cpu_after = collector_cpu(collector)
         db_after = databases.postgres_cpu(db_url) if db_before is not None else None
         stored = databases.count_rows(backend, db_url)
         ids = workload.lookup_ids(args.lookups) if args.lookups else []
         lookup_latencies, lookup_events = lookups(url, ADMIN_TOKEN, ids) if ids else ([], [])
+        shaped = None
+        if args.browser_requests:
+            bodies, sizes = browser.browser_requests(args.browser_requests)
+            before = collector_cpu(collector)
+            shaped = browser.figures(*browser.post_requests(url, WRITE_KEY, bodies), sum(sizes))
+            shaped["cpu_us_per_event"] = (collector_cpu(collector) - before) / sum(sizes) * 1e6
     finally:
         collector.stop()
     if stored["events"] != workload.events:
@@ -103,9 +136,41 @@ def through_http(backend, db_url, workload, args):
         else sum(cpu - db_before.get(pid, 0.0) for pid, cpu in db_after.items()),
         "stored": stored,
     }
+    result["cpu_us_per_event"] = (cpu_after - cpu_before) / workload.events * 1e6
     if lookup_latencies:
         result["lookup"] = lookup_figures(ids, lookup_latencies, lookup_events)
+    if shaped is not None:
+        result["browser"] = shaped
     return result
+
+
+def hub_case(backend, db_url, args):
+    collector = serve(db_url, args, backend, ["--max-anonymous-ids", "0"])
+    url = collector.start()
+    try:
+        return browser.hub_case(url, WRITE_KEY, args.hub_ids)
+    finally:
+        collector.stop()
+
+
+def lookups_at_scale(backend, db_url, args):
+    fill_s, ids = fill.fill(db_url, args.lookup_events)
+    collector = serve(db_url, args, backend)
+    url = collector.start()
+    try:
+        picked = (ids * (args.lookups // max(1, len(ids)) + 1))[: args.lookups]
+        latencies, events = lookups(url, ADMIN_TOKEN, picked)
+    finally:
+        collector.stop()
+    ms = [t * 1000 for t in latencies]
+    return {
+        "events": args.lookup_events,
+        "fill_s": fill_s,
+        "p50_ms": percentile(ms, 50),
+        "p95_ms": percentile(ms, 95),
+        "max_ms": max(ms),
+        "profile_events_median": statistics.median(events),
+    }
 
 
 def lookup_figures(ids, latencies, events):
@@ -127,11 +192,21 @@ def run_backend(backend, workload, args, tmp, postgres):
     if backend == "sqlite":
         result = through_http(backend, f"sqlite:///{tmp}/collector.db", workload, args)
         raw_wall = databases.raw_sqlite(f"{tmp}/raw.db", workload)
+        if args.hub_ids:
+            result["hub"] = hub_case(backend, f"sqlite:///{tmp}/hub.db", args)
+        if args.lookup_events and args.lookups:
+            result["lookup_at_scale"] = lookups_at_scale(backend, f"sqlite:///{tmp}/big.db", args)
     else:
         with postgres.database() as db_url:
             result = through_http(backend, db_url, workload, args)
         with postgres.database() as db_url:
             raw_wall = databases.raw_postgres(db_url, workload)
+        if args.hub_ids:
+            with postgres.database() as db_url:
+                result["hub"] = hub_case(backend, db_url, args)
+        if args.lookup_events and args.lookups:
+            with postgres.database() as db_url:
+                result["lookup_at_scale"] = lookups_at_scale(backend, db_url, args)
     result["raw_events_per_s"] = workload.events / raw_wall
     result["raw_wall_s"] = raw_wall
     return result
@@ -204,6 +279,28 @@ def results_table(results, done):
     return table(head, rows, indent="  ")
 
 
+def scale_table(results, done):
+    """The figures of issue 17, side by side."""
+    head = ["backend", "raw ev/s", "batch-100 ev/s", "of raw", "CPU µs/ev", "browser req/s", "ev/s",
+            "p50/p95 ms", "CPU µs/ev", "lookup p95 ms", "at events", "hub: bystander p95 base/hub ms",
+            "hub streams p95 ms"]  # fmt: skip
+    rows = []
+    for backend in done:
+        r = results[backend]
+        b, hub, big = r.get("browser", {}), r.get("hub"), r.get("lookup_at_scale", {})
+        rows.append([
+            backend, number(r["raw_events_per_s"]), number(r["events_per_s"]),
+            f"{r['events_per_s'] / r['raw_events_per_s']:.1%}", number(r.get("cpu_us_per_event"), 0),
+            number(b.get("requests_per_s")), number(b.get("events_per_s")),
+            f"{number(b.get('p50_ms'), 1)}/{number(b.get('p95_ms'), 1)}", number(b.get("cpu_us_per_event"), 0),
+            number(big.get("p95_ms"), 1), number(big.get("events")),
+            "-" if not hub else f"{hub['baseline']['bystander_p95_ms']:.1f}/{hub['hub']['bystander_p95_ms']:.1f}"
+            f" ({hub['hub_ids']:,} IDs)",
+            "-" if not hub else f"{hub['baseline']['streams_p95_ms']:.1f}/{hub['hub']['streams_p95_ms']:.1f}",
+        ])  # fmt: skip
+    return table(head, rows, indent="  ")
+
+
 def backend_lines(backend, r):
     stored, look, indent = r["stored"], r.get("lookup"), " " * (len(backend) + 4)
     out = [
@@ -241,6 +338,10 @@ def result_json(args, workload, command, load, results):
                 "requests": len(workload.bodies),
                 "clients": args.clients,
                 "lookups": args.lookups,
+                "browser_requests": args.browser_requests,
+                "hub_ids": args.hub_ids,
+                "lookup_events": args.lookup_events,
+                "workers_postgres": args.workers,
             },
             "workload": {
                 "kinds": workload.kinds,
@@ -268,6 +369,8 @@ def main(argv=None):
         print()
     for backend in done:
         print("\n".join(backend_lines(backend, results[backend])))
+    print()
+    print(scale_table(results, done))
     if "postgres" in done:
         print("  " + postgres_note)
     write_json(args.out, result_json(args, workload, command, load, results), indent=2)

@@ -117,15 +117,21 @@ def message(
 
 
 ORPHANS = """
-SELECT (SELECT COUNT(*) FROM events WHERE profile_id IS NULL OR profile_id NOT IN (SELECT id FROM profiles)),
+SELECT (SELECT COUNT(*) FROM events WHERE profile_id IS NULL OR (profile_id NOT IN (SELECT id FROM profiles)
+                                                              AND profile_id NOT IN (SELECT loser FROM merged))),
        (SELECT COUNT(*) FROM identities WHERE profile_id NOT IN (SELECT id FROM profiles)),
        (SELECT COUNT(*) FROM traits WHERE profile_id NOT IN (SELECT id FROM profiles)),
-       (SELECT COUNT(*) FROM profiles WHERE id NOT IN (SELECT profile_id FROM identities))
+       (SELECT COUNT(*) FROM profiles WHERE id NOT IN (SELECT profile_id FROM identities)),
+       (SELECT COUNT(*) FROM merged WHERE survivor NOT IN (SELECT id FROM profiles)
+                                       OR loser IN (SELECT id FROM profiles)),
+       (SELECT COUNT(*) FROM profile_log WHERE profile_id NOT IN (SELECT id FROM profiles)
+                                           AND profile_id NOT IN (SELECT loser FROM merged))
 """
 
 
 def orphans(storage: Storage) -> tuple[int, ...]:
-    """Rows pointing at no profile, and profiles no ID points at: (events, identities, traits, profiles)."""
+    """Rows pointing at no profile (an event or a log entry: at none a merge forwards to), and
+    profiles no ID points at: (events, identities, traits, profiles, merged, log)."""
     assert isinstance(storage, SQLStorage)
     with storage.transaction(write=False) as db:
         return tuple(db.all(ORPHANS)[0])

@@ -355,7 +355,7 @@ def test_a_nul_in_a_path_or_query_is_400_on_every_database(config: Config, db_ur
 
 
 class Broken(SQLiteStorage):
-    async def add(self, events: typing.Any) -> typing.Any:
+    async def add_groups(self, groups: typing.Any) -> typing.Any:  # what add and group commits call
         raise RuntimeError("the disk caught fire")
 
 

@@ -293,11 +293,11 @@ def test_batches_one_by_one_and_rebuilt_give_the_same_profiles(
             await storage.add(cut[start:end])
         for prefix in prefixes:
             assert await snapshot(storage, prefix) == expected, prefix
-        assert orphans(storage) == (0, 0, 0, 0)
+        assert orphans(storage) == (0, 0, 0, 0, 0, 0)
         await storage.rebuild_profiles()
         for prefix in prefixes:
             assert await snapshot(storage, prefix) == expected, f"{prefix} rebuilt"
-        assert orphans(storage) == (0, 0, 0, 0)
+        assert orphans(storage) == (0, 0, 0, 0, 0, 0)
 
     loop.run_until_complete(scenario())
 
@@ -370,7 +370,7 @@ def test_a_sqlite_database_from_before_profiles_is_migrated(tmp_path: pathlib.Pa
 
     run(f"sqlite:///{path}", scenario)
     with sqlite3.connect(path) as connection:
-        assert connection.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
+        assert connection.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
     connection.close()
 
 

@@ -16,6 +16,7 @@ Every answer but the assets' carries the security headers of security.py.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import typing
@@ -35,6 +36,7 @@ from .framing import SingleFraming
 from .logins import Logins
 from .params import PlainText
 from .profiles_api import ProfilesAPI
+from .retention import run_retention
 from .security import SecurityHeaders, secured
 from .static import Assets
 from .storage import Storage, open_storage
@@ -85,6 +87,7 @@ def create_app(
     """Build the collector. `storage` defaults to `open_storage(config.db_url)`; it is connected
     and disconnected by the app's lifespan. `clock` (aware UTC datetimes) is for tests."""
     store = storage if storage is not None else open_storage(config.db_url)
+    store.limits = config.limits()
     faults = Faults() if config.test_hooks else None
     tracking = TrackingAPI(config, store, clock, faults)
     logins = Logins(config, store, clock)
@@ -96,6 +99,7 @@ def create_app(
         Route("/api/profiles", profiles.search, methods=["GET"]),
         Route("/api/profiles/lookup", profiles.lookup, methods=["GET"]),
         Route("/api/profiles/{profile_id}", profiles.get, methods=["GET"]),
+        Route("/api/profiles/{profile_id}/log", profiles.log, methods=["GET"]),
         Route("/api/profiles/{profile_id}", profiles.erase, methods=["DELETE"]),
         Route("/", dashboard.home, methods=["GET"]),
         Route("/profiles/{profile_id}", dashboard.profile, methods=["GET"]),
@@ -116,9 +120,16 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> typing.AsyncIterator[None]:
         await store.connect()
+        retention = None
+        if config.retain_days:
+            retention = asyncio.create_task(run_retention(store, config.retain_days, clock))
         try:
             yield
         finally:
+            if retention is not None:
+                retention.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await retention
             await store.disconnect()
 
     app = Starlette(

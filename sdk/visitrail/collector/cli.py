@@ -5,7 +5,8 @@
                     [--identity-mode open|verified|required] [--identity-secret SECRET]
                     [--trust-proxy [HOPS]] [--no-ip] [--rate-limit N] [--rate-burst N] [--ip-rate-limit N]
                     [--header-timeout S] [--body-timeout S] [--max-connections N] [--shutdown-timeout S]
-                    [--assets DIR] [--config FILE.json] [--test-hooks] [--log-level info]
+                    [--max-anonymous-ids N] [--max-user-ids N] [--max-traits N] [--blocked-id VALUE]
+                    [--retain-days N] [--assets DIR] [--config FILE.json] [--test-hooks] [--log-level info]
     visitrail token --secret SECRET --uid USER_ID --write-key KEY [--ttl 3600]
     visitrail erase [--db URL] [--config FILE.json] (--user-id U | --anonymous-id A | --profile-id P)
     visitrail rebuild-profiles [--db URL] [--config FILE.json]
@@ -173,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
         ("body-timeout", float, 30.0, "seconds a request's body may take to arrive, after its head"),
         ("max-connections", int, 1000, "open connections per process; one more is answered 503"),
         ("shutdown-timeout", float, 10.0, "seconds that requests under way get after SIGTERM"),
+        ("max-anonymous-ids", int, 1000, "anonymous IDs one profile may hold; 0: no limit"),
+        ("max-user-ids", int, 10, "user IDs one profile may hold; 0: no limit"),
+        ("max-traits", int, 1000, "trait keys one profile may hold; 0: no limit"),
+        ("retain-days", int, 0, "delete events received more than N days ago (PostgreSQL: whole days); 0: keep"),
     ):
         name = flag.upper().replace("-", "_")
         serve.add_argument(
@@ -182,6 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="N",
             help=f"{meaning} (default: {default:g})",
         )
+    serve.add_argument(
+        "--blocked-id",
+        action="append",
+        default=[value for value in (env("BLOCKED_ID") or "").split(",") if value],
+        metavar="VALUE",
+        help="refuse VALUE as a userId, anonymousId or previousId, beside the placeholders (repeatable)",
+    )
     serve.add_argument(
         "--test-hooks",
         action="store_true",
@@ -304,11 +316,14 @@ def config_from_args(args: argparse.Namespace) -> Config:
     if getattr(args, "admin_token_file", None):
         options["admin_token"] = secret_from_file(args.admin_token_file)
     numbers = ("trust_proxy", "rate_limit", "rate_burst", "ip_rate_limit", "header_timeout", "body_timeout",
-               "max_connections", "shutdown_timeout")  # fmt: skip
+               "max_connections", "shutdown_timeout", "max_anonymous_ids", "max_user_ids", "max_traits",
+               "retain_days")  # fmt: skip
     for name in numbers:
         flag = name
         if getattr(args, flag, None) is not None:
             options[name] = getattr(args, flag)
+    if getattr(args, "blocked_id", None):
+        options["blocked_ids"] = tuple(options.get("blocked_ids", ())) + tuple(args.blocked_id)
     if getattr(args, "no_ip", False):
         options["store_ip"] = False
     if getattr(args, "test_hooks", False):

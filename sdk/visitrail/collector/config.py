@@ -7,7 +7,8 @@ Built from CLI flags, optionally on top of a JSON file:
                   "identity": "verified", "identitySecret": "<at least 32 bytes>",
                   "cookieDomain": ".example.com"}],
      "adminToken": "secret", "db": "sqlite:////var/lib/visitrail.db", "assets": "web/dist",
-     "trustProxy": 1, "storeIp": true, "rateLimit": 1000, "rateBurst": 5000}
+     "trustProxy": 1, "storeIp": true, "rateLimit": 1000, "rateBurst": 5000,
+     "maxAnonymousIds": 1000, "maxUserIds": 10, "maxTraits": 1000, "blockedIds": ["guest-0"], "retainDays": 395}
 
 An origin of "*" allows any origin (it is still echoed back, since credentialed CORS can't use "*").
 `identity` is "open" (default), "verified" or "required"; see trust.py. `cookieDomain`: the site's
@@ -15,6 +16,9 @@ cookie domain (the tag's data-domain), for a collector of that domain to refresh
 cookies (refresh.py). `trustProxy` is how many
 reverse proxies stand in front of the collector (0: X-Forwarded-For is ignored); see client_ip.py.
 `rateLimit` is events per second per write key (0: unlimited), `rateBurst` the bucket's size.
+`maxAnonymousIds`, `maxUserIds`, `maxTraits`: identity limits per profile (profiles.py rule 8; 0:
+none); `blockedIds`: more values refused as IDs, beside the placeholders of core/ids.py;
+`retainDays`: events older than that many days are deleted (0: kept).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import secrets
 import typing
 
 from . import assets
+from .profiles import Limits
 from .tokens import check_secret
 
 __all__ = ["IDENTITY_MODES", "Source", "Config", "load_config_file"]
@@ -37,6 +42,7 @@ DEFAULT_RATE_BURST = 5000  # events; at least one full batch (2,500 messages)
 # A page sends a batch a second at most; this is a hundred busy tabs behind one address (an office's
 # NAT), and bursts of twice as many.
 DEFAULT_IP_RATE_LIMIT = 100.0
+DEFAULT_LIMITS = Limits()  # identity limits per profile (profiles.py rule 8)
 
 
 def normalise_origin(origin: str) -> str:
@@ -83,6 +89,12 @@ class Config:
     body_timeout: float = 30.0  # for a request's whole body, from its head
     max_connections: int = 1000
     shutdown_timeout: float = 10.0  # after SIGTERM, for the requests under way
+    # Identity limits per profile (profiles.py rule 8); 0: none.
+    max_anonymous_ids: int = DEFAULT_LIMITS.anonymous_ids
+    max_user_ids: int = DEFAULT_LIMITS.user_ids
+    max_traits: int = DEFAULT_LIMITS.traits
+    blocked_ids: tuple[str, ...] = ()  # refused as IDs, beside core/ids.py's placeholders
+    retain_days: int = 0  # events received more than this many days ago are deleted; 0: kept for good
 
     token_generated: bool = dataclasses.field(default=False, init=False)
 
@@ -91,6 +103,9 @@ class Config:
             raise ValueError("trust proxy hops and the rate limit must not be negative, the burst at least 1")
         if min(self.header_timeout, self.body_timeout, self.shutdown_timeout) <= 0 or self.max_connections < 1:
             raise ValueError("timeouts must be positive, and at least one connection allowed")
+        if min(self.max_anonymous_ids, self.max_user_ids, self.max_traits, self.retain_days) < 0:
+            raise ValueError("identity limits and --retain-days must not be negative (0: none)")
+        self.blocked_ids = tuple(sorted({value.strip().lower() for value in self.blocked_ids if value.strip()}))
         if not self.admin_token:
             self.admin_token = secrets.token_urlsafe(24)
             self.token_generated = True
@@ -111,6 +126,9 @@ class Config:
         config = cls(**options)
         config.token_generated = bool(data.get("token_generated"))
         return config
+
+    def limits(self) -> Limits:
+        return Limits(self.max_anonymous_ids, self.max_user_ids, self.max_traits)
 
     def source(self, write_key: str | None) -> Source | None:
         return next((source for source in self.sources if write_key and source.write_key == write_key), None)
@@ -161,9 +179,18 @@ def load_config_file(path: str) -> dict[str, typing.Any]:
         ("bodyTimeout", "body_timeout", (int, float)),
         ("maxConnections", "max_connections", int),
         ("shutdownTimeout", "shutdown_timeout", (int, float)),
+        ("maxAnonymousIds", "max_anonymous_ids", int),
+        ("maxUserIds", "max_user_ids", int),
+        ("maxTraits", "max_traits", int),
+        ("retainDays", "retain_days", int),
     ):
         if key in data:
             if not isinstance(data[key], kind) or (kind is not bool and isinstance(data[key], bool)):
                 raise ValueError(f"{path}: {key} has the wrong type")
             kwargs[name] = data[key]
+    blocked = data.get("blockedIds", [])
+    if not isinstance(blocked, list) or not all(isinstance(value, str) for value in blocked):
+        raise ValueError(f"{path}: blockedIds must be a list of strings")
+    if blocked:
+        kwargs["blocked_ids"] = tuple(blocked)
     return kwargs

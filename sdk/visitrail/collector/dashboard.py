@@ -36,6 +36,7 @@ from .storage import Storage
 
 __all__ = ["Dashboard", "CSS", "STYLE_HASH"]
 
+LOG_ENTRIES = 50  # of the merge log, newest first (the read API pages further)
 TEMPLATES = pathlib.Path(__file__).resolve().parent / "templates"
 CSS = (TEMPLATES / "dashboard.css").read_text(encoding="utf-8")
 STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
@@ -113,10 +114,12 @@ class Dashboard:
         offset_n = int(offset) if offset.isascii() and offset.isdigit() and len(offset) < 12 else 0
         events = await self.storage.profile_events(profile["profileId"], limit=EVENTS_PER_PAGE + 1, offset=offset_n)
         more = len(events) > EVENTS_PER_PAGE
+        log = await self.storage.profile_log(profile["profileId"], limit=LOG_ENTRIES)
         return self.render(
             "profile.html",
             logged_in=True,
             profile=profile,
+            log=log,
             events=events[:EVENTS_PER_PAGE],
             offset=offset_n,
             limit=EVENTS_PER_PAGE,

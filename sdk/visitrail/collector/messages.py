@@ -117,7 +117,7 @@ def text_problem(value: typing.Any) -> str | None:
     return NUL_REASON if has_nul(value, dumped) else None
 
 
-def problem(message: typing.Any, default_type: str | None) -> str | None:
+def problem(message: typing.Any, default_type: str | None, blocked: frozenset[str] = frozenset()) -> str | None:
     """Why `message` can't be accepted, or None if it can."""
     if not isinstance(message, dict):
         return "message must be a JSON object"
@@ -148,6 +148,8 @@ def problem(message: typing.Any, default_type: str | None) -> str | None:
         if present(message.get(field)) and is_placeholder(message[field]):
             # The SDK's own rule (core/ids.py): a profile keyed on "undefined" would join everyone.
             return f"{field} {json.dumps(str(message[field]))} is a placeholder, not an ID"
+        if blocked and present(message.get(field)) and str(message[field]).strip().lower() in blocked:
+            return f"{field} {json.dumps(str(message[field]))} is blocked on this collector (--blocked-id)"
     if kind == "alias":
         if not (present(message.get("userId")) and present(message.get("previousId"))):
             return "alias needs userId and previousId"
@@ -200,13 +202,14 @@ def normalise(
     indexes: typing.Sequence[int] | None = None,
     noun: str = "message",
     store_ip: bool = True,
+    blocked: frozenset[str] = frozenset(),
 ) -> list[Normalised]:
     """Every item as a `Normalised`, in order, or raise 400 listing the bad ones. Errors name an
     item by `indexes[i]` when given (raw_calls.py: the call an event was built from) and `noun`."""
     defaults = batch_defaults(body, is_batch)
     out, errors = [], []
     for position, item in enumerate(items):
-        reason = problem(item, default_type)
+        reason = problem(item, default_type, blocked)
         if reason is None:
             out.append(_event(item, defaults, default_type, write_key, received_at, ip, store_ip))
         if reason is not None:

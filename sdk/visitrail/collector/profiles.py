@@ -48,6 +48,18 @@ The rules, applied to each event in arrival order:
    (storage's `add` reports it). Anonymous-only profiles are never verified, so linking a visitor
    (rule 2, or an alias of an anonymousId) needs no proof. A rebuild meeting such an alias (stored
    by a collector before this rule) links its IDs as rule 2 does and merges nothing.
+8. Limits (`Limits`, per profile: anonymous IDs, user IDs, trait keys; 0 for none): a link that
+   would take a profile past a limit is refused and recorded in the graph's `log`. A new ID beyond
+   its kind's limit gets a profile of its own instead of joining; a merge whose two sides together
+   hold more than a limit allows (trait keys counted per side, without their overlap) leaves both
+   profiles as they are; trait keys new to a profile beyond its limit are not set. The event is
+   stored and belongs where rule 1 says. Every merge and every refusal (these, rule 2's shared
+   device, rule 7's) is an entry of `log`, which storage keeps per profile (the merge log).
+
+The graph holds only what a batch touches: a loaded profile carries its counts (IDs of each kind,
+trait keys, events) and just the IDs and trait keys the batch names, so an event costs the same
+whatever the size of its profile. A merge moves the rest of the loser in storage (resolution.py),
+as `merges` lists them.
 """
 
 from __future__ import annotations
@@ -63,6 +75,9 @@ __all__ = [
     "PROOF_OF_BOTH",
     "PROOF_OF_USER",
     "Link",
+    "Limits",
+    "LogEntry",
+    "Merge",
     "Trait",
     "Profile",
     "Graph",
@@ -80,7 +95,51 @@ PROOF_OF_USER = (
     "alias would merge another user into a verified profile: it needs a valid identity token for userId "
     "(context.identityToken)"
 )
+SHARED_DEVICE = "the anonymousId belongs to another user's profile: two users are never merged through it"
 Identity = tuple[str, str]  # (USER | ANONYMOUS, value)
+# Kinds of log entries.
+MERGED = "merged"  # another profile was merged into this one
+REFUSED = "refused"  # a link or a trait this profile did not take (rules 2, 7, 8)
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Rule 8's limits per profile; 0: none. Defaults: far above one person's devices and
+    browsers over years, far below what a bot or a shared placeholder collects."""
+
+    anonymous_ids: int = 1000
+    user_ids: int = 10
+    traits: int = 1000
+
+    def allows(self, limit_name: str, count: int) -> bool:
+        limit = int(getattr(self, limit_name))
+        return limit == 0 or count <= limit
+
+
+NO_LIMITS = Limits(0, 0, 0)
+LIMIT_NAMES = {"anonymous_ids": "anonymous ID", "user_ids": "user ID", "traits": "trait key"}
+
+
+@dataclasses.dataclass(frozen=True)
+class LogEntry:
+    """One line of a profile's merge log: which event, which IDs, what happened and why."""
+
+    profile_id: str
+    event_id: int
+    kind: str  # MERGED | REFUSED
+    ids: tuple[Identity, ...]  # the IDs that moved, or would have
+    reason: str
+    other: str | None = None  # the other profile: the one merged in, or the one refused
+
+
+@dataclasses.dataclass(frozen=True)
+class Merge:
+    """A merge for storage to carry out: every row of `loser` moves to `survivor`; its traits too
+    when `traits` (rule 6)."""
+
+    loser: str
+    survivor: str
+    traits: bool
 
 
 def new_profile_id() -> str:
@@ -158,6 +217,9 @@ class Trait:
 
 @dataclasses.dataclass
 class Profile:
+    """A profile, or the part of it a batch touches: `user_ids`, `anonymous_ids` and `traits` may
+    hold only some of its IDs and keys, the counts are always all of them."""
+
     id: str
     user_ids: set[str] = dataclasses.field(default_factory=set)
     anonymous_ids: set[str] = dataclasses.field(default_factory=set)
@@ -166,6 +228,23 @@ class Profile:
     first_seen: str | None = None
     last_seen: str | None = None
     verified: bool = False  # rule 6
+    user_count: int | None = None  # None: len(user_ids), all of them known
+    anonymous_count: int | None = None
+    trait_count: int | None = None  # an upper bound within a batch after a merge (rule 8)
+    new: bool = False  # made by this batch: nothing of it is stored yet
+
+    def __post_init__(self) -> None:
+        if self.user_count is None:
+            self.user_count = len(self.user_ids)
+        if self.anonymous_count is None:
+            self.anonymous_count = len(self.anonymous_ids)
+        if self.trait_count is None:
+            self.trait_count = len(self.traits)
+
+    def count(self, kind: str) -> int:
+        count = self.user_count if kind == USER else self.anonymous_count
+        assert count is not None
+        return count
 
     def identities(self) -> list[Identity]:
         return [(USER, u) for u in sorted(self.user_ids)] + [(ANONYMOUS, a) for a in sorted(self.anonymous_ids)]
@@ -180,16 +259,22 @@ class Profile:
 
 
 class Graph:
-    """The profiles a batch touches, changed in memory; the `*_changed` sets say what to write back.
+    """The profiles a batch touches, changed in memory; the `*_changed` sets, `merges` and `log` say
+    what to write back.
 
-    Load every profile owning an identity in `identities_of(links)`, with all its identities and
-    traits, then `apply` each link in arrival order.
+    Load every profile owning an identity in `identities_of(links)` (with at least those
+    identities, its counts, and its traits of `trait_keys_of(links)`), then `apply` each link in
+    arrival order.
     """
 
     def __init__(
-        self, profiles: typing.Iterable[Profile] = (), new_id: typing.Callable[[], str] = new_profile_id
+        self,
+        profiles: typing.Iterable[Profile] = (),
+        new_id: typing.Callable[[], str] = new_profile_id,
+        limits: Limits = NO_LIMITS,
     ) -> None:
         self.new_id = new_id
+        self.limits = limits
         self.profiles: dict[str, Profile] = {}
         self.owner: dict[Identity, str] = {}
         for profile in profiles:
@@ -197,11 +282,15 @@ class Graph:
             for identity in profile.identities():
                 self.owner[identity] = profile.id
         self.merged: dict[str, str] = {}  # removed profileId -> the profile it merged into
+        self.merges: list[Merge] = []  # of stored profiles, in the order they happened
+        self.carried_traits: dict[str, bool] = {}  # removed profileId -> its traits came along (rule 6)
         self.event_profiles: dict[int, str] = {}  # event_id -> profileId when it was applied
         self.profiles_changed: set[str] = set()
         self.identities_changed: set[Identity] = set()
         self.traits_changed: set[tuple[str, str]] = set()  # (profileId, key)
         self.refused: dict[int, str] = {}  # event_id -> why rule 7 refused it (storage's `resolve`)
+        self.log: list[LogEntry] = []
+        self._event_id = 0  # the link being applied, for the log
 
     @staticmethod
     def identities_of(links: typing.Iterable[Link]) -> set[Identity]:
@@ -216,6 +305,11 @@ class Graph:
                 needed |= {(USER, link.previous_id), (ANONYMOUS, link.previous_id)}
         return needed
 
+    @staticmethod
+    def trait_keys_of(links: typing.Iterable[Link]) -> set[str]:
+        """The trait keys a loaded profile must carry (those `links` set)."""
+        return {key for link in links for key in (link.traits or ())}
+
     def refusal(self, link: Link) -> str | None:
         """Why rule 7 refuses this event, or None. Changes nothing."""
         if link.type != "alias" or link.previous_id is None or link.user_id is None:
@@ -224,40 +318,68 @@ class Graph:
         survivor = self.profile_of((USER, link.user_id))
         if survivor is None and link.anonymous_id is not None:
             anonymous = self.profile_of((ANONYMOUS, link.anonymous_id))
-            survivor = anonymous if anonymous is not None and not anonymous.user_ids else None
+            survivor = anonymous if anonymous is not None and not anonymous.count(USER) else None
         if previous is None or previous is survivor:
             return None
         if previous.verified and not (link.verified and link.previous_verified):
             return PROOF_OF_BOTH
-        if survivor is not None and survivor.verified and previous.user_ids and not link.verified:
+        if survivor is not None and survivor.verified and previous.count(USER) and not link.verified:
             return PROOF_OF_USER
         return None
+
+    def refuse(self, link: Link, reason: str) -> None:
+        """Record that rule 7 refused `link` (it is not stored): in `refused` and the log."""
+        self.refused[link.event_id] = reason
+        assert link.user_id is not None and link.previous_id is not None
+        target = self.profile_of((USER, link.user_id))
+        previous = self.profile_of((USER, link.previous_id)) or self.profile_of((ANONYMOUS, link.previous_id))
+        kind = USER if previous is not None and link.previous_id in previous.user_ids else ANONYMOUS
+        ids = ((USER, link.user_id), (kind, link.previous_id))
+        for profile, other in ((target, previous), (previous, target)):
+            if profile is not None:
+                self.log.append(LogEntry(profile.id, link.event_id, REFUSED, ids, reason, other.id if other else None))
 
     def apply(self, link: Link) -> Profile | None:
         """Resolve one event; returns the profile it belongs to (None if it names no one). An alias
         that rule 7 refuses links its own IDs and merges nothing."""
         if link.user_id is None and link.anonymous_id is None:
             return None  # the tracking API refuses these; a hand-made row may still have one
+        self._event_id = link.event_id
         refused = self.refusal(link) is not None
         profile = self._link(link.user_id, link.anonymous_id, link.verified)
         if link.type == "alias" and link.previous_id is not None and not refused:
             previous = self.profile_of((USER, link.previous_id)) or self.profile_of((ANONYMOUS, link.previous_id))
             if previous is None:
-                self._attach((ANONYMOUS, link.previous_id), profile)
+                self._join((ANONYMOUS, link.previous_id), profile)
             elif previous is not profile:
                 self._merge(previous, profile, link.verified)
         profile.seen(link.timestamp)
         if link.verified and not profile.verified:
             profile.verified = True  # before its traits: the verifying identify's own traits apply
         if link.verified or not profile.verified:
-            for key, value in (link.traits or {}).items():
-                trait = Trait(value, link.timestamp, link.event_id)
-                if trait.newer_than(profile.traits.get(key)):
-                    profile.traits[key] = trait
-                    self.traits_changed.add((profile.id, key))
+            self._set_traits(profile, link)
         self.profiles_changed.add(profile.id)
         self.event_profiles[link.event_id] = profile.id
         return profile
+
+    def _set_traits(self, profile: Profile, link: Link) -> None:
+        beyond = []
+        for key, value in (link.traits or {}).items():
+            trait = Trait(value, link.timestamp, link.event_id)
+            current = profile.traits.get(key)
+            if current is None:
+                assert profile.trait_count is not None
+                if not self.limits.allows("traits", profile.trait_count + 1):
+                    beyond.append(key)
+                    continue
+                profile.trait_count += 1
+            if trait.newer_than(current):
+                profile.traits[key] = trait
+                self.traits_changed.add((profile.id, key))
+        if beyond:
+            shown = ", ".join(sorted(beyond)[:10]) + (", ..." if len(beyond) > 10 else "")
+            reason = f"trait key limit ({self.limits.traits}): {len(beyond)} new keys not set: {shown}"
+            self.log.append(LogEntry(profile.id, link.event_id, REFUSED, (), reason))
 
     def profile_of(self, identity: Identity) -> Profile | None:
         profile_id = self.owner.get(identity)
@@ -268,6 +390,16 @@ class Graph:
         while profile_id in self.merged:
             profile_id = self.merged[profile_id]
         return profile_id
+
+    def final_merge(self, merge: Merge) -> Merge:
+        """`merge` as storage carries it out: into the profile its survivor ended up in (a survivor
+        made by this batch and merged again was never stored), the loser's traits along only if
+        every merge on the way carried them."""
+        traits, profile_id = self.carried_traits[merge.loser], merge.survivor
+        while profile_id in self.merged:
+            traits = traits and self.carried_traits[profile_id]
+            profile_id = self.merged[profile_id]
+        return Merge(merge.loser, profile_id, traits)
 
     def final_event_profiles(self) -> dict[int, str]:
         return {event_id: self.final_id(profile_id) for event_id, profile_id in self.event_profiles.items()}
@@ -281,41 +413,91 @@ class Graph:
             assert anonymous is not None
             return anonymous_profile or self._create(anonymous)
         if user_profile is None:
-            if anonymous_profile is not None and not anonymous_profile.user_ids:
-                self._attach(user, anonymous_profile)
-                return anonymous_profile
+            if anonymous_profile is not None and not anonymous_profile.count(USER):
+                if self._join(user, anonymous_profile):
+                    return anonymous_profile
+                return self.profiles[self.owner[user]]
             # New user; A (if any) is new too, or stays with the user it was first linked to.
             user_profile = self._create(user)
             if anonymous is not None and anonymous_profile is None:
-                self._attach(anonymous, user_profile)
+                self._join(anonymous, user_profile)
+            elif anonymous is not None:
+                self._shared_device(user_profile, anonymous, anonymous_profile)
             return user_profile
         if anonymous is not None and anonymous_profile is None:
-            self._attach(anonymous, user_profile)
-        elif anonymous_profile is not None and anonymous_profile is not user_profile and not anonymous_profile.user_ids:
-            self._merge(anonymous_profile, user_profile, verified)
+            self._join(anonymous, user_profile)
+        elif anonymous_profile is not None and anonymous_profile is not user_profile:
+            if anonymous_profile.count(USER):
+                self._shared_device(user_profile, anonymous, anonymous_profile)
+            else:
+                self._merge(anonymous_profile, user_profile, verified)
         return user_profile
 
+    def _shared_device(self, profile: Profile, anonymous: Identity | None, other: Profile | None) -> None:
+        assert anonymous is not None and other is not None
+        self.log.append(LogEntry(profile.id, self._event_id, REFUSED, (anonymous,), SHARED_DEVICE, other.id))
+
     def _create(self, identity: Identity) -> Profile:
-        profile = Profile(self.new_id())
+        profile = Profile(self.new_id(), new=True)
         self.profiles[profile.id] = profile
         self._attach(identity, profile)
         return profile
 
+    def _join(self, identity: Identity, profile: Profile) -> bool:
+        """A new identity joins `profile`, or gets a profile of its own past the limit (rule 8)."""
+        name = "user_ids" if identity[0] == USER else "anonymous_ids"
+        if self.limits.allows(name, profile.count(identity[0]) + 1):
+            self._attach(identity, profile)
+            return True
+        own = self._create(identity)
+        reason = f"{LIMIT_NAMES[name]} limit ({getattr(self.limits, name)}): kept as a profile of its own"
+        self.log.append(LogEntry(profile.id, self._event_id, REFUSED, (identity,), reason, own.id))
+        return False
+
     def _attach(self, identity: Identity, profile: Profile) -> None:
         profile.ids_of(identity[0]).add(identity[1])
+        if identity[0] == USER:
+            profile.user_count = profile.count(USER) + 1
+        else:
+            profile.anonymous_count = profile.count(ANONYMOUS) + 1
         self.owner[identity] = profile.id
         self.identities_changed.add(identity)
         self.profiles_changed.add(profile.id)
 
-    def _merge(self, loser: Profile, survivor: Profile, verified: bool) -> None:
+    def _over_limit(self, loser: Profile, survivor: Profile) -> str | None:
+        """The limit a merge of these two would break (rule 8), if any."""
+        assert loser.trait_count is not None and survivor.trait_count is not None
+        for name, total in (
+            ("anonymous_ids", loser.count(ANONYMOUS) + survivor.count(ANONYMOUS)),
+            ("user_ids", loser.count(USER) + survivor.count(USER)),
+            ("traits", loser.trait_count + survivor.trait_count),
+        ):
+            if not self.limits.allows(name, total):
+                return f"{LIMIT_NAMES[name]} limit ({getattr(self.limits, name)}): together {total}; not merged"
+        return None
+
+    def _merge(self, loser: Profile, survivor: Profile, verified: bool) -> bool:
         """Move `loser` into `survivor`; `verified`: the event causing the merge was (rule 6)."""
-        for identity in loser.identities():
-            self._attach(identity, survivor)
-        if verified or loser.verified or not survivor.verified:
+        over = self._over_limit(loser, survivor)
+        moved = tuple(loser.identities())  # those the batch knows; storage moves all of them
+        if over is not None:
+            for profile, other in ((survivor, loser), (loser, survivor)):
+                self.log.append(LogEntry(profile.id, self._event_id, REFUSED, moved, over, other.id))
+            return False
+        for identity in moved:
+            survivor.ids_of(identity[0]).add(identity[1])
+            self.owner[identity] = survivor.id
+            self.identities_changed.add(identity)
+        survivor.user_count = survivor.count(USER) + loser.count(USER)
+        survivor.anonymous_count = survivor.count(ANONYMOUS) + loser.count(ANONYMOUS)
+        with_traits = verified or loser.verified or not survivor.verified
+        if with_traits:
+            assert loser.trait_count is not None and survivor.trait_count is not None
             for key, trait in loser.traits.items():
                 if trait.newer_than(survivor.traits.get(key)):
                     survivor.traits[key] = trait
                     self.traits_changed.add((survivor.id, key))
+            survivor.trait_count += loser.trait_count  # an upper bound: storage counts the keys
         survivor.verified = survivor.verified or loser.verified
         if loser.event_count:
             assert loser.first_seen is not None and loser.last_seen is not None
@@ -323,5 +505,13 @@ class Graph:
             survivor.seen(loser.last_seen, 0)
         del self.profiles[loser.id]
         self.merged[loser.id] = survivor.id
+        self.carried_traits[loser.id] = with_traits
+        if not loser.new:
+            self.merges.append(Merge(loser.id, survivor.id, with_traits))
+        self.profiles_changed.add(survivor.id)
         self.profiles_changed.discard(loser.id)
         self.traits_changed = {(p, key) for p, key in self.traits_changed if p != loser.id}
+        what = f"merged in: {loser.count(USER)} user IDs, {loser.count(ANONYMOUS)} anonymous IDs"
+        what += f", {loser.event_count} events"
+        self.log.append(LogEntry(survivor.id, self._event_id, MERGED, moved, what, loser.id))
+        return True

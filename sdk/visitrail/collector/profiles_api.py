@@ -5,6 +5,11 @@
             "sessions": [{"sessionId", "firstSeen", "lastSeen", "eventCount"}, ...]}   newest first
        404 {"code": "not_found"} if that ID was never seen
     GET /api/profiles/{profileId}           the same, by profileId (404 once merged into another)
+    GET /api/profiles/{profileId}/log?limit=100
+    -> 200 {"log": [{"kind": "merged" | "refused", "messageId", "writeKey", "ids": [{"kind", "value"}],
+                     "reason", "otherProfileId", "receivedAt"}, ...]}   newest first: the merge log,
+       every merge into the profile (and the profiles merged into it) and every link refused
+       (identity limits, a shared device, an alias without proof), with the event that caused it
     GET /api/profiles?query=acme&limit=50
     -> 200 {"profiles": [<the same without sessions>, ...]}   last seen first; an ID or a trait value
        contains `query`, case-insensitively; no query lists the profiles seen last
@@ -71,6 +76,14 @@ class ProfilesAPI:
         if profile is None:
             raise ApiError(404, "not_found", missing)
         return JSONResponse(profile)
+
+    async def log(self, request: Request) -> JSONResponse:
+        await self.logins.require(request)
+        profile_id = request.path_params["profile_id"]
+        limit = int_param(request, "limit", 100, MAX_LIMIT)
+        if await self.storage.profile(profile_id) is None:
+            raise ApiError(404, "not_found", f"no profile {profile_id!r}")
+        return JSONResponse({"log": await self.storage.profile_log(profile_id, limit=limit)})
 
     async def erase(self, request: Request) -> JSONResponse:
         await self.logins.require(request)

@@ -7,11 +7,12 @@ JSON error: 400 for bad input, 401 for an unknown write key (or, for a single ca
 invalid identity token where the source requires one), 429 over the write key's rate limit
 (ratelimit.py). Never 3xx (analytics-python treats it as failure) and never 500 for bad input.
 
-Every request takes the same path: read and parse the body (body.py), find the source, take the
-rate limit, make messages (a beacon's calls become a batch first), validate and normalise them
-all or nothing (messages.py), apply the source's identity mode (trust.py), store (deduped by
-messageId) and resolve the events into profiles, in the same transaction (storage.Storage.add,
-profiles.py). The client's address is kept truncated, in its own column, if at all (client_ip.py).
+Every request takes the same path: read and parse the body (body.py), find the source, take the rate
+limit, make messages (a beacon's calls become a batch first), validate and normalise them all or
+nothing (messages.py), apply the source's identity mode (trust.py), store (deduped by messageId) and
+resolve the events into profiles, in the same transaction (storage.Storage.add, profiles.py), which
+holds the events of the other requests that arrived meanwhile (group.py). The client's address is
+kept truncated, in its own column, if at all (client_ip.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .client_ip import client_address, client_ip, limit_key
 from .config import Config, Source
 from .cors import cors_headers, preflight
 from .errors import ApiError
+from .group import GroupCommit
 from .messages import batch_items, normalise
 from .ratelimit import RateLimiter
 from .refresh import refreshed_cookies
@@ -62,6 +64,8 @@ class TrackingAPI:
         self.clock = clock
         self.faults = faults
         self.limiter = limiter if limiter is not None else RateLimiter(config.rate_limit, config.rate_burst)
+        self.commits = GroupCommit(storage, storage.write_slots)
+        self.blocked = frozenset(config.blocked_ids)
         self.address_limiter = RateLimiter(
             config.ip_rate_limit, max(1, math.ceil(2 * config.ip_rate_limit)), what="requests from this address"
         )
@@ -124,6 +128,7 @@ class TrackingAPI:
             indexes=indexes,
             noun="call" if is_calls else "message",
             store_ip=self.config.store_ip,
+            blocked=self.blocked,
         )
         # Charged for valid messages only: a stranger's junk must not spend a site's budget.
         self.limiter.take(source.write_key, len(normalised))
@@ -132,7 +137,7 @@ class TrackingAPI:
         if error is not None:
             raise error
         if screened.events:
-            added = await self.storage.add(screened.events)
+            added = await self.commits.add(screened.events)
             screened.refuse(added.refused)
             error = None if is_batch else screened.single_call_refusal(added.refused)
             if error is not None:

@@ -1,9 +1,9 @@
 """The storage interface, one plain class in the manner of encode/databases' `interfaces.py`.
 
 A backend stores normalised events, resolves them into profiles (`profiles.py`) in the same
-transaction, and reads both back. Methods are async so callers never block the event loop; both
-backends run blocking drivers (sqlite3, psycopg's sync connections) in worker threads, which lets
-them share one implementation of the SQL (`sql.py`).
+transaction (each event written once, with its profile), and reads both back. Methods are async so
+callers never block the event loop; both backends run blocking drivers (sqlite3, psycopg's sync
+connections) in worker threads, which lets them share one implementation of the SQL (`sql.py`).
 
 Profiles are returned as JSON-ready dicts, the read API's shape:
     {"profileId", "userIds", "anonymousIds", "traits", "eventCount", "firstSeen", "lastSeen", "verified"}
@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import typing
+
+from ..profiles import Limits
 
 __all__ = ["Added", "Event", "Storage"]
 
@@ -50,8 +52,11 @@ class Added:
 
 
 class Storage:
+    write_slots = 1  # write transactions worth running at once (group.py)
+
     def __init__(self, url: str) -> None:
         self.url = url
+        self.limits = Limits()  # profiles.py rule 8; the collector sets its configured ones
 
     async def connect(self) -> None:
         raise NotImplementedError()  # pragma: no cover
@@ -67,6 +72,23 @@ class Storage:
         receivedAt, and an alias that profiles.py's rule 7 refuses, are neither stored nor applied.
         The inserted events are resolved into profiles in the same transaction.
         """
+        raise NotImplementedError()  # pragma: no cover
+
+    async def add_groups(self, groups: typing.Sequence[typing.Sequence[Event]]) -> list[Added]:
+        """`add` for several requests' events in one transaction (a group commit: group.py), each
+        group's result as `add` would give it. Groups are applied in order; all or nothing."""
+        raise NotImplementedError()  # pragma: no cover
+
+    async def expire(self, before: str) -> int:
+        """Retention: delete the events received before the day `before` (YYYY-MM-DD), in bounded
+        steps (PostgreSQL: whole partitions). Profiles keep their counts. Returns a backend's count
+        of what it removed (partitions or rows)."""
+        raise NotImplementedError()  # pragma: no cover
+
+    async def profile_log(self, profile_id: str, *, limit: int = 100) -> list[dict[str, typing.Any]]:
+        """A profile's merge log, newest first: {"kind": "merged" | "refused", "messageId", "writeKey",
+        "ids": [{"kind", "value"}], "reason", "otherProfileId", "receivedAt"}, for it and the
+        profiles merged into it."""
         raise NotImplementedError()  # pragma: no cover
 
     async def find(

@@ -21,30 +21,36 @@ from ..profiles import ANONYMOUS, USER
 from ..timestamps import format_timestamp
 from .base import Event
 from .db import Transaction
+from .reads import OWNED
 
 __all__ = ["ERASED", "ERASED_IDS_KEPT", "ERASED_TABLES", "erase", "erased_positions", "digest"]
 
 ERASED_IDS_KEPT = datetime.timedelta(days=30)
 ERASED = "an ID of this event belongs to a profile that was erased; its events are refused for 30 days"
-ERASED_TABLES = ("events", "identities", "traits", "profiles", "erased")
+ERASED_TABLES = ("events", "identities", "traits", "profiles", "erased", "merged", "profile_log")
 
 
 def digest(kind: str, value: str) -> str:
     return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
 
 
-def erase(db: Transaction, profile_id: str, now: datetime.datetime) -> dict[str, typing.Any] | None:
+def erase(db: Transaction, profile_id: str, now: datetime.datetime, lock: str = "") -> dict[str, typing.Any] | None:
     """Delete a profile and everything that is its: see `Storage.erase_profile`."""
     if not db.all("SELECT id FROM profiles WHERE id = ?", (profile_id,)):
         return None
     until = format_timestamp(now + ERASED_IDS_KEPT)
     db.run("DELETE FROM erased WHERE until <= ?", (format_timestamp(now),))
-    ids = db.all("SELECT kind, value FROM identities WHERE profile_id = ?", (profile_id,))
+    # In the order batches lock identities (postgres.py): a batch naming one of them waits, or we do.
+    ids = db.all(f"SELECT kind, value FROM identities WHERE profile_id = ? ORDER BY value, kind{lock}", (profile_id,))
     db.run_many(
         "INSERT INTO erased (kind, digest, until) VALUES (?, ?, ?) ON CONFLICT (kind, digest) DO UPDATE SET until = ?",
         [(kind, digest(kind, value), until, until) for kind, value in ids],
     )
-    events = db.run("DELETE FROM events WHERE profile_id = ?", (profile_id,))
+    # Its events and log entries, and those of the profiles merged into it (reads.OWNED), before
+    # `merged` forgets which those are.
+    events = db.run(f"DELETE FROM events WHERE {OWNED}", (profile_id, profile_id))
+    db.run(f"DELETE FROM profile_log WHERE {OWNED}", (profile_id, profile_id))
+    db.run("DELETE FROM merged WHERE survivor = ?", (profile_id,))
     identities = db.run("DELETE FROM identities WHERE profile_id = ?", (profile_id,))
     db.run("DELETE FROM traits WHERE profile_id = ?", (profile_id,))
     db.run("DELETE FROM profiles WHERE id = ?", (profile_id,))

@@ -6,6 +6,8 @@ the newest version, in the caller's write transaction.
     2  profiles, identities, traits; events.session_id, events.profile_id (then: rebuild)
     3  events.verified, events.ip, profiles.verified (then: identity tokens out of stored bodies)
     4  events.previous_verified; erased (erasure.py's tombstones); logins (the dashboard's, logins.py)
+    5  profiles' counts (rule 8's limits), merged, profile_log (resolution.py); PostgreSQL: events
+       partitioned by the day received (partitions.py); SQLite: an index for retention
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import typing
 from .db import Transaction
 from .resolution import json_text, rebuild
 
-__all__ = ["Migration", "profile_migrations", "migrate", "strip_identity_tokens"]
+__all__ = ["Migration", "profile_migrations", "scale_migration", "count_profiles", "migrate", "strip_identity_tokens"]
 
 REWRITE_CHUNK = 1000  # bodies rewritten per step
 
@@ -115,6 +117,52 @@ def profile_migrations(integer: str, boolean: str) -> tuple[Migration, ...]:
                 )""",
             ),
         ),
+    )
+
+
+def count_profiles(db: Transaction) -> None:
+    """Fill the counts of schema version 5 for the profiles stored before it."""
+    db.run(
+        """UPDATE profiles SET
+            user_count = (SELECT COUNT(*) FROM identities WHERE profile_id = profiles.id AND kind = 'user'),
+            anonymous_count = (SELECT COUNT(*) FROM identities WHERE profile_id = profiles.id AND kind = 'anonymous'),
+            trait_count = (SELECT COUNT(*) FROM traits WHERE profile_id = profiles.id)"""
+    )
+
+
+def scale_migration(
+    integer: str,
+    serial: str,
+    statements: tuple[str, ...] = (),
+    then: typing.Callable[[Transaction], object] = count_profiles,
+) -> Migration:
+    """Version 5: `integer` as in `profile_migrations`, `serial` the log's key column; a backend's own
+    `statements` (its events table's part) and `then` (which must call count_profiles)."""
+    return Migration(
+        5,
+        (
+            f"ALTER TABLE profiles ADD COLUMN user_count {integer} NOT NULL DEFAULT 0",
+            f"ALTER TABLE profiles ADD COLUMN anonymous_count {integer} NOT NULL DEFAULT 0",
+            f"ALTER TABLE profiles ADD COLUMN trait_count {integer} NOT NULL DEFAULT 0",
+            "CREATE TABLE merged (loser TEXT PRIMARY KEY, survivor TEXT NOT NULL)",
+            "CREATE INDEX merged_survivor ON merged (survivor)",
+            f"""CREATE TABLE profile_log (
+                id {serial},
+                profile_id TEXT NOT NULL,
+                key TEXT NOT NULL,
+                event_id {integer},
+                message_id TEXT,
+                write_key TEXT,
+                kind TEXT NOT NULL,
+                ids TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                other TEXT,
+                at TEXT,
+                UNIQUE (profile_id, key)
+            )""",
+            *statements,
+        ),
+        then=then,
     )
 
 

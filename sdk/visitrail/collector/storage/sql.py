@@ -9,7 +9,9 @@ first migration; the SQL lives by job beside this module:
     erasure.py      the right to erasure
 
 Tables: events(id, write_key, message_id, ..., body, session_id, profile_id, verified, ip), and the
-profile tables of resolution.py. Timestamps stay ISO-8601 text in both databases: they sort as
+profile tables of resolution.py. An event is written once, with the profile it was resolved into
+(a merge later forwards it: resolution.py's `merged`); no lock is shared by every writer
+(postgres.py). Timestamps stay ISO-8601 text in both databases: they sort as
 text, and one code path reads them.
 """
 
@@ -21,26 +23,32 @@ import typing
 
 from starlette.concurrency import run_in_threadpool
 
-from ..profiles import ANONYMOUS, USER, Link
+from ..profiles import ANONYMOUS, USER, Identity, Link
 from . import logins
 from .base import Added, Event, Storage
 from .db import Transaction
 from .erasure import ERASED, erase, erased_positions
 from .migrations import Migration, migrate
-from .reads import search, sessions_of, summaries
-from .resolution import identity_of, owner, rebuild, resolve
+from .reads import owned, profile_log, search, sessions_of, summaries
+from .resolution import INSERT_LOG, identity_of, log_rows, owner, rebuild, resolve, select_claim
 
-__all__ = ["SQLStorage", "INSERT_EVENT", "event_row"]
+__all__ = ["SQLStorage", "INSERT_EVENT", "event_row", "Retry"]
 
 EVENT_COLUMNS = (
-    "write_key, message_id, type, anonymous_id, user_id, event, "
+    "id, profile_id, write_key, message_id, type, anonymous_id, user_id, event, "
     "timestamp, original_timestamp, sent_at, received_at, body, session_id, verified, previous_verified, ip"
 )
+# Each event is written once, with its profile: resolved before the insert. ON CONFLICT: another
+# transaction stored the same message after this one looked (see `_add_once`).
 INSERT_EVENT = f"""
-INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (write_key, message_id) DO NOTHING
-RETURNING id
+INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING
 """
+MAX_ATTEMPTS = 20  # of a batch's transaction, when it meets a concurrent one (a race, a deadlock)
+
+
+class Retry(Exception):
+    """This transaction lost a race with a concurrent one; roll it back and run it again."""
 
 
 def previous_id_of(e: Event) -> str | None:
@@ -50,9 +58,9 @@ def previous_id_of(e: Event) -> str | None:
     return None if previous in (None, "") else str(previous)
 
 
-def event_row(e: Event) -> tuple[typing.Any, ...]:
+def event_row(e: Event, event_id: int, profile_id: str | None) -> tuple[typing.Any, ...]:
     return (
-        e.write_key, e.message_id, e.type, e.anonymous_id, e.user_id, e.event,
+        event_id, profile_id, e.write_key, e.message_id, e.type, e.anonymous_id, e.user_id, e.event,
         e.timestamp, e.original_timestamp, e.sent_at, e.received_at, e.body, e.session_id, e.verified,
         e.previous_verified, e.ip,
     )  # fmt: skip
@@ -64,9 +72,10 @@ class SQLStorage(Storage):
     placeholder = "?"
     migrations: typing.Sequence[Migration] = ()
 
-    def transaction(self, write: bool) -> typing.ContextManager[Transaction]:
-        """One transaction, committed when the block ends without an exception. `write=True`
-        transactions are serialised with every other writer, in and across processes."""
+    def transaction(self, write: bool, exclusive: bool = False) -> typing.ContextManager[Transaction]:
+        """One transaction, committed when the block ends without an exception. `exclusive=True`
+        (a rebuild) runs alone among the writers, in and across processes; other writers run side
+        by side where the backend allows, and lock the rows they change."""
         raise NotImplementedError()  # pragma: no cover
 
     def has_table(self, db: Transaction, name: str) -> bool:
@@ -76,40 +85,104 @@ class SQLStorage(Storage):
         """Bring the schema to the newest version; call inside a write transaction."""
         migrate(db, self.migrations, self.has_table(db, "events"))
 
-    def insert_events(self, db: Transaction, events: typing.Sequence[Event]) -> list[int | None]:
-        """Each event's new row id, or None where (write_key, message_id) was already stored."""
-        ids = []
-        for e in events:
-            row = db.connection.execute(db.sql(INSERT_EVENT), event_row(e)).fetchone()
-            ids.append(None if row is None else row[0])
-        return ids
+    lock_rows = ""  # the suffix that locks the profile rows a batch reads (postgres.py: FOR UPDATE)
+    retryable: tuple[type[BaseException], ...] = (Retry,)
+
+    def claim(self, db: Transaction, identities: set[Identity]) -> dict[Identity, str | None]:
+        """The owners of `identities`; a backend with concurrent writers also locks them (resolution.py)."""
+        return select_claim(db, identities)
+
+    def allocate_ids(self, db: Transaction, count: int) -> list[int]:
+        """`count` new event ids, in ascending order, before the events are inserted."""
+        raise NotImplementedError()  # pragma: no cover
+
+    def insert_events(self, db: Transaction, rows: typing.Sequence[tuple[typing.Any, ...]]) -> int:
+        """Insert event rows (event_row's); returns how many were inserted."""
+        inserted = 0
+        for row in rows:
+            inserted += db.connection.execute(db.sql(INSERT_EVENT), row).rowcount
+        return inserted
+
+    def prepare(self, events: typing.Sequence[Event]) -> None:
+        """Anything the backend needs before a batch's transaction (postgres.py: the days' partitions)."""
 
     async def add(self, events: typing.Sequence[Event]) -> Added:
-        return await run_in_threadpool(self._add, events)
+        return (await self.add_groups([events]))[0]
 
-    def _add(self, events: typing.Sequence[Event]) -> Added:
-        with self.transaction(write=True) as db:
-            previous_ids = [previous_id_of(e) for e in events]
-            refused = dict.fromkeys(sorted(erased_positions(db, events, previous_ids)), ERASED)
-            kept = [position for position in range(len(events)) if position not in refused]
-            ids = self.insert_events(db, [events[position] for position in kept])
-            links, positions = [], {}
-            for position, event_id in zip(kept, ids, strict=True):
-                if event_id is not None:
-                    e = events[position]
-                    links.append(
-                        Link.from_row(
-                            event_id, e.type, e.timestamp, e.user_id, e.anonymous_id, e.body, e.verified,
-                            e.previous_verified,
-                        )
-                    )  # fmt: skip
-                    positions[event_id] = position
-            graph = resolve(db, links, refuse=True)
-            # Inserted before they could be judged (rule 7 needs the graph the batch's earlier events
-            # made); taken out again in the same transaction, so they were never stored.
-            db.run_many("DELETE FROM events WHERE id = ?", [(event_id,) for event_id in sorted(graph.refused)])
-            refused.update({positions[event_id]: reason for event_id, reason in graph.refused.items()})
-        return Added(len(links) - len(graph.refused), dict(sorted(refused.items())))
+    async def add_groups(self, groups: typing.Sequence[typing.Sequence[Event]]) -> list[Added]:
+        return await run_in_threadpool(self._add, groups)
+
+    def _add(self, groups: typing.Sequence[typing.Sequence[Event]]) -> list[Added]:
+        events = [e for group in groups for e in group]
+        self.prepare(events)
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with self.transaction(write=True) as db:
+                    inserted, refused = self._add_once(db, events)
+                break
+            except self.retryable:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+        results, start = [], 0
+        for group in groups:
+            end = start + len(group)
+            mine = {position - start: reason for position, reason in refused.items() if start <= position < end}
+            results.append(Added(sum(1 for position in inserted if start <= position < end), mine))
+            start = end
+        return results
+
+    def _add_once(self, db: Transaction, events: typing.Sequence[Event]) -> tuple[set[int], dict[int, str]]:
+        """Store and resolve `events` in `db`: (positions inserted, positions refused with why)."""
+        previous_ids = [previous_id_of(e) for e in events]
+        refused = dict.fromkeys(sorted(erased_positions(db, events, previous_ids)), ERASED)
+        stored = self.stored_message_ids(db, [e for position, e in enumerate(events) if position not in refused])
+        kept, seen = [], set()
+        for position, e in enumerate(events):
+            key = (e.write_key, e.message_id)
+            if position not in refused and key not in stored and key not in seen:
+                seen.add(key)
+                kept.append(position)
+        ids = self.allocate_ids(db, len(kept)) if kept else []
+        links, positions = [], {}
+        for position, event_id in zip(kept, ids, strict=True):
+            e = events[position]
+            links.append(
+                Link.from_row(
+                    event_id, e.type, e.timestamp, e.user_id, e.anonymous_id, e.body, e.verified, e.previous_verified
+                )
+            )
+            positions[event_id] = position
+        graph = resolve(db, links, refuse=True, claim=self.claim, lock=self.lock_rows, limits=self.limits)
+        final = graph.final_event_profiles()
+        rows = [
+            event_row(events[positions[event_id]], event_id, final.get(event_id))
+            for event_id in ids
+            if event_id not in graph.refused
+        ]
+        if self.insert_events(db, rows) != len(rows):
+            raise Retry()  # a concurrent transaction stored one of these messages since we looked
+        about = {event_id: events[position] for event_id, position in positions.items()}
+        db.run_many(
+            INSERT_LOG,
+            log_rows(graph, lambda event_id: (about[event_id].message_id, about[event_id].write_key,
+                                              about[event_id].received_at)),
+        )  # fmt: skip
+        refused.update({positions[event_id]: reason for event_id, reason in graph.refused.items()})
+        inserted = {positions[event_id] for event_id in ids if event_id not in graph.refused}
+        return inserted, dict(sorted(refused.items()))
+
+    def stored_message_ids(self, db: Transaction, events: typing.Sequence[Event]) -> set[tuple[str, str]]:
+        """The (write_key, message_id) of `events` already stored."""
+        by_key: dict[str, set[str]] = {}
+        for e in events:
+            by_key.setdefault(e.write_key, set()).add(e.message_id)
+        found = set()
+        for write_key, message_ids in by_key.items():
+            rows = db.all_in(
+                "SELECT message_id FROM events WHERE message_id IN ({}) AND write_key = ?", message_ids, (write_key,)
+            )
+            found |= {(write_key, message_id) for (message_id,) in rows}
+        return found
 
     async def find(
         self,
@@ -135,8 +208,13 @@ class SQLStorage(Storage):
     async def profile_events(
         self, profile_id: str, *, limit: int = 100, offset: int = 0
     ) -> list[dict[str, typing.Any]]:
-        sql = "SELECT body FROM events WHERE profile_id = ? ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?"
-        return await run_in_threadpool(self._bodies, sql, [profile_id, limit, offset])
+        return await run_in_threadpool(self._profile_events, profile_id, limit, offset)
+
+    def _profile_events(self, profile_id: str, limit: int, offset: int) -> list[dict[str, typing.Any]]:
+        with self.transaction(write=False) as db:
+            where, params = owned(db, profile_id)
+            sql = f"SELECT body FROM events WHERE {where} ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?"
+            return [json.loads(body) for (body,) in db.all(sql, [*params, limit, offset])]
 
     def _bodies(self, sql: str, params: list[typing.Any]) -> list[dict[str, typing.Any]]:
         with self.transaction(write=False) as db:
@@ -193,7 +271,7 @@ class SQLStorage(Storage):
         # The ID is resolved inside the write transaction: a batch can't merge the profile away between.
         with self.transaction(write=True) as db:
             profile_id = value if kind == "profile" else owner(db, (kind, value))
-            erased = None if profile_id is None else erase(db, profile_id, now)
+            erased = None if profile_id is None else erase(db, profile_id, now, self.lock_rows)
         if erased is not None:
             self.after_erase()
         return erased
@@ -218,9 +296,22 @@ class SQLStorage(Storage):
         with self.transaction(write=True) as db:
             work(db, *args)
 
+    async def expire(self, before: str) -> int:
+        return await run_in_threadpool(self._expire, before)
+
+    def _expire(self, before: str) -> int:
+        raise NotImplementedError()  # pragma: no cover
+
     async def rebuild_profiles(self) -> int:
         return await run_in_threadpool(self._rebuild_profiles)
 
     def _rebuild_profiles(self) -> int:
-        with self.transaction(write=True) as db:
-            return rebuild(db)
+        with self.transaction(write=True, exclusive=True) as db:
+            return rebuild(db, self.limits)
+
+    async def profile_log(self, profile_id: str, *, limit: int = 100) -> list[dict[str, typing.Any]]:
+        return await run_in_threadpool(self._profile_log, profile_id, limit)
+
+    def _profile_log(self, profile_id: str, limit: int) -> list[dict[str, typing.Any]]:
+        with self.transaction(write=False) as db:
+            return profile_log(db, profile_id, limit)

@@ -23,8 +23,8 @@ import typing
 from starlette.concurrency import run_in_threadpool
 
 from .db import Transaction, rollback_on_error
-from .migrations import Migration, profile_migrations
-from .sql import SQLStorage
+from .migrations import Migration, profile_migrations, scale_migration
+from .sql import INSERT_EVENT, SQLStorage
 
 __all__ = ["SQLiteStorage", "MIGRATIONS"]
 
@@ -54,7 +54,16 @@ MIGRATIONS = (
         ),
     ),
     *profile_migrations("INTEGER", "INTEGER NOT NULL DEFAULT 0"),
+    scale_migration(
+        "INTEGER",
+        "INTEGER PRIMARY KEY AUTOINCREMENT",
+        (
+            "CREATE INDEX events_received ON events (received_at)",  # retention's deletes (`expire`)
+            "CREATE INDEX events_message_id ON events (message_id)",  # /api/events?messageId= of any source
+        ),
+    ),
 )
+EXPIRE_CHUNK = 1000  # events deleted per transaction by retention: writers get the lock in between
 
 
 def use_wal(connection: sqlite3.Connection) -> None:
@@ -122,8 +131,31 @@ class SQLiteStorage(SQLStorage):
                 self._connection.close()
                 self._connection = None
 
+    def allocate_ids(self, db: Transaction, count: int) -> list[int]:
+        # One writer at a time (BEGIN IMMEDIATE): the next ids are AUTOINCREMENT's, never reused.
+        rows = db.all("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
+        base = int(rows[0][0]) if rows else 0
+        return list(range(base + 1, base + 1 + count))
+
+    def insert_events(self, db: Transaction, rows: typing.Sequence[tuple[typing.Any, ...]]) -> int:
+        before = db.connection.total_changes
+        db.connection.executemany(INSERT_EVENT, rows)
+        return int(db.connection.total_changes - before)
+
+    def _expire(self, before: str) -> int:
+        deleted = 0
+        while True:
+            with self.transaction(write=True) as db:
+                count = db.run(
+                    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < ? LIMIT ?)",
+                    (before, EXPIRE_CHUNK),
+                )
+            deleted += count
+            if count < EXPIRE_CHUNK:
+                return deleted
+
     @contextlib.contextmanager
-    def transaction(self, write: bool) -> typing.Iterator[Transaction]:
+    def transaction(self, write: bool, exclusive: bool = False) -> typing.Iterator[Transaction]:
         with self._lock:
             connection = self._require_connection()
             connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
