@@ -144,12 +144,12 @@ def test_a_session_record_of_an_unknown_format_is_replaced():
     c.call("track", ["A"])
     first = c.call("session.id")
     record = json.loads(w.local[SESSION_KEY])
-    assert record["v"] == 1
-    record["v"] = 2
+    assert record["v"] == 2
+    record["v"] = 3
     record["sequence"] = 41
     w.local[SESSION_KEY] = json.dumps(record)
     assert c.call("session.id") is None  # not misread
     c.call("track", ["B"])
     replaced = json.loads(w.local[SESSION_KEY])
-    assert replaced["v"] == 1 and replaced["sequence"] == 1 and c.call("session.id") == replaced["id"]
+    assert replaced["v"] == 2 and replaced["sequence"] == 1 and c.call("session.id") == replaced["id"]
     assert first
