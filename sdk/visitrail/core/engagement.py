@@ -117,9 +117,10 @@ class Engagement:
 
     def _send(self, now: "int") -> "None":
         view = self.view or {}
-        properties = {
+        depth = self._depth()
+        properties: "dict[str, Any]" = {
             "engagedMs": self._pending(now),
-            "scrollDepth": self._depth(),
+            "scrollDepth": depth,
             "path": view.get("path") if isinstance(view.get("path"), str) else "",
             "url": links.without_token(view.get("url")) if isinstance(view.get("url"), str) else "",
         }
@@ -127,5 +128,5 @@ class Engagement:
         if self.since is not None:
             self.since = now
         self.reported = True
-        self.reported_depth = properties["scrollDepth"]
+        self.reported_depth = depth
         self.emit(properties, view)

@@ -83,7 +83,7 @@ class Sessions:
 
     def _continues(self, r: "dict[str, Any]", t: "int") -> "bool":
         """Does an event at t (not before the last activity) go on with the session of record r?"""
-        return t - r["lastActivity"] < self.timeout_ms and t - r["startedAt"] < self.max_ms
+        return bool(t - r["lastActivity"] < self.timeout_ms and t - r["startedAt"] < self.max_ms)
 
     def touch(self, t: "int", anonymous_id: "str", page: "Any" = None) -> "dict[str, Any]":
         """Stamp an event made at time t on `page` (its {url, referrer, ...}, or None): extends or
