@@ -55,7 +55,7 @@ _SCROLL = """y => new Promise(resolve => {
 
 
 def set_visibility(page, state):
-    """"hidden" or "visible", as a tab switch would make it (visibilitychange)."""
+    """The page becomes `state`, "hidden" or "visible", as a tab switch makes it (visibilitychange)."""
     page.evaluate(_VISIBILITY, state)
 
 
