@@ -16,6 +16,7 @@
 // loader.js cached for 5 minutes may meet a newer runtime.js: keep them compatible for a release):
 //   _vt   1: this object is Visitrail's (a second tag, and the page-Python bridge, check it)
 //   _q    the queued calls, [method, args, timeMs, messageId, page], until boot.py took them (then 0)
+//   _ap   1: _q[0] is the automatic page view, queued here as the tag ran (boot.py makes none then)
 //   _o    the tag's data-* attributes and `base` (the loader's folder), as JSON, for boot.py
 //   _v    the versioned base URL of runtime.js and every runtime file
 //   _go   (version) the inline snippet's: starts the runtime of that version (loader.js calls it)
@@ -25,6 +26,7 @@
 //   _b    1: boot.py is replaying the queue               set by runtime.js:
 //   _d    the entry script ran: _f() unless _ready came   _x  a JS call, its exception caught (ffi.py)
 //   _nav  (cb) -> cb(pageJSON) on every history navigation   _src  module sources (a page's own PyScript)
+//   _sd   (reset) -> Page Left's scroll depth, 0-100
 ((w, d) => {
   let a = w.analytics, s = d.currentScript, P = "[visitrail] ", n = navigator, V = /*VERSION*/0;
   // A second copy of this script on the page: the first one owns window.analytics. An inline
@@ -54,8 +56,8 @@
   let consent, granted = () => (consent = consent || load("visitrail_consent") || data.consent || "granted") == "granted";
   // data-respect-dnt: with Do Not Track or Global Privacy Control on, the SDK never starts. A flag is
   // on when present, unless "false", "0", "no" or "off": core/options.py's rule for every flag.
-  let dnt = data.respectDnt, inert = dnt != null && !/^\s*(false|0|no|off)\s*$/i.test(dnt) &&
-    (n.doNotTrack == "1" || n.globalPrivacyControl === true);
+  let off = (v) => /^\s*(false|0|no|off)\s*$/i.test(v), dnt = data.respectDnt;
+  let inert = dnt != null && !off(dnt) && (n.doNotTrack == "1" || n.globalPrivacyControl === true);
 
   // Also runtime.js's, for the page of a single-page-app navigation.
   a._p = (l = location) =>
@@ -142,6 +144,11 @@
     failed = 1;
   };
 
+  // The automatic page view (data-auto-page), queued here and now, first: with this moment's page
+  // and time, through the same queue, replay and last-chance beacon as every early call, so that
+  // the page a visit (and its session's attribution) hangs on is never the call that gets lost.
+  off(data.autoPage) || (a._ap = 1, call("page", []));
+
   for (let [m, args, t] of prev) M.includes(m) ? call(m, args, t) : a[m] && a[m](...args);
 
   a.consent = {};
@@ -169,11 +176,13 @@
         .concat(q).slice(-1000)));
     }
     for (calls = q.filter((c) => !c.b); calls.length; calls = calls.slice(0, calls.length >> 1)) {
-      // (JSON leaves out what is undefined: the collector reads a missing field as null.)
-      body = JSON.stringify({ writeKey: data.writeKey, anonymousId: aid, userId: user.id,
-        identityToken: user.token || data.identityToken, sessionTimeout: data.sessionTimeout,
-        environment: { locale: n.language, timezone: Intl.DateTimeFormat().resolvedOptions().timeZone },
-        session: load("visitrail_session"), sentAt: new Date().toISOString(), calls });
+      // The tag's data-* attributes (writeKey, sessionTimeout, sessionMaxHours: what the collector
+      // reads of them), then what the page holds. JSON leaves out what is undefined: the collector
+      // reads a missing field as null.
+      body = JSON.stringify(Object.assign({}, data, { anonymousId: aid, userId: user.id,
+        identityToken: user.token || data.identityToken, environment: { locale: n.language,
+          timezone: Intl.DateTimeFormat().resolvedOptions().timeZone, automation: n.webdriver },
+        session: load("visitrail_session"), sentAt: new Date().toISOString(), calls }));
       if (body.length < 6e4) break;  // beacons are capped at 64 KB: the first calls go now, the rest later
     }
     let url = (data.endpoint || base.split("/").slice(0, 3).join("/")).replace(/\/$/, "") + "/v1/calls";

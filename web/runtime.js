@@ -41,6 +41,20 @@
     w.addEventListener("popstate", n);
   };
 
+  // For Page Left's scroll depth (core/engagement.py): the deepest point of the page the bottom of
+  // the viewport reached, 0-100, kept here (a scroll event per frame is no work for Python).
+  // _sd(1): a new page view's, from the position now.
+  var deep = 0;
+  function depth() {
+    var e = d.documentElement, h = Math.max(e.scrollHeight, d.body ? d.body.scrollHeight : 0);
+    return deep = Math.max(deep, h ? Math.min(100, Math.round((w.scrollY + w.innerHeight) * 100 / h)) : 100);
+  }
+  w.addEventListener("scroll", depth, { passive: true });
+  a._sd = function (reset) {
+    if (reset) deep = 0;
+    return depth();
+  };
+
   function el(tag, attrs, text) {
     var e = d.createElement(tag);
     for (var k in attrs) e.setAttribute(k, attrs[k]);

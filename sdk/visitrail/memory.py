@@ -167,6 +167,14 @@ class MemoryPlatform(Platform):
             "referrer": "",
             "search": "",
         }
+        # What engagement.py asks of the page (a test sets them, then emits "engaged"): visible and
+        # focused, the deepest scroll so far, the document's age; navigator.webdriver.
+        self.visible = True
+        self.focused = True
+        self.depth = 0  # where the viewport's bottom is now, 0-100
+        self.deepest = 0
+        self.uptime = 0
+        self.webdriver = False
 
     def now_ms(self) -> "int":
         return self.world.now
@@ -242,11 +250,28 @@ class MemoryPlatform(Platform):
     def is_online(self) -> "bool":
         return self.world.online
 
+    def engaged(self) -> "bool":
+        return self.visible and self.focused
+
+    def scroll_depth(self, reset: "bool" = False) -> "int":
+        if reset:
+            self.deepest = 0
+        self.deepest = max(self.deepest, self.depth)
+        return self.deepest
+
+    def scroll_to(self, depth: "int") -> "None":
+        """The visitor scrolls: the viewport's bottom at `depth` (0-100) of the page."""
+        self.depth = depth
+        self.scroll_depth()
+
+    def uptime_ms(self) -> "int":
+        return self.uptime
+
     def page(self) -> "dict[str, Any]":
         return dict(self.current_page)
 
     def environment(self) -> "dict[str, Any]":
-        return {"locale": "en-US", "timezone": "UTC"}
+        return {"locale": "en-US", "timezone": "UTC", "automation": self.webdriver}
 
     def log(self, level: "str", message: "str") -> "None":
         self.logs.append((level, message))

@@ -385,3 +385,61 @@ def test_an_unreadable_session_record_starts_a_new_session_as_in_the_sdk(client:
     for n, raw in enumerate(["{", "[1]", '{"id": 5}', "null"]):
         assert post(client, beacon([call("track", ["E"], n)], session=raw)).status_code == 200, raw
     assert len(stored(client)) == 4 and all(event["context"]["sessionId"] for event in stored(client))
+
+
+def _sdk_session(calls: list[list[typing.Any]], session: str, **options: typing.Any) -> dict[str, typing.Any]:
+    """The one event the SDK makes of `calls[0]` over `session`, with the tag's `options`."""
+    world = World(now_ms=START_MS)
+    world.local.update({"visitrail_aid": AID, "visitrail_session": session})
+    platform = MemoryPlatform(world)
+    sdk = Client(platform, {"writeKey": WRITE_KEY, "endpoint": "http://collector.test", "flushAt": 1, **options})
+    method, args, at, message_id, page = calls[0]
+    sdk.call(method, args, {"timestamp": at, "messageId": message_id, "page": page})
+    sdk.flush()
+    world.run_until_idle()
+    [sent] = world.stored()
+    return typing.cast(dict[str, typing.Any], sent)
+
+
+@pytest.mark.parametrize("hours", [1, "1", 24, None, "later", 0, 10_000])
+def test_the_session_maximum_length_is_read_as_the_sdk_reads_it(client: TestClient, hours: typing.Any) -> None:
+    # A session that started 90 minutes ago and was active a minute ago: over a 1-hour maximum only.
+    calls = [call("track", ["E"], 1)]
+    at = START_MS - 60_000
+    session = json.dumps({"v": 2, "id": "5e55e55e-0000-4000-8000-000000000002", "startedAt": at - 89 * 60_000,
+                          "lastActivity": at, "sequence": 3})  # fmt: skip
+    assert post(client, beacon(calls, session=session, sessionMaxHours=hours)).status_code == 200
+    sent = _sdk_session(calls, session, sessionMaxHours=hours)
+    [event] = stored(client)
+    assert event["context"]["sessionId"] == sent["context"]["sessionId"]
+    continued = event["context"]["sessionId"] == "5e55e55e-0000-4000-8000-000000000002"
+    assert continued == (hours not in (1, "1"))
+
+
+def test_a_beacon_gives_its_events_the_entry_pages_campaign_as_the_sdk_does(client: TestClient) -> None:
+    landing = {**PAGE, "url": "http://127.0.0.1:8000/?utm_source=news&gclid=G1", "search": "?utm_source=news&gclid=G1"}
+    calls = [call("page", [], 1, page=landing), call("track", ["Clicked"], 2, page=PAGE)]
+    assert post(client, beacon(calls)).status_code == 200
+    expected = sdk_messages(calls, None, None)
+    events = stored(client)
+    for event, sent in zip(events, expected, strict=True):
+        assert event["context"]["campaign"] == sent["context"]["campaign"] == {"source": "news", "gclid": "G1"}
+        assert event["context"]["sessionEntry"] == sent["context"]["sessionEntry"]
+        assert event["context"]["sessionEntry"] == {"url": landing["url"], "referrer": PAGE["referrer"]}
+
+
+@pytest.mark.parametrize("automation, hinted", [(True, True), (False, False), ("yes", False), (None, False)])
+def test_the_automation_hint_of_a_beacon(client: TestClient, automation: typing.Any, hinted: bool) -> None:
+    environment = {**ENVIRONMENT, "automation": automation}
+    assert post(client, beacon([call("track", ["E"], 1)], environment=environment)).status_code == 200
+    [event] = stored(client)
+    assert event["context"].get("automation") is (True if hinted else None)
+    assert event["context"]["locale"] == "en-US"
+
+
+def test_the_tags_other_data_attributes_in_a_beacon_change_nothing(client: TestClient) -> None:
+    # The loader sends the tag's data-* attributes as they are (writeKey, sessionTimeout, ...): the
+    # collector reads the ones it knows.
+    body = beacon([call("track", ["E"], 1)], runtime="mpy", endpoint="http://c.test", debug="", linkDomains="a.b")
+    assert post(client, body).status_code == 200
+    assert [e["event"] for e in stored(client)] == ["E"]

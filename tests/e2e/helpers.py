@@ -32,3 +32,40 @@ def wait_for(condition, timeout_s=15.0, interval_s=0.05, what="the condition"):
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}; last value: {last!r}")
         pause.wait(interval_s)
+
+
+# -- The page's attention, scripted ---------------------------------------------------------------
+
+# Headless Chromium keeps every page visible and focused. A test says otherwise the way the browser
+# would: the state that document.visibilityState / document.hasFocus() read, then the event.
+_VISIBILITY = """state => {
+    Object.defineProperty(document, "visibilityState", { configurable: true, get: () => state });
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => state === "hidden" });
+    document.dispatchEvent(new Event("visibilitychange"));
+}"""
+_FOCUS = """on => {
+    document.hasFocus = () => on;
+    window.dispatchEvent(new Event(on ? "focus" : "blur"));
+}"""
+_SCROLL = """y => new Promise(resolve => {
+    if (window.scrollY === y) return resolve();
+    addEventListener("scroll", () => resolve(), { once: true });
+    scrollTo(0, y);
+})"""
+
+
+def set_visibility(page, state):
+    """The page becomes `state`, "hidden" or "visible", as a tab switch makes it (visibilitychange)."""
+    page.evaluate(_VISIBILITY, state)
+
+
+def set_focus(page, on):
+    """The window gains (True) or loses (False) the focus (focus, blur)."""
+    page.evaluate(_FOCUS, on)
+
+
+def scroll_to(page, y):
+    """Scrolls the page to y px and waits for its scroll event; returns the depth that is then
+    (the viewport's bottom, in % of the page's height)."""
+    page.evaluate(_SCROLL, y)
+    return page.evaluate("Math.round((scrollY + innerHeight) * 100 / document.documentElement.scrollHeight)")

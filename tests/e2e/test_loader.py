@@ -60,7 +60,8 @@ def test_calls_are_copied_when_made_and_never_throw(open_page, record, runtime):
         }"""
     )
     assert queued["results"] == [None, None, None, None]
-    identify, odd, track, page_call = queued["q"]
+    auto, identify, odd, track, page_call = queued["q"]
+    assert auto[:2] == ["page", []]  # the automatic page view, queued first by the loader itself
     assert identify[0] == "identify"
     assert identify[1] == ["u9", {"plan": "pro", "since": "1970-01-01T00:00:00.000Z"}]
     assert isinstance(identify[2], int) and len(identify[3]) == 36
@@ -90,8 +91,8 @@ def test_the_queue_is_bounded_with_one_warning(open_page, record, runtime):
     page.reload()
     page.wait_for_function("document.readyState === 'complete'")
     length = page.evaluate("for (let i = 0; i < 1200; i++) analytics.track('e' + i); analytics._q.length")
-    assert length == 1000
-    assert page.evaluate("analytics._q[999][1][0]") == "e999"
+    assert length == 1000  # the loader's page view, then e0 ... e998
+    assert page.evaluate("analytics._q[999][1][0]") == "e998"
     warnings = visitrail_lines(record, "warning")
     assert warnings.count("[visitrail] 1000 calls queued before the SDK started; dropping the rest") == 1
 
@@ -131,7 +132,7 @@ def test_a_runtime_that_fails_to_load_warns_once_and_keeps_the_calls(open_page, 
         page.reload()
     assert page.evaluate("analytics._q !== 0")  # still the stub
     assert visitrail_lines(record, "warning") == ["[visitrail] the SDK runtime did not start; calls stay queued"]
-    assert page.evaluate("analytics._q.map(c => c[0])") == ["identify"]
+    assert page.evaluate("analytics._q.map(c => c[0])") == ["page", "identify"]
     assert page.evaluate("analytics.user().anonymousId()") is None
     # `record` also checks that nothing was left as an uncaught error or rejection in the page.
 
@@ -141,7 +142,10 @@ def test_an_async_tag_adopts_the_snippet_queue(open_page, collector):
     page.wait_for_function("window.snippetReady === true")
     assert page.evaluate("analytics.flush()") is True
     events = collector.events(anonymousId=page.evaluate("analytics.user().anonymousId()"))
-    assert {e.get("userId") for e in events} == {"u-snippet"}
+    # The loader's page view comes first, before the snippet's calls (made earlier, replayed after it).
+    first = min(events, key=lambda e: e["context"]["sessionSequence"])
+    assert first["type"] == "page" and "userId" not in first
+    assert {e.get("userId") for e in events if e["type"] != "page"} == {"u-snippet"}
     # Both were called in the same millisecond: the read API's order between them is arbitrary.
     assert sorted((e["type"], e.get("event") or "") for e in events if e["type"] != "page") == [
         ("identify", ""),
@@ -188,7 +192,7 @@ def test_a_csp_without_unsafe_eval_stops_the_runtime_with_one_warning(page, site
     with page.expect_console_message(lambda m: m.text.startswith("[visitrail]")):
         page.goto(site.url + "/t/csp-strict.html")
     assert visitrail_lines(record, "warning") == ["[visitrail] the SDK runtime did not start; calls stay queued"]
-    assert page.evaluate("analytics._q.map(c => c[1][0])") == ["Under CSP"]
+    assert page.evaluate("analytics._q.map(c => c[0] + ' ' + c[1])") == ["page ", "track Under CSP"]
 
 
 def test_a_csp_that_allows_eval_runs_the_sdk(open_page, collector):
@@ -203,10 +207,13 @@ def test_calls_left_behind_before_boot_are_replayed_by_the_next_page(open_page, 
     page = open_page("plain.html", ready=False)
     block(page, runtime.start_file)
     page.reload()
-    called_at = page.evaluate("analytics.track('Left behind', {n: 1}), analytics._q[0][2]")
+    called_at = page.evaluate("analytics.track('Left behind', {n: 1}), analytics._q[1][2]")
     page.goto(site.url + "/t/no-sdk.html")  # pagehide: the loader saves its queue
     saved = page.evaluate("JSON.parse(localStorage.visitrail_calls)")
-    assert [(c[0], c[1]) for c in saved] == [("track", ["Left behind", {"n": 1}])]
+    # The page view of each load left before boot (the first may have booted), then the track.
+    calls = [(c[0], c[1]) for c in saved]
+    assert calls[-1] == ("track", ["Left behind", {"n": 1}])
+    assert calls[:-1] and all(c == ("page", []) for c in calls[:-1])
 
     page.unroute(runtime.start_file)
     page.goto(site.url + "/t/plain.html")
@@ -215,7 +222,7 @@ def test_calls_left_behind_before_boot_are_replayed_by_the_next_page(open_page, 
     assert page.evaluate("localStorage.visitrail_calls") is None
     anonymous_id = page.evaluate("analytics.user().anonymousId()")
     (left,) = [e for e in collector.events(anonymousId=anonymous_id) if e.get("event") == "Left behind"]
-    assert left["messageId"] == saved[0][3]
+    assert left["messageId"] == saved[-1][3]
     assert left["context"]["page"]["path"] == "/t/plain.html"
     assert abs(_epoch_ms(left["originalTimestamp"]) - called_at) < 5
 

@@ -13,7 +13,7 @@ const { loadMicroPython } = await import(
 // Test modules written for both interpreters; test_properties (hypothesis) and
 // test_core_isolation (subprocess) are CPython-only.
 const TESTS = ["test_events", "test_identity", "test_session", "test_queue", "test_consent", "test_recorder",
-  "test_subdomains", "test_links", "test_page_config"];
+  "test_subdomains", "test_links", "test_page_config", "test_attribution", "test_engagement"];
 
 let out = "";
 const mp = await loadMicroPython({ heapsize: 64 * 1024 * 1024, stdout: (l) => { out += l + "\n"; process.stdout.write(l + "\n"); } });

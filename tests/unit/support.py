@@ -4,7 +4,8 @@ from visitrail.core.client import Client
 from visitrail.memory import MemoryPlatform, World
 
 MINUTE = 60000
-OPTIONS = {"writeKey": "wk", "endpoint": "http://collector.test", "autoPage": False}
+# No automatic page view and no Page Left unless a test asks: each test sees the events it makes.
+OPTIONS = {"writeKey": "wk", "endpoint": "http://collector.test", "autoPage": False, "engagement": False}
 
 
 def options(**extra):

@@ -144,12 +144,122 @@ def test_a_session_record_of_an_unknown_format_is_replaced():
     c.call("track", ["A"])
     first = c.call("session.id")
     record = json.loads(w.local[SESSION_KEY])
-    assert record["v"] == 1
-    record["v"] = 2
+    assert record["v"] == 2
+    record["v"] = 3
     record["sequence"] = 41
     w.local[SESSION_KEY] = json.dumps(record)
     assert c.call("session.id") is None  # not misread
     c.call("track", ["B"])
     replaced = json.loads(w.local[SESSION_KEY])
-    assert replaced["v"] == 1 and replaced["sequence"] == 1 and c.call("session.id") == replaced["id"]
+    assert replaced["v"] == 2 and replaced["sequence"] == 1 and c.call("session.id") == replaced["id"]
     assert first
+
+
+# -- The maximum length, continuity, and the invariants ------------------------------------------
+
+HOUR = 60 * MINUTE
+
+
+def test_a_session_ends_after_its_maximum_length_even_when_active():
+    c, p, w = tab()
+    c.call("track", ["start"])
+    for _ in range(24 * 3 - 1):  # every 20 minutes: never idle long enough to time out
+        w.advance(20 * MINUTE)
+        c.call("track", ["busy"])
+    w.advance(20 * MINUTE - 1)  # 23:59:59.999 after the start
+    c.call("track", ["last of the day"])
+    w.advance(1)  # 24:00:00.000
+    c.call("track", ["next day"])
+    events = deliver(w)
+    assert len({session_of(m) for m in events[:-1]}) == 1
+    assert session_of(events[-1]) != session_of(events[0])
+    assert events[-1]["context"]["sessionSequence"] == 1
+
+
+def test_configurable_maximum_length():
+    c, p, w = tab(sessionMaxHours="1.5")
+    assert c.sessions.max_ms == 90 * MINUTE
+    c.call("track", ["A"])
+    for name in ("B", "C", "D", "E"):  # at 20, 40, 60, 80 minutes
+        w.advance(20 * MINUTE)
+        c.call("track", [name])
+    w.advance(10 * MINUTE)  # 90 minutes
+    c.call("track", ["F"])
+    events = deliver(w)
+    assert len({session_of(m) for m in events[:5]}) == 1 and session_of(events[5]) != session_of(events[0])
+    for bad in ("0", "-3", "nope", "10000", True):
+        assert tab(sessionMaxHours=bad)[0].sessions.max_ms == 24 * HOUR
+
+
+def test_tabs_crossing_the_maximum_length_together_end_on_one_new_session():
+    w = World()
+    tabs = [tab(w, sessionMaxHours="1")[0] for _ in range(5)]
+    tabs[0].call("track", ["start"])
+    for _ in range(2):
+        w.advance(20 * MINUTE)
+        tabs[0].call("track", ["busy"])
+    old = tabs[0].call("session.id")
+    w.advance(20 * MINUTE)  # an hour after the start, 20 minutes after the last activity
+    expired = w.local[SESSION_KEY]
+    for i, t in enumerate(tabs):
+        w.local[SESSION_KEY] = expired  # each decides from the same record
+        t.call("track", ["tab" + str(i)])
+    ids = {session_of(m) for m in deliver(w)[3:]}
+    assert len(ids) == 1 and old not in ids
+
+
+def test_identify_group_consent_and_a_reload_never_start_a_session():
+    w = World()
+    c, p, _ = tab(w, consent="pending")
+    c.call("track", ["held"])
+    w.advance(MINUTE)
+    c.call("consent.grant")
+    first = c.call("session.id")
+    c.call("identify", ["u1", {"plan": "pro"}])
+    c.call("group", ["g1"])
+    c.call("identify", ["u2"])  # another user: a new visitor, but not a new session
+    w.advance(MINUTE)
+    again, _, _ = tab(w)  # a reload: a new page, a new client, the same browser
+    again.call("track", ["after the reload"])
+    events = deliver(w)
+    assert [m["type"] for m in events] == ["track", "identify", "group", "identify", "track"]
+    assert {session_of(m) for m in events} == {first}
+    assert [m["context"]["sessionSequence"] for m in events] == [1, 2, 3, 4, 5]
+
+
+def test_reset_and_rotate_start_a_new_session():
+    c, p, w = tab()
+    c.call("track", ["A"])
+    c.call("rotate")
+    c.call("track", ["B"])
+    c.call("reset")
+    c.call("track", ["C"])
+    c.call("reset", [{"keepAnonymousId": True}])
+    c.call("track", ["D"])
+    events = deliver(w)
+    assert len({session_of(m) for m in events}) == 4
+    assert all(m["context"]["sessionSequence"] == 1 for m in events)
+
+
+def test_invariants_across_five_tabs_no_event_without_a_session_and_one_session_per_idle_window():
+    w = World(seed=7)
+    tabs = [tab(w)[0] for _ in range(5)]
+    rng = w.rng
+    windows = []  # per idle window: the names of its events
+    for window in range(6):
+        names = []
+        for i in range(40):
+            w.advance(rng.randrange(0, 3 * MINUTE))  # activity: gaps well under the timeout
+            name = "w" + str(window) + "-" + str(i)
+            tabs[rng.randrange(0, 5)].call("track", [name])
+            names.append(name)
+        windows.append(names)
+        w.advance(31 * MINUTE)  # idle: the next event starts the next session
+    events = deliver(w)
+    assert len(events) == 6 * 40
+    assert all(session_of(m) for m in events)  # no event without a session ID
+    by_name = {m["event"]: m for m in events}
+    sessions = [{session_of(by_name[n]) for n in names} for names in windows]
+    assert all(len(s) == 1 for s in sessions)  # one session per visitor per idle window
+    assert len({session for ids in sessions for session in ids}) == 6  # (MicroPython's union takes one set)
+    assert len({m["anonymousId"] for m in events}) == 1

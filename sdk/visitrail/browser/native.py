@@ -32,8 +32,8 @@ P = "[visitrail] "
 
 # What web/runtime.js defines on window.analytics for ffi.py and platform.py, here for a page
 # without it, built with Function (PyScript itself needs 'unsafe-eval'): `_x` (ffi.js_call: on
-# MicroPython a JS exception can only be caught in JS) and `_nav` (the "navigate" event, with
-# loader.js's `_p`). Keep them in step with runtime.js.
+# MicroPython a JS exception can only be caught in JS), `_nav` (the "navigate" event, with
+# loader.js's `_p`) and `_sd` (Page Left's scroll depth). Keep them in step with runtime.js.
 HELPERS_JS = (
     "var a={};"
     "a._x=function(o,p,x,y,z){try{var v=o[p];return[typeof v=='function'?v.call(o,x,y,z):v]}"
@@ -44,6 +44,11 @@ HELPERS_JS = (
     "['pushState','replaceState'].forEach(function(k){var f=history[k];"
     "history[k]=function(){var r=f.apply(this,arguments);n();return r}});"
     "addEventListener('popstate',n)};"
+    "var deep=0;function depth(){var e=document.documentElement,"
+    "h=Math.max(e.scrollHeight,document.body?document.body.scrollHeight:0);"
+    "return deep=Math.max(deep,h?Math.min(100,Math.round((scrollY+innerHeight)*100/h)):100)}"
+    "addEventListener('scroll',depth,{passive:true});"
+    "a._sd=function(r){if(r)deep=0;return depth()};"
     "return a"
 )
 

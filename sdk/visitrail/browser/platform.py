@@ -247,6 +247,16 @@ class WebPlatform(Platform):
                 window.addEventListener("popstate", create_proxy(lambda event: on_navigate()))
         elif name == "link":
             self._follow_links(fns)
+        elif name == "engaged":
+            # What engaged() reads (visibilityState, hasFocus) may have changed. The hide listener
+            # above is a listener of its own on visibilitychange: the core reads the page's state
+            # itself on both, so their order does not matter.
+            def on_change(event: "Any") -> "None":
+                fire()
+
+            document.addEventListener("visibilitychange", create_proxy(on_change))
+            for kind in ("focus", "blur"):
+                window.addEventListener(kind, create_proxy(on_change))
 
     def _follow_links(self, fns: "list[Callable[..., Any]]") -> "None":
         # In the capture phase, before the page's own handlers and before the browser follows the
@@ -273,6 +283,31 @@ class WebPlatform(Platform):
     def is_online(self) -> "bool":
         return bool(window.navigator.onLine)
 
+    # Attention (core/engagement.py)
+
+    def engaged(self) -> "bool":
+        try:
+            return js_call(document, "visibilityState") == "visible" and js_call(document, "hasFocus") is True
+        except JsError:
+            return False
+
+    def scroll_depth(self, reset: "bool" = False) -> "int":
+        # runtime.js keeps the deepest point in JS (`_sd`: a scroll event per frame is no work for
+        # Python); native.py's helpers have the same.
+        if ffi.helpers is None:
+            return 0
+        try:
+            depth = js_call(ffi.helpers, "_sd", 1 if reset else 0)
+        except JsError:
+            return 0
+        return int(depth) if isinstance(depth, (int, float)) else 0
+
+    def uptime_ms(self) -> "int":
+        try:
+            return int(js_call(window.performance, "now"))
+        except (JsError, TypeError, ValueError):
+            return 0
+
     # Page and console
 
     def page(self) -> "dict[str, Any]":
@@ -296,6 +331,9 @@ class WebPlatform(Platform):
         return {
             "locale": window.navigator.language,
             "timezone": window.Intl.DateTimeFormat.new().resolvedOptions().timeZone,
+            # A browser driven by automation (WebDriver, Playwright, Puppeteer) says so; the core
+            # sends it as context.automation, and the collector decides what it means.
+            "automation": js_call(window.navigator, "webdriver") is True,
         }
 
     def log(self, level: "str", message: "str") -> "None":

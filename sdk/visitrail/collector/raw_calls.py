@@ -7,15 +7,18 @@ next page:
     {"writeKey": "KEY", "anonymousId": "<visitor ID>", "userId": "u1" | null,
      "identityToken": "<JWT>" | null,                     optional: the token the page holds
      "session": "<raw JSON of localStorage visitrail_session>" | null,
-     "environment": {"locale": "en-US", "timezone": "Europe/Paris"},   optional
+     "environment": {"locale": "en-US", "timezone": "Europe/Paris",    optional
+                     "automation": false},                 navigator.webdriver: context.automation
      "sessionTimeout": 30,                                 optional: the tag's data-session-timeout
+     "sessionMaxHours": 24,                                optional: the tag's data-session-max-hours
      "sentAt": "<ISO-8601>",
      "calls": [[method, args, timeMs, messageId, page], ...]}
 
 The collector turns them into the events the SDK would have sent, with the SDK's own code: the
 core's `Recorder` (visitrail/core/recorder.py: arguments, identity, sessions, events), over an
 identity and a session record seeded from the beacon (the page's visitor ID, user ID, token and
-session record) and the SDK's reading of the tag's session timeout (core/options.py). So the
+session record) and the SDK's reading of the tag's session timeout and maximum length
+(core/options.py). So the
 session IDs are the ones the SDK computes when the next page replays the same calls, and the
 replay, which carries the same messageIds, is acknowledged and stored once (dedupe by messageId,
 like any retry). What follows from that, rule by rule, is the Recorder's; three things are the
@@ -62,7 +65,8 @@ MAX_TIME_MS = 253402300800000  # 10000-01-01T00:00:00Z: ISO-8601 years have four
 # The SDK counts a session's events from 1; JavaScript's numbers are exact up to 2**53.
 MAX_SEQUENCE = 2**53
 SESSION_NUMBERS = ("startedAt", "lastActivity", "sequence")
-ENVIRONMENT_KEYS = ("locale", "timezone")
+ENVIRONMENT_KEYS = ("locale", "timezone")  # strings
+ENVIRONMENT_FLAGS = ("automation",)  # booleans
 
 
 class Unknowable(Exception):
@@ -120,7 +124,7 @@ def call_problem(call: typing.Any) -> str | None:
 
 def _header(
     body: dict[str, typing.Any],
-) -> tuple[str, str | None, typing.Any, str | None, dict[str, str], list[typing.Any]]:
+) -> tuple[str, str | None, typing.Any, str | None, dict[str, typing.Any], list[typing.Any]]:
     """The beacon's fields around its calls, checked: 400 if one is unusable."""
     anonymous_id = body.get("anonymousId")
     if not looks_like_id(anonymous_id):
@@ -141,8 +145,11 @@ def _header(
     environment = body.get("environment")
     if environment is not None and not isinstance(environment, dict):
         raise invalid("environment must be an object")
-    kept = {key: value for key, value in (environment or {}).items() if key in ENVIRONMENT_KEYS}
-    kept = {key: value for key, value in kept.items() if isinstance(value, str)}
+    kept = {
+        key: value
+        for key, value in (environment or {}).items()
+        if (key in ENVIRONMENT_KEYS and isinstance(value, str)) or (key in ENVIRONMENT_FLAGS and value is True)
+    }
     calls = body.get("calls")
     if not isinstance(calls, list):
         raise invalid("a beacon body needs a 'calls' array")
@@ -202,6 +209,7 @@ def _recorder(body: dict[str, typing.Any], emit: typing.Callable[[dict[str, typi
         LayeredStore([(MemoryStore({} if session is None else {SESSION_KEY: session}), "sync")], health),
         options.session_timeout_ms(body.get("sessionTimeout")),
         _unknowable,
+        options.session_max_ms(body.get("sessionMaxHours")),
     )
     denied = any(isinstance(call, list) and call[:1] == ["consent.deny"] for call in calls)
     return Recorder(identity, sessions, emit, lambda: environment, "denied" if denied else "granted")

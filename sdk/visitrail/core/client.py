@@ -4,13 +4,15 @@ queue) goes through Client.call, which never raises into the page.
     Client.call -> getters, debug, consent | recorder.Recorder.record -> delivery.Delivery.push
 
 The client owns what is the browser's alone: the tag's options (options.py), the stores they
-choose, the stored consent choice, the delivery of events and the page's lifecycle events. The
-rules of a call are the Recorder's, which the collector shares.
+choose, the stored consent choice, the delivery of events and the page's lifecycle events (the
+automatic page views, Page Left: engagement.py). The rules of a call are the Recorder's, which the
+collector shares.
 """
 
 from . import links, options
 from .arguments import CallError
 from .delivery import Delivery
+from .engagement import PAGE_LEFT, Engagement
 from .identity import Identity, id_stores
 from .ids import uuid4
 from .recorder import CONSENT_METHODS, Recorder
@@ -55,7 +57,10 @@ class Client:
             LayeredStore([] if mode == "memory" else [(local, "sync")], health),
             options.session_timeout_ms(o.get("sessionTimeout")),
             self.new_id,
+            options.session_max_ms(o.get("sessionMaxHours")),
         )
+        # data-engagement: a Page Left per page view (engaged time, scroll depth)
+        self.engagement = Engagement(platform, self._page_left) if options.flag(o.get("engagement"), True) else None
         self.delivery = Delivery(
             platform,
             self.endpoint,
@@ -225,24 +230,56 @@ class Client:
 
     # Lifecycle ----------------------------------------------------------------------------
 
-    def start(self, page_meta: "dict[str, Any] | None" = None) -> "None":
-        """After the stub queue was replayed: the automatic page view, listeners, leftover sends."""
+    def start(self, page_meta: "dict[str, Any] | None" = None, page_queued: "bool" = False) -> "None":
+        """After the stub queue was replayed: the automatic page view, listeners, leftover sends.
+
+        page_meta: {"timestamp", "page"} of this page's automatic page view; page_queued: the
+        loader queued that page view itself as the tag ran (it was replayed first, with the calls
+        made before the SDK was up), so none is made here. Without the loader's (an older cached
+        loader, or a page without the tag), the page view is made now."""
         if self.started:
             return
         self.started = True
         p = self.platform
         if self.token and self.consent == "granted":
             self.identity.set_token(self.token)  # data-identity-token, rendered by the site's server
-        p.listen("hide", self._guard(self.delivery.on_hide))
+        meta = page_meta or {}
+        if self.engagement is not None:
+            start = meta.get("timestamp") if page_queued else None
+            if not isinstance(start, int) or isinstance(start, bool):
+                start = p.now_ms() - max(0, int(p.uptime_ms()))
+            self.engagement.begin(meta.get("page") or p.page(), start, False)
+            p.listen("engaged", self._guard(self.engagement.changed))
+        # One listener for both, in this order: the Page Left is queued before the beacon goes.
+        p.listen("hide", self._guard(self._on_hide))
         p.listen("storage", self._guard(self._on_storage))
         p.listen("online", self._guard(self.delivery.flush))
         if self.link_domains:
             p.listen("link", self._follow)
-        if self.auto_page:
+        if self.auto_page and not page_queued:
             self.call("page", [], page_meta)
-            p.listen("navigate", self._guard(lambda: self.call("page", [])))
+        if self.auto_page or self.engagement is not None:
+            p.listen("navigate", self._guard(self._on_navigate))
         if self.consent == "granted":
             self.delivery.resume()
+
+    def _on_hide(self, final: "bool" = False) -> "None":
+        if self.engagement is not None:
+            try:
+                self.engagement.hide(final)
+            except Exception as e:  # the beacon goes out all the same
+                self.log("error", "internal error: " + type(e).__name__ + ": " + str(e)[:200])
+        self.delivery.on_hide(final)
+
+    def _on_navigate(self) -> "None":
+        """A single-page-app navigation: the Page Left of the page view left, then the new page view."""
+        if self.engagement is not None:
+            self.engagement.navigate(self.platform.page())
+        if self.auto_page:
+            self.call("page", [])
+
+    def _page_left(self, properties: "dict[str, Any]", page: "dict[str, Any]") -> "None":
+        self.call("track", [PAGE_LEFT, properties], {"page": page})
 
     def _on_storage(self, key: "str | None", value: "str | None") -> "None":
         if self.consent == "granted":

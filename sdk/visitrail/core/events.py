@@ -38,12 +38,16 @@ def build(
              traits to send);
     ids:     {"anonymousId", "userId", "identityToken"?} at call time;
     page:    {path, url, title, referrer, search} at call time;
-    session: {"id", "startedAt", "sequence"} at call time, or None.
+    session: {"id", "startedAt", "sequence", "entry"?, "campaign"?} at call time (sessions.py), or None;
+    environment: {locale, timezone, automation?}: automation (navigator.webdriver) only when True.
     """
     options = fields.get("options") or {}
     context: "dict[str, Any]" = {"library": dict(LIBRARY)}
     for k, v in (environment or {}).items():
-        if v is not None:
+        if k == "automation":
+            if v is True:  # navigator.webdriver: a hint for the collector, which decides; absent when false
+                context["automation"] = True
+        elif v is not None:
             context[k] = v
     if page:
         context["page"] = dict(page)
@@ -51,6 +55,12 @@ def build(
     if session:
         context["sessionId"] = session["id"]
         context["sessionSequence"] = session["sequence"]
+        # The session's attribution, on every event of it (sessions.py keeps it in the record): where
+        # it began, and Segment's context.campaign of that page (utm_* and click IDs, attribution.py).
+        if session.get("entry"):
+            context["sessionEntry"] = dict(session["entry"])
+        if session.get("campaign"):
+            context["campaign"] = dict(session["campaign"])
         # Segment's Amplitude (Actions) destination reads the session here, as start time in ms.
         integrations["Actions Amplitude"] = {"session_id": session["startedAt"]}
     if ids.get("identityToken"):

@@ -16,6 +16,9 @@ ID_STORAGE_MODES = ("localStorage", "cookie", "memory")
 CONSENT_STATES = ("pending", "granted", "denied")
 DEFAULT_TIMEOUT_MIN = 30
 MAX_TIMEOUT_MIN = 24 * 60
+DEFAULT_MAX_HOURS = 24
+MIN_MAX_HOURS = 0.25  # a quarter of an hour: shorter than that is not a visit
+MAX_MAX_HOURS = 720  # 30 days
 
 
 def flag(value: "object", default: "bool") -> "bool":
@@ -43,6 +46,12 @@ def number(value: "Any", default: "float", lo: "float", hi: "float") -> "float":
 def session_timeout_ms(value: "object") -> "int":
     """data-session-timeout (minutes) in milliseconds."""
     return int(number(value, DEFAULT_TIMEOUT_MIN, 1, MAX_TIMEOUT_MIN) * 60000)
+
+
+def session_max_ms(value: "object") -> "int":
+    """data-session-max-hours (hours, fractions allowed) in milliseconds: the longest a session
+    runs; the next event after it starts a new one."""
+    return int(number(value, DEFAULT_MAX_HOURS, MIN_MAX_HOURS, MAX_MAX_HOURS) * 3600000)
 
 
 def id_storage(value: "object") -> "tuple[str, str | None]":

@@ -26,6 +26,8 @@ KEYS = {
     "consent": "consent",
     "identity_token": "identityToken",
     "session_timeout": "sessionTimeout",
+    "session_max_hours": "sessionMaxHours",
+    "engagement": "engagement",
     "flush_at": "flushAt",
     "flush_interval": "flushInterval",
     "persist_user": "persistUser",

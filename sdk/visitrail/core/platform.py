@@ -134,12 +134,29 @@ class Platform:
         "online"    the browser came back online: fn()
         "storage"   another tab changed localStorage: fn(key, new_value)
         "navigate"  a single-page-app navigation (pushState, replaceState, popstate): fn()
+        "engaged"   the page may have become visible or hidden, focused or not (visibilitychange,
+                    focus, blur): fn(); engaged() says what it is now
         "link"      a link is being followed (click, middle click): fn(href) -> the URL to follow
                     instead, or None to leave it (the cross-domain linker, links.py)
         """
 
     def is_online(self) -> "bool":
         return True
+
+    # Attention (engagement.py) ----------------------------------------------------------------
+
+    def engaged(self) -> "bool":
+        """The page is visible and has the focus now."""
+        return True
+
+    def scroll_depth(self, reset: "bool" = False) -> "int":
+        """The deepest point of the page that the bottom of the viewport has reached, 0-100 (100:
+        the page fits). reset: from the position now on (a new page view of a single-page app)."""
+        return 0
+
+    def uptime_ms(self) -> "int":
+        """Milliseconds since this document started (performance.now()); 0 where unknown."""
+        return 0
 
     # Page and console -----------------------------------------------------------------------
 

@@ -19,8 +19,11 @@ The rules, in order:
   sent is not sent again; another user than the one held starts from nothing, on a new visitor ID
   (identity.py).
 - alias: previousId defaults to the current user ID, else the visitor ID.
-- every event is stamped with the session of its own time (sessions.py), then built (events.py),
-  its page without a cross-domain link's token (links.py).
+- every event is stamped with the session of its own time (sessions.py: the timeout, the maximum
+  length; the first event of a session is its entry, whose page's campaign every event of the
+  session carries), then built (events.py), its page without a cross-domain link's token (links.py).
+- identify, group and a consent grant never start a session by themselves: their events are
+  stamped like any other.
 """
 
 from . import arguments, links
@@ -107,7 +110,7 @@ class Recorder:
         ids = self.identity.snapshot()
         if kind == "alias" and not fields.get("previousId"):
             fields["previousId"] = ids.get("userId") or ids["anonymousId"]
-        session = self.sessions.touch(t, ids["anonymousId"])
-        environment = self.environment() if self.environment is not None else None
         page = links.page_without_token(stamp.get("page"))  # a cross-domain link's token goes no further
+        session = self.sessions.touch(t, ids["anonymousId"], page)  # a session's first event is its entry
+        environment = self.environment() if self.environment is not None else None
         self.emit(build(kind, fields, ids, t, stamp["messageId"], page, session, environment))

@@ -12,9 +12,10 @@ Two roles a store can play:
   localStorage copy brings the ID back when the cookie is gone (Safari ITP's 7-day cap).
 - "fallback": used only once every store before it has failed (localStorage -> cookie -> memory).
 
-Every JSON record the SDK stores (user, session, each tab's queue) carries its format, "v": 1, so
-that a later SDK can tell an old record from a new one and migrate it. A record without "v" is read
-as version 1 (stored before the field existed); one of a version this SDK does not know (written
+Every JSON record the SDK stores (user, session, each tab's queue) carries its format, "v", so
+that a later SDK can tell an old record from a new one and migrate it: 1 for the user and the
+queue, 2 for the session (sessions.py: 1 had no entry page). A record without "v" is read as
+version 1 (stored before the field existed); one of a version its reader does not know (written
 by a newer SDK, before a downgrade) is unreadable, like a corrupted one.
 """
 
@@ -33,20 +34,20 @@ if TYPE_CHECKING:
 FORMAT = 1
 
 
-def load_record(raw: "str") -> "dict[str, Any] | None":
-    """A stored JSON record (a dict) of this SDK's format, or None when it is not one."""
+def load_record(raw: "str", formats: "tuple[int, ...]" = (FORMAT,)) -> "dict[str, Any] | None":
+    """A stored JSON record (a dict) of one of the formats its reader knows, or None when it is not one."""
     try:
         record = json.loads(raw)
     except Exception:
         return None
-    if not isinstance(record, dict) or record.get("v", FORMAT) != FORMAT:
+    if not isinstance(record, dict) or record.get("v", FORMAT) not in formats:
         return None
     return record
 
 
-def dump_record(record: "dict[str, Any]") -> "str":
+def dump_record(record: "dict[str, Any]", version: "int" = FORMAT) -> "str":
     """The JSON text of a record, with its format."""
-    record["v"] = FORMAT
+    record["v"] = version
     return json.dumps(record)
 
 
