@@ -22,9 +22,11 @@ from starlette.testclient import TestClient
 from visitrail.collector.profiles import Graph, Link
 from visitrail.collector.storage import Event, Storage, open_storage
 from visitrail.collector.storage.sql import SQLStorage
+from visitrail.collector.storage.sqlite import MIGRATIONS
 from visitrail.collector.tokens import issue_identity_token
 
 WRITE_KEY = "wk_test_123"
+NEWEST = max(migration.version for migration in MIGRATIONS)  # the schema version a collector writes
 
 
 OTHER_KEY = "wk_other"

@@ -206,7 +206,8 @@ def test_profile_page(logged_in: TestClient) -> None:
     timeline = [
         attrs["data-message-id"] for tag, attrs in page.tags if tag == "li" and "event" in (attrs.get("class") or "")
     ]
-    assert timeline == ["m2", "m1"]  # newest first
+    # newest first, between the session's derived Session Started and (idle since) Session Ended
+    assert timeline == ["derived-ended-s1", "m2", "m1", "derived-started-s1"]
     assert logged_in.get("/profiles/nope").status_code == 404
 
 

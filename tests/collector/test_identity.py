@@ -22,6 +22,7 @@ from visitrail.collector.tokens import issue_identity_token
 from .helpers import (
     ADMIN_TOKEN,
     AUDIENCE,
+    NEWEST,
     ORIGIN,
     SECRET,
     V1_SCHEMA,
@@ -323,7 +324,7 @@ def test_migration_strips_tokens_stored_by_older_collectors(tmp_path: pathlib.Pa
 
     run(f"sqlite:///{path}", scenario)
     with sqlite3.connect(path) as connection:
-        assert connection.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
+        assert connection.execute("SELECT version FROM schema_version").fetchall() == [(NEWEST,)]
         assert "eyJ" not in connection.execute("SELECT body FROM events").fetchone()[0]
     connection.close()
 

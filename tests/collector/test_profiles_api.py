@@ -61,13 +61,30 @@ def test_lookup_by_either_id(client: TestClient) -> None:
         "firstSeen": "2026-11-25T11:00:01.000Z",
         "lastSeen": "2026-11-25T11:00:04.000Z",
         "verified": False,
-        "sessions": [
-            {"sessionId": "s2", "firstSeen": "2026-11-25T11:00:03.000Z", "lastSeen": "2026-11-25T11:00:04.000Z",
-             "eventCount": 2},
-            {"sessionId": "s1", "firstSeen": "2026-11-25T11:00:01.000Z", "lastSeen": "2026-11-25T11:00:02.000Z",
-             "eventCount": 2},
-        ],
+        "sessions": [session("s2", "11:00:03", "11:00:04", profile["profileId"], page_views=0),
+                     session("s1", "11:00:01", "11:00:02", profile["profileId"], page_views=1)],
     }  # fmt: skip
+
+
+def session(sid: str, first: str, last: str, profile_id: str, page_views: int) -> dict[str, typing.Any]:
+    """A session of events sent without a page (as a server sends them) in the lookup's shape."""
+    return {
+        "sessionId": sid,
+        "profileId": profile_id,
+        "firstSeen": f"2026-11-25T{first}.000Z",
+        "lastSeen": f"2026-11-25T{last}.000Z",
+        "durationMs": 1000,
+        "eventCount": 2,
+        "pageViews": page_views,
+        "entryUrl": None,
+        "exitUrl": None,
+        "referrer": None,
+        "campaign": {"name": None, "source": None, "medium": None, "term": None, "content": None},
+        "clickIds": {},
+        "engagedMs": 0,
+        "bounce": page_views == 1,
+        "bot": False,
+    }
 
 
 def test_amplitude_session_ids_count_as_sessions(client: TestClient) -> None:

@@ -38,6 +38,7 @@ from .params import PlainText
 from .profiles_api import ProfilesAPI
 from .retention import run_retention
 from .security import SecurityHeaders, secured
+from .sessions_api import SessionsAPI
 from .static import Assets
 from .storage import Storage, open_storage
 from .testhooks import Faults
@@ -95,7 +96,8 @@ def create_app(
     dashboard = Dashboard(config, store, logins)
     routes = [
         Route("/v1/{kind}", tracking.endpoint, methods=["POST", "OPTIONS"]),
-        Route("/api/events", EventsAPI(config, store, logins).endpoint, methods=["GET"]),
+        Route("/api/events", EventsAPI(config, store, logins, clock).endpoint, methods=["GET"]),
+        Route("/api/sessions", SessionsAPI(store, logins).endpoint, methods=["GET"]),
         Route("/api/profiles", profiles.search, methods=["GET"]),
         Route("/api/profiles/lookup", profiles.lookup, methods=["GET"]),
         Route("/api/profiles/{profile_id}", profiles.get, methods=["GET"]),

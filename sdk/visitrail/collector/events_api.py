@@ -9,11 +9,16 @@ Paging: order=asc|desc, limit (default 1000, at most 10000), offset.
     GET /api/events?profileId=P&limit=100&offset=0
     -> 200 {"events": [...], "next": 100 | null}    newest first, by skew-corrected timestamp
 
-A profile's events, whichever IDs they carry; `next` is the offset of the next page, null on the
-last one. profileId takes no other filter and no `order`.
+A profile's events, whichever IDs they carry, with its sessions' Session Started and Session Ended
+(`type: "track"`, `derived: true`: made by the collector from the sessions table, never sent by a
+browser; Ended once the session has been idle past the SDK's default timeout, 30 minutes); `next`
+is the offset of the next page, null on the last one. profileId takes no other filter and no `order`.
 """
 
 from __future__ import annotations
+
+import datetime
+import typing
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -33,10 +38,13 @@ FILTERS = ("anonymousId", "userId", "messageId", "writeKey", "order")
 
 
 class EventsAPI:
-    def __init__(self, config: Config, storage: Storage, logins: Logins) -> None:
+    def __init__(
+        self, config: Config, storage: Storage, logins: Logins, clock: typing.Callable[[], datetime.datetime]
+    ) -> None:
         self.config = config
         self.storage = storage
         self.logins = logins
+        self.clock = clock
 
     async def endpoint(self, request: Request) -> JSONResponse:
         await self.logins.require(request)
@@ -64,6 +72,8 @@ class EventsAPI:
         limit = int_param(request, "limit", DEFAULT_PROFILE_LIMIT, MAX_LIMIT)
         offset = int_param(request, "offset", 0, MAX_OFFSET)
         # One more than asked for: whether it comes back says if there is a next page.
-        events = await self.storage.profile_events(params["profileId"], limit=limit + 1, offset=offset)
+        events = await self.storage.profile_events(
+            params["profileId"], limit=limit + 1, offset=offset, now=self.clock()
+        )
         more = len(events) > limit
         return JSONResponse({"events": events[:limit], "next": offset + limit if more else None})

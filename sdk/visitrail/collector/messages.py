@@ -23,6 +23,7 @@ import uuid
 
 from visitrail.core.ids import is_placeholder
 
+from .bots import is_bot, judged_user_agent
 from .client_ip import truncated
 from .errors import invalid
 from .profiles import session_id_of
@@ -203,15 +204,18 @@ def normalise(
     noun: str = "message",
     store_ip: bool = True,
     blocked: frozenset[str] = frozenset(),
+    user_agent: str | None = None,
+    origin: str | None = None,
 ) -> list[Normalised]:
     """Every item as a `Normalised`, in order, or raise 400 listing the bad ones. Errors name an
-    item by `indexes[i]` when given (raw_calls.py: the call an event was built from) and `noun`."""
+    item by `indexes[i]` when given (raw_calls.py: the call an event was built from) and `noun`.
+    `user_agent` and `origin`: the request's headers, for bots.py."""
     defaults = batch_defaults(body, is_batch)
     out, errors = [], []
     for position, item in enumerate(items):
         reason = problem(item, default_type, blocked)
         if reason is None:
-            out.append(_event(item, defaults, default_type, write_key, received_at, ip, store_ip))
+            out.append(_event(item, defaults, default_type, write_key, received_at, ip, store_ip, (user_agent, origin)))
         if reason is not None:
             errors.append({"index": position if indexes is None else indexes[position], "reason": reason})
     if errors:
@@ -239,6 +243,7 @@ def _event(
     received_at: datetime.datetime,
     ip: str | None,
     store_ip: bool = True,
+    request: tuple[str | None, str | None] = (None, None),
 ) -> Normalised:
     timestamp, original, sent_at = _device_times(message, defaults)
     stored = {key: value for key, value in message.items() if key != "writeKey"}  # the key lives in its column
@@ -285,5 +290,6 @@ def _event(
         body=json.dumps(stored, separators=(",", ":"), ensure_ascii=False),
         session_id=session_id_of(stored),
         ip=ip,
+        bot=is_bot(judged_user_agent(stored["context"], *request), stored["context"].get("automation") is True),
     )
     return Normalised(event, token, previous_token)

@@ -9,7 +9,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import invalid
 
-__all__ = ["MAX_OFFSET", "int_param", "PlainText"]
+__all__ = ["MAX_OFFSET", "int_param", "bots_param", "PlainText"]
 
 MAX_OFFSET = 2**62  # fits SQLite's and Postgres' int8
 
@@ -22,6 +22,14 @@ def int_param(request: Request, name: str, default: int, maximum: int) -> int:
     if not (value.isascii() and value.isdigit()) or int(value) > maximum:
         raise invalid(f"{name} must be a whole number from 0 to {maximum}")
     return int(value)
+
+
+def bots_param(request: Request) -> bool:
+    """`bots=include` counts and lists bots' sessions too; without it they are left out."""
+    value = request.query_params.get("bots")
+    if value not in (None, "include", "exclude"):
+        raise invalid("bots must be include or exclude")
+    return value == "include"
 
 
 class PlainText:

@@ -129,6 +129,8 @@ class TrackingAPI:
             noun="call" if is_calls else "message",
             store_ip=self.config.store_ip,
             blocked=self.blocked,
+            user_agent=headers.get("user-agent"),
+            origin=headers.get("origin"),
         )
         # Charged for valid messages only: a stranger's junk must not spend a site's budget.
         self.limiter.take(source.write_key, len(normalised))

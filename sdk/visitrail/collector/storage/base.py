@@ -7,7 +7,8 @@ connections) in worker threads, which lets them share one implementation of the 
 
 Profiles are returned as JSON-ready dicts, the read API's shape:
     {"profileId", "userIds", "anonymousIds", "traits", "eventCount", "firstSeen", "lastSeen", "verified"}
-plus "sessions" from `profile()`: [{"sessionId", "firstSeen", "lastSeen", "eventCount"}], newest first.
+plus, from `profile()`, the first visit's traits (reads.first_touch) and "sessions" (reads.session_json),
+the last active first.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Event:
     verified: bool = False  # its identity token proved its userId (trust.py); column only
     previous_verified: bool = False  # an alias's previousIdentityToken proved its previousId; column only
     ip: str | None = None  # the client's truncated address (client_ip.py); column only, never in `body`
+    bot: bool = False  # judged a bot's at arrival (bots.py); column only
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,9 +127,24 @@ class Storage:
         raise NotImplementedError()  # pragma: no cover
 
     async def profile_events(
-        self, profile_id: str, *, limit: int = 100, offset: int = 0
+        self, profile_id: str, *, limit: int = 100, offset: int = 0, now: datetime.datetime | None = None
     ) -> list[dict[str, typing.Any]]:
-        """A profile's stored message bodies, newest first by (skew-corrected) timestamp."""
+        """A profile's stored message bodies, newest first by (skew-corrected) timestamp, with each
+        session's derived Session Started and, once idle past the SDK's default timeout at `now`,
+        Session Ended (reads.timeline)."""
+        raise NotImplementedError()  # pragma: no cover
+
+    async def sessions(
+        self,
+        *,
+        profile_id: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        limit: int = 100,
+        bots: bool = False,
+    ) -> list[dict[str, typing.Any]]:
+        """Sessions in the read API's shape (reads.session_json): a profile's (bots' too), the last
+        active first; else those that started in [start, end), the latest first, bots' only if `bots`."""
         raise NotImplementedError()  # pragma: no cover
 
     async def erase_profile(

@@ -27,7 +27,7 @@ __all__ = ["ERASED", "ERASED_IDS_KEPT", "ERASED_TABLES", "erase", "erased_positi
 
 ERASED_IDS_KEPT = datetime.timedelta(days=30)
 ERASED = "an ID of this event belongs to a profile that was erased; its events are refused for 30 days"
-ERASED_TABLES = ("events", "identities", "traits", "profiles", "erased", "merged", "profile_log")
+ERASED_TABLES = ("events", "identities", "traits", "profiles", "erased", "merged", "profile_log", "sessions")
 
 
 def digest(kind: str, value: str) -> str:
@@ -50,6 +50,7 @@ def erase(db: Transaction, profile_id: str, now: datetime.datetime, lock: str = 
     # `merged` forgets which those are.
     events = db.run(f"DELETE FROM events WHERE {OWNED}", (profile_id, profile_id))
     db.run(f"DELETE FROM profile_log WHERE {OWNED}", (profile_id, profile_id))
+    db.run(f"DELETE FROM sessions WHERE {OWNED}", (profile_id, profile_id))
     db.run("DELETE FROM merged WHERE survivor = ?", (profile_id,))
     identities = db.run("DELETE FROM identities WHERE profile_id = ?", (profile_id,))
     db.run("DELETE FROM traits WHERE profile_id = ?", (profile_id,))

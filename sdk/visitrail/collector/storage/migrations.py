@@ -8,6 +8,7 @@ the newest version, in the caller's write transaction.
     4  events.previous_verified; erased (erasure.py's tombstones); logins (the dashboard's, logins.py)
     5  profiles' counts (rule 8's limits), merged, profile_log (resolution.py); PostgreSQL: events
        partitioned by the day received (partitions.py); SQLite: an index for retention
+    6  events.bot; sessions (sessions.py), filled from the stored events
 """
 
 from __future__ import annotations
@@ -18,8 +19,17 @@ import typing
 
 from .db import Transaction
 from .resolution import json_text, rebuild
+from .sessions import rebuild_sessions
 
-__all__ = ["Migration", "profile_migrations", "scale_migration", "count_profiles", "migrate", "strip_identity_tokens"]
+__all__ = [
+    "Migration",
+    "profile_migrations",
+    "scale_migration",
+    "session_migration",
+    "count_profiles",
+    "migrate",
+    "strip_identity_tokens",
+]
 
 REWRITE_CHUNK = 1000  # bodies rewritten per step
 
@@ -163,6 +173,39 @@ def scale_migration(
             *statements,
         ),
         then=then,
+    )
+
+
+def session_migration(integer: str, boolean: str) -> Migration:
+    """Version 6, with the column types of `profile_migrations`."""
+    return Migration(
+        6,
+        (
+            f"ALTER TABLE events ADD COLUMN bot {boolean}",
+            f"""CREATE TABLE sessions (
+                write_key TEXT NOT NULL,
+                session_id TEXT NOT NULL,
+                profile_id TEXT,
+                first_seen TEXT NOT NULL,
+                last_seen TEXT NOT NULL,
+                event_count {integer} NOT NULL,
+                page_views {integer} NOT NULL,
+                entry_key TEXT NOT NULL,
+                entry_url TEXT,
+                referrer TEXT,
+                campaign TEXT NOT NULL,
+                click_ids TEXT NOT NULL,
+                exit_key TEXT NOT NULL,
+                exit_url TEXT,
+                engaged_ms {integer} NOT NULL,
+                identified {boolean},
+                bot {boolean},
+                PRIMARY KEY (write_key, session_id)
+            )""",
+            "CREATE INDEX sessions_profile ON sessions (profile_id, last_seen)",
+            "CREATE INDEX sessions_first_seen ON sessions (first_seen)",
+        ),
+        then=rebuild_sessions,
     )
 
 

@@ -29,6 +29,8 @@ PARTITION = re.compile(r"^events_(\d{4})(\d{2})(\d{2})$")
 PARTITIONS_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('visitrail.partitions', 0))"
 EVENT_IDS = "event_ids"  # the sequence events' ids come from (allocated before the insert: sql.py)
 
+# Today's events table, partitioned: convert() runs after the DDL of every later version too
+# (migrations.migrate), so it makes their columns as well (version 6's bot).
 EVENTS_TABLE = f"""CREATE TABLE events (
     id BIGINT NOT NULL DEFAULT nextval('{EVENT_IDS}'),
     write_key TEXT NOT NULL,
@@ -47,6 +49,7 @@ EVENTS_TABLE = f"""CREATE TABLE events (
     verified BOOLEAN NOT NULL DEFAULT FALSE,
     ip TEXT,
     previous_verified BOOLEAN NOT NULL DEFAULT FALSE,
+    bot BOOLEAN NOT NULL DEFAULT FALSE,
     received_day TEXT NOT NULL,
     UNIQUE (write_key, message_id, received_day)
 ) PARTITION BY LIST (received_day)"""
@@ -59,7 +62,7 @@ EVENTS_INDEXES = (
 )
 COLUMNS = (
     "id, write_key, message_id, type, anonymous_id, user_id, event, timestamp, original_timestamp, sent_at, "
-    "received_at, body, session_id, profile_id, verified, ip, previous_verified"
+    "received_at, body, session_id, profile_id, verified, ip, previous_verified, bot"
 )
 
 

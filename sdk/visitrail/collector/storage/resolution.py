@@ -47,6 +47,7 @@ from ..profiles import (
     session_id_of,
 )
 from .db import Transaction
+from .sessions import rebuild_sessions
 
 __all__ = [
     "Claim",
@@ -295,7 +296,8 @@ def log_key(entry: LogEntry) -> str:
 
 
 def rebuild(db: Transaction, limits: Limits = NO_LIMITS) -> int:
-    """Recompute session ids and profiles from the events table, replaying it in arrival order."""
+    """Recompute session ids, profiles and the sessions table from the events table, replaying it in
+    arrival order."""
     for table in ("traits", "identities", "profiles", "merged", "profile_log"):
         db.run(f"DELETE FROM {table}")
     last = 0
@@ -321,4 +323,5 @@ def rebuild(db: Transaction, limits: Limits = NO_LIMITS) -> int:
         about = {row[0]: (row[9], row[10], row[11]) for row in rows}
         db.run_many(INSERT_LOG, log_rows(graph, about.__getitem__))
         last = rows[-1][0]
+    rebuild_sessions(db)  # with the events' new session and profile ids
     return int(db.all("SELECT COUNT(*) FROM profiles")[0][0])

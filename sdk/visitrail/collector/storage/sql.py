@@ -6,13 +6,14 @@ first migration; the SQL lives by job beside this module:
     migrations.py   the schema's versions and `migrate`
     resolution.py   identity resolution, persisted: load the graph a batch touches, apply, save; rebuild
     reads.py        profiles, sessions and search in the read API's shape
+    sessions.py     the sessions table, kept with the events
     erasure.py      the right to erasure
 
-Tables: events(id, write_key, message_id, ..., body, session_id, profile_id, verified, ip), and the
-profile tables of resolution.py. An event is written once, with the profile it was resolved into
-(a merge later forwards it: resolution.py's `merged`); no lock is shared by every writer
-(postgres.py). Timestamps stay ISO-8601 text in both databases: they sort as
-text, and one code path reads them.
+Tables: events(id, write_key, message_id, ..., body, session_id, profile_id, verified, ip, bot), the
+profile tables of resolution.py and the sessions of sessions.py. An event is written once, with the
+profile it was resolved into (a merge later forwards it: resolution.py's `merged`); no lock is
+shared by every writer (postgres.py). Timestamps stay ISO-8601 text in both databases: they sort
+as text, and one code path reads them.
 """
 
 from __future__ import annotations
@@ -23,25 +24,29 @@ import typing
 
 from starlette.concurrency import run_in_threadpool
 
+from visitrail.core.options import DEFAULT_TIMEOUT_MIN
+
 from ..profiles import ANONYMOUS, USER, Identity, Link
+from ..timestamps import format_timestamp
 from . import logins
 from .base import Added, Event, Storage
 from .db import Transaction
 from .erasure import ERASED, erase, erased_positions
 from .migrations import Migration, migrate
-from .reads import owned, profile_log, search, sessions_of, summaries
+from .reads import first_touch, list_sessions, profile_log, search, sessions_of, summaries, timeline
 from .resolution import INSERT_LOG, identity_of, log_rows, owner, rebuild, resolve, select_claim
+from .sessions import record_sessions
 
 __all__ = ["SQLStorage", "INSERT_EVENT", "event_row", "Retry"]
 
 EVENT_COLUMNS = (
     "id, profile_id, write_key, message_id, type, anonymous_id, user_id, event, "
-    "timestamp, original_timestamp, sent_at, received_at, body, session_id, verified, previous_verified, ip"
+    "timestamp, original_timestamp, sent_at, received_at, body, session_id, verified, previous_verified, ip, bot"
 )
 # Each event is written once, with its profile: resolved before the insert. ON CONFLICT: another
 # transaction stored the same message after this one looked (see `_add_once`).
 INSERT_EVENT = f"""
-INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT DO NOTHING
 """
 MAX_ATTEMPTS = 20  # of a batch's transaction, when it meets a concurrent one (a race, a deadlock)
@@ -62,7 +67,7 @@ def event_row(e: Event, event_id: int, profile_id: str | None) -> tuple[typing.A
     return (
         event_id, profile_id, e.write_key, e.message_id, e.type, e.anonymous_id, e.user_id, e.event,
         e.timestamp, e.original_timestamp, e.sent_at, e.received_at, e.body, e.session_id, e.verified,
-        e.previous_verified, e.ip,
+        e.previous_verified, e.ip, e.bot,
     )  # fmt: skip
 
 
@@ -161,6 +166,7 @@ class SQLStorage(Storage):
         ]
         if self.insert_events(db, rows) != len(rows):
             raise Retry()  # a concurrent transaction stored one of these messages since we looked
+        record_sessions(db, [(events[positions[row[0]]], row[1]) for row in rows])
         about = {event_id: events[position] for event_id, position in positions.items()}
         db.run_many(
             INSERT_LOG,
@@ -206,15 +212,36 @@ class SQLStorage(Storage):
         return await run_in_threadpool(self._bodies, sql, [*params, limit, offset])
 
     async def profile_events(
-        self, profile_id: str, *, limit: int = 100, offset: int = 0
+        self, profile_id: str, *, limit: int = 100, offset: int = 0, now: datetime.datetime | None = None
     ) -> list[dict[str, typing.Any]]:
-        return await run_in_threadpool(self._profile_events, profile_id, limit, offset)
+        at = now if now is not None else datetime.datetime.now(datetime.UTC)
+        ended_before = format_timestamp(at - datetime.timedelta(minutes=DEFAULT_TIMEOUT_MIN))
+        return await run_in_threadpool(self._profile_events, profile_id, limit, offset, ended_before)
 
-    def _profile_events(self, profile_id: str, limit: int, offset: int) -> list[dict[str, typing.Any]]:
+    def _profile_events(
+        self, profile_id: str, limit: int, offset: int, ended_before: str
+    ) -> list[dict[str, typing.Any]]:
         with self.transaction(write=False) as db:
-            where, params = owned(db, profile_id)
-            sql = f"SELECT body FROM events WHERE {where} ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?"
-            return [json.loads(body) for (body,) in db.all(sql, [*params, limit, offset])]
+            return timeline(db, profile_id, limit, offset, ended_before)
+
+    async def sessions(
+        self,
+        *,
+        profile_id: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        limit: int = 100,
+        bots: bool = False,
+    ) -> list[dict[str, typing.Any]]:
+        return await run_in_threadpool(self._sessions, profile_id, start, end, limit, bots)
+
+    def _sessions(
+        self, profile_id: str | None, start: str | None, end: str | None, limit: int, bots: bool
+    ) -> list[dict[str, typing.Any]]:
+        with self.transaction(write=False) as db:
+            if profile_id is not None:
+                return sessions_of(db, profile_id, limit)
+            return list_sessions(db, start, end, limit, bots)
 
     def _bodies(self, sql: str, params: list[typing.Any]) -> list[dict[str, typing.Any]]:
         with self.transaction(write=False) as db:
@@ -243,7 +270,10 @@ class SQLStorage(Storage):
             found = summaries(db, [profile_id]) if profile_id is not None else []
             if not found or profile_id is None:
                 return None
-            return {**found[0], "sessions": sessions_of(db, profile_id)}
+            profile = found[0]
+            # The first visit's traits are derived, and no trait sent later replaces them.
+            profile["traits"] = {**profile["traits"], **first_touch(db, profile_id)}
+            return {**profile, "sessions": sessions_of(db, profile_id)}
 
     async def search_profiles(self, query: str = "", limit: int = 50) -> list[dict[str, typing.Any]]:
         return await run_in_threadpool(self._search_profiles, query, limit)

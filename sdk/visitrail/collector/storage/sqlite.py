@@ -23,7 +23,8 @@ import typing
 from starlette.concurrency import run_in_threadpool
 
 from .db import Transaction, rollback_on_error
-from .migrations import Migration, profile_migrations, scale_migration
+from .migrations import Migration, profile_migrations, scale_migration, session_migration
+from .sessions import expire_sessions
 from .sql import INSERT_EVENT, SQLStorage
 
 __all__ = ["SQLiteStorage", "MIGRATIONS"]
@@ -62,6 +63,7 @@ MIGRATIONS = (
             "CREATE INDEX events_message_id ON events (message_id)",  # /api/events?messageId= of any source
         ),
     ),
+    session_migration("INTEGER", "INTEGER NOT NULL DEFAULT 0"),
 )
 EXPIRE_CHUNK = 1000  # events deleted per transaction by retention: writers get the lock in between
 
@@ -151,6 +153,11 @@ class SQLiteStorage(SQLStorage):
                     (before, EXPIRE_CHUNK),
                 )
             deleted += count
+            if count < EXPIRE_CHUNK:
+                break
+        while True:
+            with self.transaction(write=True) as db:
+                count = expire_sessions(db, before, EXPIRE_CHUNK)
             if count < EXPIRE_CHUNK:
                 return deleted
 
