@@ -25,7 +25,7 @@ import dataclasses
 import json
 import typing
 
-from visitrail.core.attribution import CLICK_IDS, MAX_URL_CHARS, UTM
+from visitrail.core.attribution import CLICK_IDS, MAX_URL_CHARS, MAX_VALUE_CHARS, UTM
 from visitrail.core.engagement import PAGE_LEFT
 
 from .base import Event
@@ -163,7 +163,7 @@ class SessionRow:
 
 
 def _fields(campaign: dict[str, typing.Any], names: typing.Iterable[str]) -> str:
-    kept = {name: campaign[name][:MAX_URL_CHARS] for name in names if isinstance(campaign.get(name), str)}
+    kept = {name: campaign[name][:MAX_VALUE_CHARS] for name in names if isinstance(campaign.get(name), str)}
     return json.dumps(kept, ensure_ascii=False, separators=(",", ":"))
 
 
