@@ -36,7 +36,8 @@ The steps (steps.py; --skip names them), measured in a browser by measure.py and
   alternating order; each tag's difference from no tag in the same round, median and 95% bootstrap
   interval, against the 5% goal.
 - leave: visits (fresh contexts) that identify + track and set location.href to another origin in
-  the same task; events acknowledged by the endpoint, counted per visit. Visitrail: also after the
+  the same task; events acknowledged by the endpoint, counted per visit: the SDK's own page view,
+  the track and the identify. Visitrail: also after the
   first --return-visits visitors come back (same browser, 0.3 s later; the boot replays the saved calls).
 - offline: 100 tracks made while the context is offline (`set_offline`), then back online: how
   many arrive within 30 s, and when the last one did.

@@ -154,7 +154,7 @@ def plausible_events(body):
     if isinstance(props, str):
         props = _json(props.encode()) or {}
     if name == "pageview":
-        return [Event("page", name, _props(props), None)]
+        return [Event("page", name, {**_props(props), "url": body.get("u")}, None)]
     return [Event("track", name, _props(props), None)]
 
 

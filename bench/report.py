@@ -90,7 +90,7 @@ def write_json(path, data, indent=1):
 def comparison_table(run):
     args = run.args
     header = ["", "KB raw", "KB gz-9", "req", "ready ms", "1st ack ms", "load ms (Δ)", "TBT ms", "CPU ms"]
-    header += ["heap+AB / wasm MB", f"leave /{args.visits}", "+return", f"offline /{args.offline_events}"]
+    header += ["heap+AB / wasm MB", f"leave p/t/i /{args.visits}", "+return", f"offline /{args.offline_events}"]
     header += [f"away /{args.away_visits} t/i/dup"]
     lines = []
     for row in run.rows + away_only(run.away):
@@ -145,7 +145,7 @@ def _delivery_cells(res, a):
         last = off["last_after_online_s"]
         offline = f"{off['delivered']}" + ("" if last is None else f" ({last:.1f} s)")
     return [
-        f"{lv['before']['track']}/{lv['before']['identify']}" if lv else "—",
+        f"{lv['before'].get('page', '?')}/{lv['before']['track']}/{lv['before']['identify']}" if lv else "—",
         after,
         offline,
         "—" if not a else f"{a['track']}/{a['identify']}/{a['duplicates']}",
@@ -245,6 +245,26 @@ def load_deltas(run):
     return out
 
 
+# The modules of the sessions' attribution and Page Left (issue 18), whose cost the report states.
+FEATURE_MODULES = ("core/attribution", "core/engagement")
+
+
+def feature_size_lines():
+    """What attribution and Page Left add to the SDK the default tag downloads: their modules'
+    bytecode, gzip -9 each, against all of the SDK's."""
+    folder = assets.DIST / "visitrail"
+    every = sorted(folder.rglob("*.mpy"))
+    if not every:
+        return []
+    total = sum(gzip9(f.read_bytes()) for f in every)
+    parts = [(m, gzip9((folder / f"{m}.mpy").read_bytes())) for m in FEATURE_MODULES if (folder / f"{m}.mpy").is_file()]
+    named = ", ".join(f"{m}.mpy {size:,} B" for m, size in parts)
+    added = sum(size for _, size in parts)
+    return [
+        f"Attribution and Page Left: {named} gzip -9, {added:,} B of the SDK's {total:,} B ({100 * added / total:.0f}%)"
+    ]
+
+
 def goal_lines(run):
     raw, gz = loader_size()
     met = "met" if gz <= LOADER_GOAL_B else "NOT met"
@@ -252,7 +272,7 @@ def goal_lines(run):
     inline = loader_size("inline.js")
     if inline:
         out.append(f"The inline snippet (inline.js, in the page's HTML): {inline[0]:,} B raw, {inline[1]:,} B gzip -9")
-    out += startup_goal_lines(run)
+    out += feature_size_lines() + startup_goal_lines(run)
     return out + _load_round_lines(run.load_rounds) + _load_delta_lines(load_deltas(run))
 
 
@@ -375,9 +395,10 @@ LEGEND_ROWS = [
     ),
     ("heap+AB / wasm", "MB: JS heap + ArrayBuffers after a GC, Δ vs no tag (no tag: absolute) / WebAssembly memory"),
     (
-        "leave /{visits}",
-        "visits whose track/identify was acknowledged, when the page calls identify + track and sets "
-        "location.href to another origin in the same task (Segment, PostHog: their async snippet)",
+        "leave p/t/i /{visits}",
+        "visits whose page view / track / identify was acknowledged, when the page calls identify + track "
+        "and sets location.href to another origin in the same task (Segment, PostHog: their async snippet; "
+        "the page view is the one each SDK makes by itself)",
     ),
     (
         "+return",

@@ -17,7 +17,7 @@ from . import machine, stats
 from .measure import load_run, offline_run, timing_run, warm_up
 from .rows import AWAY_ROWS, EMPTY_SCRIPT, LOAD_ROUND_KEYS, away_selected, select
 from .sizes import Sizes
-from .visits import before_return, leave_visits, stored_counts, tally
+from .visits import KINDS, before_return, leave_visits, stored_counts, tally
 
 SUMMARY_KEYS = ("load", "dcl", "ready", "ack", "tbt", "tbt_to_load", "cpu", "cpu_process", "busy")
 SUMMARY_KEYS += ("js_heap", "backing", "wasm", "requests", "bytes", "gzip", "longest")
@@ -164,7 +164,7 @@ def _returned(env, case, returned, visits, returns):
 
 def _no_return(env, case):
     t = tally(env.hub.recorder, case)
-    return {"before": {"track": t["track"], "identify": t["identify"]}, "duplicates": t["duplicates"]}
+    return {"before": {kind: t[kind] for kind in KINDS}, "duplicates": t["duplicates"]}
 
 
 # -- offline ------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ parts.
 
 import time
 from collections import Counter, deque
+from urllib.parse import parse_qs, urlsplit
 
 from .measure import Requests, wait_until
 
@@ -133,29 +134,39 @@ def leave_visits(env, row, n, case, returns=0):
     return LeaveVisits(env, row, case, returns=returns).run(n)
 
 
+KINDS = ("page", "identify", "track")  # a page view's is the one an SDK makes by itself
+
+
+def visit_of(event):
+    """The visit an event belongs to: the page's calls carry it as a property, a page view in its
+    URL's query (visit=N), under each SDK's name for the URL."""
+    props = event.props
+    if "visit" in props:
+        return str(props["visit"])
+    url = props.get("url") or props.get("$current_url") or ""
+    found = parse_qs(urlsplit(str(url)).query).get("visit")
+    return found[0] if found else "None"
+
+
 def tally(recorder, case, visits=None):
     """Per kind, the visits with at least one acknowledged event; duplicates: a message (by id;
     Plausible's have none, so by kind and visit) acknowledged more than once. `visits`: only these."""
-    got = {"identify": set(), "track": set()}
+    got = {kind: set() for kind in KINDS}
     seen = Counter()
     for _, event in recorder.events(case=case):
-        visit = str(event.props.get("visit"))
+        visit = visit_of(event)
         if event.kind in got and (visits is None or visit in visits):
             got[event.kind].add(visit)
             seen[event.mid or (event.kind, visit)] += 1
-    return {
-        "track": len(got["track"]),
-        "identify": len(got["identify"]),
-        "duplicates": sum(c - 1 for c in seen.values() if c > 1),
-    }
+    return {**{kind: len(got[kind]) for kind in KINDS}, "duplicates": sum(c - 1 for c in seen.values() if c > 1)}
 
 
 def before_return(recorder, case, returned_at, visits=None):
     """Visits whose track / identify was acknowledged before the visitor came back (or at all, for
     visits without a return)."""
-    got = {"identify": set(), "track": set()}
+    got = {kind: set() for kind in KINDS}
     for arrival, event in recorder.events(case=case):
-        v = str(event.props.get("visit"))
+        v = visit_of(event)
         if visits is not None and v not in visits:
             continue
         if event.kind in got and arrival.at_ms < returned_at.get(v, float("inf")):

@@ -2,7 +2,8 @@
 
     GET /api/profiles/lookup?userId=U1      (or ?anonymousId=A1)
     -> 200 {"profileId", "userIds", "anonymousIds", "traits", "eventCount", "firstSeen", "lastSeen",
-            "sessions": [{"sessionId", "firstSeen", "lastSeen", "eventCount"}, ...]}   newest first
+            "sessions": [<session>, ...]}   the last active first: sessions_api.py's shape; the
+       traits include the first visit's (initial_*: storage/reads.py, first_touch)
        404 {"code": "not_found"} if that ID was never seen
     GET /api/profiles/{profileId}           the same, by profileId (404 once merged into another)
     GET /api/profiles/{profileId}/log?limit=100
