@@ -76,6 +76,19 @@ def test_the_entry_pages_campaign_attributes_every_event_of_the_session(page, si
     later = [e for e in events if e.get("event") == "Later"][0]
     assert later["context"]["page"]["url"] == site.url + "/t/plain.html"  # the page is the page's own
     assert later["context"]["page"]["search"] == ""
+    # The collector's session: entered on the landing page, from the referrer, with its campaign;
+    # a bot's (Playwright's Chromium says navigator.webdriver), so listed only when asked for.
+    profile_id = collector.profile(anonymousId=visitor)["profileId"]
+    [session] = collector.sessions(profileId=profile_id)
+    assert session["entryUrl"] == landing_url(site) and session["referrer"] == REFERRER
+    assert session["exitUrl"] == site.url + "/t/plain.html"
+    assert session["campaign"] == {k: CAMPAIGN[k] for k in ("source", "medium", "name", "term", "content")}
+    assert session["clickIds"] == {k: v for k, v in CAMPAIGN.items() if k not in session["campaign"]}
+    assert (session["pageViews"], session["eventCount"], session["bot"]) == (2, 7, True)
+    assert session["sessionId"] == events[0]["context"]["sessionId"]
+    since = {"from": session["firstSeen"]}  # the collector is shared by this runtime's tests
+    assert session["sessionId"] in [s["sessionId"] for s in collector.sessions(bots="include", **since)]
+    assert session["sessionId"] not in [s["sessionId"] for s in collector.sessions(**since)]
 
 
 def test_a_landing_page_left_before_boot_is_attributed_by_the_collector(page, site, collector, runtime):

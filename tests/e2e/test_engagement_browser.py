@@ -90,6 +90,9 @@ def test_closing_the_tab_sends_page_left_in_the_last_beacon(open_page, context, 
     posts = []
     context.on("request", lambda r: posts.append(r.post_data or "") if r.url.endswith("/v1/batch") else None)
     page = open_page("engagement.html")
+    # The calls queued before the SDK was up (the loader's page view) go at once; from then on
+    # batches wait 10 minutes.
+    assert page.evaluate("analytics.flush()") is True
     page.evaluate("analytics.track('Read to the end')")
     anonymous_id = visitor(page)
     sent_before_close = list(posts)

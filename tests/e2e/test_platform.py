@@ -148,7 +148,8 @@ def test_clock_randomness_page_environment_and_beacon(open_page, run_python, col
         "search": "",
     }
     assert result["env"] == page.evaluate(
-        "({locale: navigator.language, timezone: Intl.DateTimeFormat().resolvedOptions().timeZone})"
+        "({locale: navigator.language, timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,"
+        " automation: navigator.webdriver === true})"
     )
     assert result["online"] is True
     assert result["beacon"] is True

@@ -29,6 +29,12 @@ class ReadAPI:
         response.raise_for_status()
         return typing.cast(dict[str, typing.Any], response.json())
 
+    def sessions(self, **params: str) -> list[dict[str, typing.Any]]:
+        """Sessions (GET /api/sessions): profileId=, or from=/to=/limit=/bots=include."""
+        response = self.http.get("/api/sessions", params=params)
+        response.raise_for_status()
+        return typing.cast(list[dict[str, typing.Any]], response.json()["sessions"])
+
     def fail_next(self, count: int, status: int = 503, retry_after: int | None = None) -> None:
         """The collector (started with --test-hooks) answers the next `count` tracking requests
         with `status` (and a Retry-After header of retry_after seconds) without storing them."""
