@@ -323,7 +323,7 @@ def test_migration_strips_tokens_stored_by_older_collectors(tmp_path: pathlib.Pa
 
     run(f"sqlite:///{path}", scenario)
     with sqlite3.connect(path) as connection:
-        assert connection.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
+        assert connection.execute("SELECT version FROM schema_version").fetchall() == [(7,)]
         assert "eyJ" not in connection.execute("SELECT body FROM events").fetchone()[0]
     connection.close()
 

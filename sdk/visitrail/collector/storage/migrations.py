@@ -8,6 +8,7 @@ the newest version, in the caller's write transaction.
     4  events.previous_verified; erased (erasure.py's tombstones); logins (the dashboard's, logins.py)
     5  profiles' counts (rule 8's limits), merged, profile_log (resolution.py); PostgreSQL: events
        partitioned by the day received (partitions.py); SQLite: an index for retention
+    7  traits.once (set-once traits, profiles.py rule 5)
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ import typing
 from .db import Transaction
 from .resolution import json_text, rebuild
 
-__all__ = ["Migration", "profile_migrations", "scale_migration", "count_profiles", "migrate", "strip_identity_tokens"]
+__all__ = [
+    "Migration", "profile_migrations", "scale_migration", "once_migration", "count_profiles", "migrate",
+    "strip_identity_tokens",
+]  # fmt: skip
 
 REWRITE_CHUNK = 1000  # bodies rewritten per step
 
@@ -164,6 +168,13 @@ def scale_migration(
         ),
         then=then,
     )
+
+
+def once_migration(boolean: str) -> Migration:
+    """Version 7, `boolean` as in `profile_migrations`. The traits stored before it are regular ones:
+    no collector before it read `context.traitsOnce` (an event stored with one counts from the
+    next `rebuild-profiles`, not worth a rebuild of every database now)."""
+    return Migration(7, (f"ALTER TABLE traits ADD COLUMN once {boolean}",))
 
 
 def migrate(db: Transaction, migrations: typing.Sequence[Migration], has_events_table: bool) -> None:

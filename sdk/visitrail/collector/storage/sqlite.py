@@ -23,7 +23,7 @@ import typing
 from starlette.concurrency import run_in_threadpool
 
 from .db import Transaction, rollback_on_error
-from .migrations import Migration, profile_migrations, scale_migration
+from .migrations import Migration, once_migration, profile_migrations, scale_migration
 from .sql import INSERT_EVENT, SQLStorage
 
 __all__ = ["SQLiteStorage", "MIGRATIONS"]
@@ -62,6 +62,7 @@ MIGRATIONS = (
             "CREATE INDEX events_message_id ON events (message_id)",  # /api/events?messageId= of any source
         ),
     ),
+    once_migration("INTEGER NOT NULL DEFAULT 0"),
 )
 EXPIRE_CHUNK = 1000  # events deleted per transaction by retention: writers get the lock in between
 
