@@ -41,11 +41,11 @@ The rules, applied to each event in arrival order:
 6. Verified identity (trust.py): an event whose identity token proved its userId marks its
    profile verified, for good. From then on the profile's traits change only through verified
    events: an unverified identify is stored and linked as usual, but its traits (set-once ones
-   too) are not applied,
-   and a merge that an unverified event causes brings the other profile's traits along only if
-   that profile was verified too. A merge makes the survivor verified if either side was. Since
-   this depends on when a profile became verified, a rebuild (which replays in arrival order)
-   gives the same result as the live collector did, but reordering events could change it.
+   too) are not applied, and a merge that an unverified event causes brings the other profile's
+   traits along only if that profile was verified too. A merge makes the survivor verified if
+   either side was. Since this depends on when a profile became verified, a rebuild (which
+   replays in arrival order) gives the same result as the live collector did, but reordering
+   events could change it.
 7. A verified profile is merged only with proof (rule 6's tokens, whatever the source's mode): an
    alias that would merge X's profile into U's needs
    - a valid token for previousId X (`context.previousIdentityToken`) and one for userId U, when
@@ -61,9 +61,9 @@ The rules, applied to each event in arrival order:
    its kind's limit gets a profile of its own instead of joining; a merge whose two sides together
    hold more than a limit allows (trait keys counted per side, without their overlap) leaves both
    profiles as they are; trait keys new to a profile beyond its limit are not set (set-once keys
-   are trait keys: one count, one limit). The event is
-   stored and belongs where rule 1 says. Every merge and every refusal (these, rule 2's shared
-   device, rule 7's) is an entry of `log`, which storage keeps per profile (the merge log).
+   are trait keys: one count, one limit). The event is stored and belongs where rule 1 says.
+   Every merge and every refusal (these, rule 2's shared device, rule 7's) is an entry of `log`,
+   which storage keeps per profile (the merge log).
 
 The graph holds only what a batch touches: a loaded profile carries its counts (IDs of each kind,
 trait keys, events) and just the IDs and trait keys the batch names, so an event costs the same
