@@ -89,9 +89,10 @@ def message(
     timestamp: str = T0,
     session: str | None = None,
     write_key: str = "wk",
+    traitsOnce: dict[str, typing.Any] | None = None,
     **fields: typing.Any,
 ) -> Event:
-    """An Event as messages.normalise would make it."""
+    """An Event as messages.normalise would make it; `traitsOnce` goes in its context."""
     body: dict[str, typing.Any] = {
         "type": type,
         "messageId": message_id,
@@ -102,6 +103,8 @@ def message(
     body.update(fields)
     if session is not None:
         body["context"] = {"sessionId": session}
+    if traitsOnce is not None:
+        body["context"] = {**body.get("context", {}), "traitsOnce": traitsOnce}
     return Event(
         write_key=write_key,
         message_id=message_id,
@@ -168,6 +171,7 @@ class Replay:
             ids.get("anonymousId"),
             ids.get("previousId"),
             ids.get("traits"),
+            traits_once=ids.get("traitsOnce"),
         )
         profile = self.graph.apply(link)
         return None if profile is None else profile.id
@@ -200,6 +204,10 @@ TIMES = st.sampled_from([f"2026-01-0{d}T00:00:00.000Z" for d in range(1, 6)])
 TRAITS = st.dictionaries(st.sampled_from(["plan", "email", "name"]), st.integers(0, 3), max_size=2)
 
 
+# Set-once traits: "plan" is also a regular trait's key (a set-once value outranks a regular one).
+TRAITS_ONCE = st.dictionaries(st.sampled_from(["signup", "plan"]), st.integers(0, 3), min_size=1, max_size=2)
+
+
 @st.composite
 def messages(draw: st.DrawFn, alias: bool = True) -> dict[str, typing.Any]:
     kinds = ["track", "identify"] + (["alias"] if alias else [])
@@ -215,6 +223,8 @@ def messages(draw: st.DrawFn, alias: bool = True) -> dict[str, typing.Any]:
         message["anonymousId"] = draw(ANONS)
     if kind == "identify":
         message["traits"] = draw(TRAITS)
+        if draw(st.booleans()):
+            message["traitsOnce"] = draw(TRAITS_ONCE)
     return message
 
 

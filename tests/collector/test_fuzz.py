@@ -121,6 +121,10 @@ def plausible_messages(draw: st.DrawFn) -> dict[str, typing.Any]:
         message.setdefault("context", {})["previousIdentityToken"] = draw(st.sampled_from(TOKENS))
     if draw(st.booleans()):
         message.setdefault("context", {})["sessionId"] = draw(NAMES)
+    if kind == "identify" and draw(st.booleans()):  # set-once traits: their keys reach the traits table too
+        message.setdefault("context", {})["traitsOnce"] = draw(
+            st.one_of(st.dictionaries(TEXT, PLAIN_JSON, max_size=2), JSON)
+        )
     message["timestamp"] = draw(GOOD_TIMES)
     return message
 

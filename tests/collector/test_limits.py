@@ -132,6 +132,25 @@ def test_trait_keys_past_the_limit_are_not_set(db_url: str) -> None:
     run(db_url, scenario)
 
 
+def test_set_once_keys_are_trait_keys_for_the_limit(db_url: str) -> None:
+    async def scenario(storage: Storage) -> None:
+        storage.limits = Limits(anonymous_ids=10, user_ids=10, traits=3)
+        await storage.add([message("t1", "identify", userId="U", traits={"plan": "pro", "seats": 2})])
+        await storage.add(
+            [message("t2", "identify", userId="U", traitsOnce={"plan": "trial", "signup": 1, "ref": 1, "utm": 1})]
+        )
+        profile = await profile_of(storage, user_id="U")
+        assert profile["traits"] == {"plan": "trial", "seats": 2, "signup": 1}  # a known key is still set once
+        [entry] = await storage.profile_log(profile["profileId"])
+        assert "trait key limit (3): 2 new keys not set: ref, utm" in entry["reason"]
+        # A merge counts them too: 3 keys and 1 more of the other side's are past the limit.
+        await storage.add([message("o1", "identify", anonymousId="A", traitsOnce={"other": 1})])
+        await storage.add([message("o2", userId="U", anonymousId="A")])
+        assert (await profile_of(storage, anonymous_id="A"))["profileId"] != profile["profileId"]
+
+    run(db_url, scenario)
+
+
 def test_limits_blocked_ids_and_the_log_through_the_collector(config: Config) -> None:
     config.max_anonymous_ids = 1
     config.blocked_ids = ("guest-0",)

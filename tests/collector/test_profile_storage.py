@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from visitrail.collector.storage import Event, Storage, open_storage
+from visitrail.collector.storage.sql import SQLStorage
 
 from .helpers import NEWEST, T0, V1_SCHEMA, Replay, message, messages, orphans, run
 
@@ -101,6 +102,63 @@ def test_a_late_identify_does_not_overwrite_newer_traits(db_url: str) -> None:
         await storage.add([new])
         await storage.add([old])
         assert (await lookup(storage, user_id="U"))["traits"] == {"a": [1], "plan": "pro"}
+
+    run(db_url, scenario)
+
+
+AT9, AT12, AT13 = "2026-11-25T09:00:00.000Z", "2026-11-25T12:00:00.000Z", "2026-11-25T13:00:00.000Z"
+# Two devices of one user, each with set-once and regular traits: the laptop's profile survives the
+# merge, the phone's (whose events arrive later, some made earlier) merges into it.
+LAPTOP = [
+    message("l1", "identify", anonymousId="laptop", timestamp=AT12,
+            traitsOnce={"early": "laptop", "late": "laptop", "keep": "laptop"},
+            traits={"newer": "laptop", "older": "laptop", "plan": "laptop"}),
+    message("l2", "identify", userId="U", anonymousId="laptop", timestamp=AT12),
+]  # fmt: skip
+PHONE = [
+    message("p1", "identify", anonymousId="phone", timestamp=AT9,
+            traitsOnce={"early": "phone", "plan": "phone"}, traits={"older": "phone", "only": "phone"}),
+    message("p2", "identify", anonymousId="phone", timestamp=AT13,
+            traitsOnce={"late": "phone"}, traits={"keep": "phone", "newer": "phone"}),
+]  # fmt: skip
+# Each key by rule 5: the earliest set-once value; a set-once value over a regular one; the newest
+# regular value.
+MERGED_TRAITS = {"early": "phone", "late": "laptop", "keep": "laptop", "plan": "phone", "newer": "phone",
+                 "older": "laptop", "only": "phone"}  # fmt: skip
+
+
+@pytest.mark.parametrize("batches", ["one-by-one", "one-batch"])
+def test_set_once_traits_across_a_merge_are_stored_and_rebuilt(db_url: str, batches: str) -> None:
+    """One by one, the merge moves the phone's traits in storage (MERGE_TRAITS: the merging event
+    names no trait); in one batch, in the graph."""
+    history = [*LAPTOP, *PHONE, message("link", userId="U", anonymousId="phone", timestamp=AT13)]
+
+    async def scenario(storage: Storage) -> None:
+        for batch in [[e] for e in history] if batches == "one-by-one" else [history]:
+            await storage.add(batch)
+        live = await lookup(storage, user_id="U")
+        assert live["anonymousIds"] == ["laptop", "phone"] and live["traits"] == MERGED_TRAITS
+        # Later values: a regular one and a later set-once one replace no set-once value.
+        later = message("r", "identify", userId="U", timestamp="2026-11-25T14:00:00.000Z",
+                        traits={"early": "r", "only": "r"}, traitsOnce={"late": "r", "new": "r"})  # fmt: skip
+        await storage.add([later])
+        live = await lookup(storage, user_id="U")
+        assert live["traits"] == {**MERGED_TRAITS, "only": "r", "new": "r"}
+        await storage.rebuild_profiles()
+        rebuilt = await lookup(storage, user_id="U")
+        assert {**rebuilt, "profileId": None} == {**live, "profileId": None}
+        assert orphans(storage) == (0, 0, 0, 0, 0, 0)
+
+    run(db_url, scenario)
+
+
+def test_set_once_values_arriving_in_any_order_keep_the_earliest(db_url: str) -> None:
+    times = [f"2026-11-2{d}T12:00:00.000Z" for d in (4, 1, 3, 2)]  # sent in this order, made in another
+
+    async def scenario(storage: Storage) -> None:
+        for n, at in enumerate(times):
+            await storage.add([message(f"m{n}", "identify", userId="U", timestamp=at, traitsOnce={"first": at})])
+            assert (await lookup(storage, user_id="U"))["traits"] == {"first": min(times[: n + 1])}
 
     run(db_url, scenario)
 
@@ -378,6 +436,44 @@ def test_a_sqlite_database_from_before_profiles_is_migrated(tmp_path: pathlib.Pa
     with sqlite3.connect(path) as connection:
         assert connection.execute("SELECT version FROM schema_version").fetchall() == [(NEWEST,)]
     connection.close()
+
+
+def test_a_database_from_before_set_once_keeps_its_traits_as_regular_ones(shared_db_url: str) -> None:
+    async def older() -> None:
+        storage = open_storage(shared_db_url)
+        assert isinstance(storage, SQLStorage)
+        storage.migrations = tuple(m for m in storage.migrations if m.version <= 6)  # before traits.once
+        await storage.connect()
+        try:
+            with storage.transaction(write=True) as db:  # a profile as a collector of schema 6 wrote it
+                db.run(
+                    "INSERT INTO profiles (id, event_count, first_seen, last_seen, verified, user_count, "
+                    "anonymous_count, trait_count) VALUES ('p', 1, ?, ?, ?, 1, 0, 2)",
+                    (AT12, AT12, False),
+                )
+                db.run("INSERT INTO identities (kind, value, profile_id, folded) VALUES ('user', 'U', 'p', 'u')")
+                db.run_many(
+                    "INSERT INTO traits (profile_id, key, value, timestamp, event_id, folded) "
+                    "VALUES ('p', ?, ?, ?, 1, ?)",
+                    [("plan", '"free"', AT12, "free"), ("a", "1", AT12, "1")],
+                )
+        finally:
+            await storage.disconnect()
+
+    asyncio.run(older())
+
+    async def scenario(storage: Storage) -> None:
+        assert isinstance(storage, SQLStorage)
+        with storage.transaction(write=False) as db:
+            assert db.all("SELECT version FROM schema_version") == [(NEWEST,)]
+        assert (await lookup(storage, user_id="U"))["traits"] == {"plan": "free", "a": 1}
+        # A regular value as before; a set-once one outranks it, later or not.
+        await storage.add([message("m2", "identify", userId="U", timestamp=AT13, traits={"a": 2},
+                                   traitsOnce={"plan": "trial"})])  # fmt: skip
+        await storage.add([message("m3", "identify", userId="U", timestamp=AT13, traits={"plan": "pro"})])
+        assert (await lookup(storage, user_id="U"))["traits"] == {"plan": "trial", "a": 2}
+
+    run(shared_db_url, scenario)
 
 
 def test_reopening_keeps_data_and_version(shared_db_url: str) -> None:

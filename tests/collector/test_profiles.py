@@ -8,7 +8,7 @@ import typing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from visitrail.collector.profiles import ANONYMOUS, USER, Link, Trait, session_id_of
+from visitrail.collector.profiles import ANONYMOUS, USER, Graph, Limits, Link, Trait, session_id_of
 
 from .helpers import Replay, messages
 
@@ -119,6 +119,87 @@ def test_merged_traits_keep_the_newest_value_per_key() -> None:
     assert (profile.first_seen, profile.last_seen) == ("2026-01-01T00:00:00.000Z", "2026-01-06T00:00:00.000Z")
 
 
+def test_set_once_traits_keep_the_earliest_value_whatever_arrives_later() -> None:
+    r = Replay()
+    r.send("identify", "2026-01-05T00:00:00.000Z", userId="U1", traitsOnce={"signup": "jan-5", "ref": "ad"})
+    r.send("identify", "2026-01-09T00:00:00.000Z", userId="U1", traitsOnce={"signup": "jan-9"})
+    # Sent before both, arriving last (an offline queue): earlier, so it wins.
+    r.send("identify", "2026-01-02T00:00:00.000Z", userId="U1", traitsOnce={"signup": "jan-2"})
+    assert r.traits(USER, "U1") == {"signup": "jan-2", "ref": "ad"}
+    profile = r.graph.profiles[r.of(USER, "U1")]
+    assert profile.traits["signup"] == Trait("jan-2", "2026-01-02T00:00:00.000Z", 3, once=True)
+    # On a tie, the event that arrived first.
+    r.send("identify", "2026-01-02T00:00:00.000Z", userId="U1", traitsOnce={"signup": "tie"})
+    assert r.traits(USER, "U1")["signup"] == "jan-2"
+
+
+def test_a_regular_trait_never_replaces_a_set_once_one_and_set_once_outranks_regular() -> None:
+    r = Replay()
+    r.send("identify", "2026-01-01T00:00:00.000Z", userId="U1", traits={"plan": "free", "theme": "dark"})
+    r.send("identify", "2026-01-03T00:00:00.000Z", userId="U1", traitsOnce={"plan": "trial"})
+    r.send("identify", "2026-01-05T00:00:00.000Z", userId="U1", traits={"plan": "pro", "theme": "light"})
+    assert r.traits(USER, "U1") == {"plan": "trial", "theme": "light"}
+    # The same in the other arrival order: the rule never asks which came first.
+    r2 = Replay()
+    r2.send("identify", "2026-01-05T00:00:00.000Z", userId="U1", traits={"plan": "pro", "theme": "light"})
+    r2.send("identify", "2026-01-03T00:00:00.000Z", userId="U1", traitsOnce={"plan": "trial"})
+    r2.send("identify", "2026-01-01T00:00:00.000Z", userId="U1", traits={"plan": "free", "theme": "dark"})
+    assert r2.traits(USER, "U1") == r.traits(USER, "U1")
+    # One identify setting a key both ways: set once.
+    r.send("identify", userId="U2", traits={"k": "regular"}, traitsOnce={"k": "once"})
+    assert r.traits(USER, "U2") == {"k": "once"}
+
+
+def test_a_merge_keeps_the_earliest_set_once_value_of_either_profile() -> None:
+    r = Replay()
+    r.send("identify", "2026-01-05T00:00:00.000Z", anonymousId="laptop", traitsOnce={"signup": "laptop"})
+    r.send("identify", "2026-01-06T00:00:00.000Z", userId="U1", anonymousId="laptop")
+    # The phone's identify arrives later, but was made earlier (offline): it is the first value.
+    r.send("identify", "2026-01-01T00:00:00.000Z", anonymousId="phone", traitsOnce={"signup": "phone"},
+           traits={"signup": "regular"})  # fmt: skip
+    r.send("track", "2026-01-07T00:00:00.000Z", userId="U1", anonymousId="phone")  # merges the phone in
+    assert r.traits(USER, "U1") == {"signup": "phone"}
+    # The other way round: the survivor holds the earlier value.
+    r.send("identify", "2026-01-01T00:00:00.000Z", userId="U2", traitsOnce={"first": "u2"})
+    r.send("identify", "2026-01-04T00:00:00.000Z", anonymousId="tablet", traitsOnce={"first": "tablet"})
+    r.send("track", userId="U2", anonymousId="tablet")
+    assert r.traits(USER, "U2") == {"first": "u2"}
+
+
+def test_a_verified_profile_takes_set_once_traits_only_from_verified_events() -> None:
+    graph = Graph()
+    graph.apply(Link(1, "identify", "2026-01-05T00:00:00.000Z", "U1", verified=True, traits_once={"signup": "real"}))
+    graph.apply(Link(2, "identify", "2026-01-01T00:00:00.000Z", "U1", traits_once={"signup": "forged", "x": 1}))
+    profile = graph.profile_of((USER, "U1"))
+    assert profile is not None and {k: t.value for k, t in profile.traits.items()} == {"signup": "real"}
+    graph.apply(Link(3, "identify", "2026-01-02T00:00:00.000Z", "U1", verified=True, traits_once={"signup": "older"}))
+    assert profile.traits["signup"].value == "older"
+
+
+def test_set_once_keys_count_against_the_trait_key_limit() -> None:
+    graph = Graph(limits=Limits(traits=3))
+    graph.apply(Link(1, "identify", "2026-01-01T00:00:00.000Z", "U1", traits={"a": 1, "b": 1}))
+    graph.apply(
+        Link(
+            2,
+            "identify",
+            "2026-01-02T00:00:00.000Z",
+            "U1",
+            traits={"b": 2},
+            traits_once={"b": 0, "c": 1, "d": 1, "e": 1},
+        )
+    )
+    profile = graph.profile_of((USER, "U1"))
+    assert profile is not None and profile.trait_count == 3
+    assert {k: (t.value, t.once) for k, t in profile.traits.items()} == {
+        "a": (1, False),
+        "b": (0, True),
+        "c": (1, True),
+    }
+    [entry] = graph.log
+    assert "trait key limit (3): 2 new keys not set: d, e" in entry.reason
+
+
 def test_an_event_naming_no_one_belongs_to_no_profile() -> None:
     assert Replay().send() is None
 
@@ -129,6 +210,11 @@ def test_link_from_row_reads_traits_and_previous_id_only_where_they_mean_somethi
     assert Link.from_row(1, "alias", "t", "U", None, body).previous_id == "P"
     group = Link.from_row(1, "group", "t", "U", None, body)  # group traits describe the group
     assert group.traits is None and group.previous_id is None
+    once = json.dumps({"traits": {"a": 1}, "context": {"traitsOnce": {"b": 2}, "sessionId": "s"}})
+    assert Link.from_row(1, "identify", "t", "U", None, once).traits_once == {"b": 2}
+    assert Link.from_row(1, "track", "t", "U", None, once).traits_once is None
+    for context in ({"traitsOnce": "x"}, {"traitsOnce": None}, "x", None):
+        assert Link.from_row(1, "identify", "t", "U", None, json.dumps({"context": context})).traits_once is None
 
 
 def test_session_id_of() -> None:
@@ -191,15 +277,62 @@ def test_without_alias_no_profile_has_two_users(sent: list[dict[str, typing.Any]
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(messages(), max_size=25))
-def test_each_trait_is_the_newest_identify_of_the_profile(sent: list[dict[str, typing.Any]]) -> None:
+def test_each_trait_is_the_newest_identify_of_the_profile_or_its_earliest_set_once(
+    sent: list[dict[str, typing.Any]],
+) -> None:
     r = Replay()
     for message in sent:
         r.send(**message)
     events = r.event_profiles()
     for profile in r.graph.profiles.values():
-        expected: dict[str, tuple[str, int, typing.Any]] = {}
+        newest: dict[str, tuple[str, int, typing.Any]] = {}
+        earliest: dict[str, tuple[str, int, typing.Any]] = {}
         for number, message in enumerate(sent, 1):
             if events[number] == profile.id:
                 for key, value in (message.get("traits") or {}).items():
-                    expected[key] = max(expected.get(key, ("", 0, None)), (message["timestamp"], number, value))
-        assert {k: t.value for k, t in profile.traits.items()} == {k: v for k, (_, _, v) in expected.items()}
+                    newest[key] = max(newest.get(key, ("", 0, None)), (message["timestamp"], number, value))
+                for key, value in (message.get("traitsOnce") or {}).items():
+                    earliest[key] = min(earliest.get(key, ("~", 0, None)), (message["timestamp"], number, value))
+        expected = {k: v for k, (_, _, v) in newest.items()} | {k: v for k, (_, _, v) in earliest.items()}
+        assert {k: t.value for k, t in profile.traits.items()} == expected
+        assert {k for k, t in profile.traits.items() if t.once} == set(earliest)
+
+
+ONCE_TIMES = [f"2026-01-0{d}T00:00:00.000Z" for d in range(1, 10)]
+
+
+@st.composite
+def devices_history(draw: st.DrawFn) -> list[dict[str, typing.Any]]:
+    """Identifies with set-once and regular traits from two devices, each at its own time, and the
+    events that tie both devices to one user, in some order."""
+    times = draw(st.permutations(ONCE_TIMES))
+    sent = []
+    for n, time in enumerate(times[:6]):
+        message: dict[str, typing.Any] = {"type": "identify", "timestamp": time, "anonymousId": f"a{n % 2}"}
+        message["traits"] = draw(st.dictionaries(st.sampled_from(["plan", "seats"]), st.integers(0, 9), max_size=2))
+        message["traitsOnce"] = draw(st.dictionaries(st.sampled_from(["signup", "plan"]), st.integers(0, 9)))
+        sent.append(message)
+    sent += [{"type": "track", "timestamp": times[6 + n], "userId": "U", "anonymousId": f"a{n}"} for n in range(2)]
+    return draw(st.permutations(sent))
+
+
+@settings(max_examples=200, deadline=None)
+@given(devices_history(), st.randoms(use_true_random=False))
+def test_set_once_traits_across_devices_are_the_same_whatever_the_arrival_order(
+    sent: list[dict[str, typing.Any]], random: typing.Any
+) -> None:
+    def resolved(order: list[dict[str, typing.Any]]) -> dict[str, tuple[typing.Any, bool]]:
+        r = Replay()
+        for message in order:
+            r.send(**message)
+        profile = r.graph.profiles[r.of(USER, "U")]
+        assert profile.anonymous_ids == {"a0", "a1"}
+        return {k: (t.value, t.once) for k, t in profile.traits.items()}
+
+    shuffled = list(sent)
+    random.shuffle(shuffled)
+    result = resolved(sent)
+    assert resolved(shuffled) == result
+    by_time = sorted((m for m in sent if m["type"] == "identify"), key=lambda m: m["timestamp"])
+    for key in {k for m in by_time for k in m["traitsOnce"]}:  # the earliest value set once, on any device
+        assert result[key] == (next(m["traitsOnce"][key] for m in by_time if key in m["traitsOnce"]), True)

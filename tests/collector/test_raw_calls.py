@@ -443,3 +443,21 @@ def test_the_tags_other_data_attributes_in_a_beacon_change_nothing(client: TestC
     body = beacon([call("track", ["E"], 1)], runtime="mpy", endpoint="http://c.test", debug="", linkDomains="a.b")
     assert post(client, body).status_code == 200
     assert [e["event"] for e in stored(client)] == ["E"]
+
+
+def test_a_beacons_set_once_traits_are_the_sdks_and_reach_the_profile(client: TestClient) -> None:
+    calls = [
+        call("identify", ["u1", {"plan": "pro"}, {"setOnce": {"signup": "/pricing", "plan": "trial"}}], 1),
+        call("identify", ["u1", None, {"setOnce": {"signup": "/later"}}], 2),  # nothing new: not sent
+    ]
+    assert post(client, beacon(calls)).status_code == 200
+    expected = sdk_messages(calls, None, None)
+    [event] = stored(client)
+    assert (
+        event["context"]["traitsOnce"]
+        == expected[0]["context"]["traitsOnce"]
+        == {"signup": "/pricing", "plan": "trial"}
+    )
+    profile = client.get("/api/profiles/lookup", params={"userId": "u1"}, headers=admin()).json()
+    own = {key: value for key, value in profile["traits"].items() if not key.startswith("initial_")}
+    assert own == {"plan": "trial", "signup": "/pricing"}  # besides the first visit's (reads.first_touch)

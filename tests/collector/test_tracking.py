@@ -210,6 +210,10 @@ def test_one_bad_message_rejects_the_whole_batch(client: TestClient) -> None:
         ({"type": ["track"], "userId": "U1"}, "unknown type"),
         ({"type": "identify", "userId": {"id": 1}}, "userId must be a string or a number"),
         ({"type": "identify", "userId": "U1", "traits": []}, "traits must be an object"),
+        ({"type": "identify", "userId": "U1", "context": {"traitsOnce": []}}, "context.traitsOnce must be an object"),
+        ({"type": "identify", "userId": "U1", "context": {"traitsOnce": "x"}}, "context.traitsOnce must be an object"),
+        ({"type": "identify", "userId": "U1", "context": {"traitsOnce": {"k" * 513: 1}}}, "at most 512 characters"),
+        ({"type": "identify", "userId": "U1", "context": {"traitsOnce": {"a": "\x00"}}}, "NUL"),
         ({"type": "identify", "userId": "U1", "timestamp": "yesterday"}, "timestamp must be an ISO-8601"),
         ({"type": "identify", "userId": "U1", "messageId": 7}, "messageId must be a string"),
         ({"type": "identify", "userId": "U1", "name": "\ud800"}, "invalid Unicode"),
@@ -224,6 +228,28 @@ def test_invalid_message_reasons(client: TestClient, message: object, reason: st
     assert error["index"] == 1
     assert reason in error["reason"]
     assert stored(client) == []
+
+
+def test_set_once_traits_are_checked_with_the_batch_and_reach_the_profile(client: TestClient) -> None:
+    first = {"type": "identify", "userId": "U1", "messageId": "i1", "timestamp": "2026-11-25T11:00:00.000Z",
+             "context": {"traitsOnce": {"signup": "first"}}}  # fmt: skip
+    bad_level = {"batch": [first], "context": {"traitsOnce": 7}}
+    response = client.post("/v1/batch", json=bad_level, headers=basic(WRITE_KEY))
+    assert (
+        response.status_code == 400 and "batch-level context.traitsOnce must be an object" in response.json()["message"]
+    )
+    # The batch-level context.traitsOnce is an identify's when it has none of its own.
+    later = {"type": "identify", "userId": "U1", "messageId": "i2", "timestamp": "2026-11-25T11:30:00.000Z"}
+    body = {"batch": [first, later], "context": {"traitsOnce": {"signup": "batch", "via": "batch"}}}
+    assert client.post("/v1/batch", json=body, headers=basic(WRITE_KEY)).status_code == 200
+    # Set-once traits mean something on an identify only: elsewhere they are stored, unread.
+    other = track(3, userId="U1", context={"traitsOnce": "junk"})
+    assert client.post("/v1/batch", json={"batch": [other]}, headers=basic(WRITE_KEY)).status_code == 200
+    profile = client.get("/api/profiles/lookup", params={"userId": "U1"}, headers=admin()).json()
+    assert profile["traits"] == {"signup": "first", "via": "batch"}
+    assert [e["context"]["traitsOnce"] for e in stored(client, userId="U1")][:2] == [
+        {"signup": "first"}, {"signup": "batch", "via": "batch"}
+    ]  # fmt: skip
 
 
 def test_alias_needs_no_anonymous_id_and_numbers_are_ids(client: TestClient) -> None:

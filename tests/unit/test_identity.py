@@ -4,7 +4,8 @@ import json
 
 from support import deliver, tab
 
-from visitrail.core.identity import ANON_KEY, SHARED_KEY, USER_KEY
+from visitrail.core.identity import ANON_KEY, SHARED_KEY, USER_KEY, canonical
+from visitrail.core.ids import digest
 from visitrail.memory import BrokenStore, DictStore, QuotaStore, World
 
 
@@ -276,3 +277,87 @@ def test_placeholder_ids_are_refused_with_one_console_error_each():
     assert deliver(w) == [] and c.call("user.id") is None
     c.call("identify", ["", {"plan": "team"}])  # "" still means "no user ID": the traits go on
     assert [m["type"] for m in deliver(w)] == ["identify"] and len(p.errors()) == 7
+
+
+# Set-once traits (identify's options.setOnce)
+
+
+def test_set_once_traits_go_as_context_traits_once_and_keep_their_first_value():
+    c, p, w = tab()
+    c.call("identify", ["u1", {"plan": "free"}, {"setOnce": {"signup": "2026-01", "plan": "trial"}}])
+    c.call("identify", ["u1", {"plan": "pro"}, {"setOnce": {"signup": "2027-05", "source": "ad"}}])
+    first, second = deliver(w)
+    assert first["traits"] == {"plan": "free"}
+    assert first["context"]["traitsOnce"] == {"signup": "2026-01", "plan": "trial"}
+    # The call's own set-once traits are sent: the collector keeps the earliest of every device's.
+    assert second["traits"] == {"plan": "pro"}
+    assert second["context"]["traitsOnce"] == {"signup": "2027-05", "source": "ad"}
+    # Held: a set-once key keeps its first value, and shows over a regular trait of the same key.
+    held = {"plan": "trial", "signup": "2026-01", "source": "ad"}
+    assert c.call("user.traits") == held
+    assert tab(w)[0].call("user.traits") == held
+    assert p.errors() == []
+
+
+def test_identify_with_set_once_alone_is_a_call_and_is_not_sent_again_unchanged():
+    c, p, w = tab()
+    c.call("identify", ["u1", None, {"setOnce": {"first": "/pricing"}}])
+    c.call("identify", ["u1", None, {"setOnce": {"first": "/pricing"}}])
+    c.call("identify", ["u1", {}, {"setOnce": {"first": "/blog"}}])  # changes nothing held
+    c.call("identify", [{}, {"setOnce": {"team": 4}}])  # the held user's
+    stored = deliver(w)
+    assert [m["context"]["traitsOnce"] for m in stored] == [{"first": "/pricing"}, {"team": 4}]
+    assert [m["userId"] for m in stored] == ["u1", "u1"] and stored[0]["traits"] == {}
+    c.call("identify", ["u1", {"a": 1}])
+    assert "traitsOnce" not in deliver(w)[-1]["context"]
+    assert p.errors() == []
+
+
+def test_a_visitor_may_set_once_without_a_user_but_not_with_nothing():
+    c, p, w = tab()
+    c.call("identify", [None, None, {"setOnce": {}}])
+    c.call("identify", [None, {}, {"setOnce": {"landing": "/a"}}])
+    [m] = deliver(w)
+    assert "userId" not in m and m["context"]["traitsOnce"] == {"landing": "/a"}
+    assert len(p.errors()) == 1 and "setOnce" in p.errors()[0]
+
+
+def test_bad_set_once_is_dropped_like_bad_traits_and_the_call_goes_on():
+    c, p, w = tab()
+    c.call("identify", ["u1", {"ok": 1}, {"setOnce": "2026-01"}])
+    c.call("identify", ["u1", {}, {"setOnce": {"at": "now", "fn": {"__unserialisable__": "function"}}}])
+    first, second = deliver(w)
+    assert first["traits"] == {"ok": 1} and "traitsOnce" not in first["context"]
+    assert second["context"]["traitsOnce"] == {"at": "now"}
+    assert len(p.errors()) == 2
+    assert "setOnce must be an object" in p.errors()[0] and "setOnce.fn" in p.errors()[1]
+
+
+def test_set_once_traits_go_with_their_user():
+    c, p, w = tab()
+    c.call("identify", ["alice", {}, {"setOnce": {"signup": "2026-01"}}])
+    c.call("identify", ["bob", {"plan": "pro"}])
+    assert c.call("user.traits") == {"plan": "pro"}
+    c.call("identify", ["bob", {}, {"setOnce": {"signup": "2026-02"}}])
+    assert c.call("user.traits") == {"plan": "pro", "signup": "2026-02"}
+    c.call("reset")
+    assert c.call("user.traits") == {}
+    assert "alice" not in w.local.get(USER_KEY, "")
+
+
+def test_an_identify_digest_stored_before_set_once_traits_still_matches():
+    c, p, w = tab()
+    # What an SDK before set-once traits stored for identify("u1", {"plan": "pro"}).
+    w.local[USER_KEY] = json.dumps({"v": 1, "id": "u1", "traits": {"plan": "pro"},
+                                    "sent": digest(canonical(["u1", {"plan": "pro"}]))})  # fmt: skip
+    again, _, _ = tab(w)
+    again.call("identify", ["u1", {"plan": "pro"}])
+    assert deliver(w) == []
+
+
+def test_a_stored_set_once_record_that_is_not_an_object_is_replaced():
+    c, p, w = tab()
+    w.local[USER_KEY] = json.dumps({"v": 1, "id": "u1", "traits": {}, "once": ["x"]})
+    again, p2, _ = tab(w)
+    assert again.call("user.traits") == {} and again.call("user.id") is None
+    assert len(p2.errors("warn")) == 1 and p2.errors() == []

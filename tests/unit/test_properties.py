@@ -84,3 +84,17 @@ def test_iso_utc_matches_datetime(ms):
         "%Y-%m-%dT%H:%M:%S.%f"
     )[:-3] + "Z"
     assert iso_utc(ms) == expected
+
+
+@given(st.lists(st.tuples(traits, traits), min_size=1, max_size=6))
+@settings(max_examples=50, deadline=None)
+def test_a_set_once_key_keeps_the_first_value_it_was_given_over_any_regular_value(calls):
+    c, p, w = tab()
+    regular, once = {}, {}
+    for n, (t, first) in enumerate(calls):
+        c.call("identify", ["u1", t, {"setOnce": first}], {"messageId": "m" + str(n)})
+        regular = merge_traits(regular, t)
+        once = merge_traits(first, once)
+    assert c.call("user.traits") == json.loads(json.dumps(merge_traits(regular, once)))
+    for m in deliver(w):  # each identify sent carries its own call's set-once traits
+        assert m["context"].get("traitsOnce") == (json.loads(json.dumps(calls[int(m["messageId"][1:])][1])) or None)

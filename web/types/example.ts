@@ -6,6 +6,7 @@ analytics.identify("user-42", { plan: "pro", seats: 3, tags: ["a", "b"], nested:
 analytics.identify({ email: "a@example.com" });
 analytics.identify("user-42", {}, { identityToken: "eyJ...", context: { ip: "0.0.0.0" } });
 analytics.identify(null, { plan: "team" });
+analytics.identify("user-42", {}, { setOnce: { signupDate: "2026-11-25", firstPlan: "trial" } });
 analytics.track("Clicked", { button: "buy" });
 analytics.track("Signed up", {}, { integrations: { All: true } });
 analytics.page();
@@ -42,6 +43,8 @@ analytics.track();
 analytics.identify(42);
 // @ts-expect-error: a function is not JSON
 analytics.track("Clicked", { onClick: () => 1 });
+// @ts-expect-error: set-once traits are an object of traits
+analytics.identify("user-42", {}, { setOnce: "2026-11-25" });
 // @ts-expect-error: flush() takes no callback; it returns a Promise
 analytics.flush(() => 1);
 // @ts-expect-error: no such storage mode

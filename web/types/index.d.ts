@@ -24,6 +24,8 @@ export interface CallOptions {
 export interface IdentifyOptions extends CallOptions {
   /** A signed identity token for this user, issued by the site's server (README, "Trust"). */
   identityToken?: string;
+  /** Set-once traits: a key keeps the first value it was given, on every device (README, "Identity"). */
+  setOnce?: Traits;
 }
 
 export interface AliasOptions extends CallOptions {

@@ -26,7 +26,7 @@ from visitrail.core.ids import is_placeholder
 from .bots import is_bot, judged_user_agent
 from .client_ip import truncated
 from .errors import invalid
-from .profiles import session_id_of
+from .profiles import TRAITS_ONCE, session_id_of
 from .storage import Event
 from .timestamps import bounded, corrected_timestamp, format_timestamp, parse_timestamp
 
@@ -165,11 +165,26 @@ def problem(message: typing.Any, default_type: str | None, blocked: frozenset[st
     for field in OBJECT_FIELDS:
         if message.get(field) is not None and not isinstance(message[field], dict):
             return f"{field} must be an object"
-    if kind == "identify" and any(len(key) > MAX_ID_CHARS for key in message.get("traits") or {}):
-        return f"trait names must be at most {MAX_ID_CHARS} characters"
+    if kind == "identify":
+        reason = traits_once_problem(message.get("context"))
+        if reason is not None:
+            return reason
+        if any(len(key) > MAX_ID_CHARS for key in message.get("traits") or {}):
+            return f"trait names must be at most {MAX_ID_CHARS} characters"
     for field in TIMESTAMP_FIELDS:
         if message.get(field) is not None and parse_timestamp(message[field]) is None:
             return f"{field} must be an ISO-8601 date-time"
+    return None
+
+
+def traits_once_problem(context: dict[str, typing.Any] | None) -> str | None:
+    """Why a context's set-once traits (profiles.py, rule 5) can't be taken, or None: bounded like
+    an identify's traits."""
+    once = (context or {}).get(TRAITS_ONCE)
+    if once is not None and not isinstance(once, dict):
+        return f"context.{TRAITS_ONCE} must be an object"
+    if any(len(key) > MAX_ID_CHARS for key in once or {}):
+        return f"trait names must be at most {MAX_ID_CHARS} characters (context.{TRAITS_ONCE})"
     return None
 
 
@@ -183,6 +198,10 @@ def batch_defaults(body: dict[str, typing.Any], is_batch: bool) -> dict[str, typ
         text = text_problem(value)
         if text is not None:
             raise invalid(f"batch-level {field} {text}")
+        # Merged into every message's context: an identify without context.traitsOnce of its own takes these.
+        once = traits_once_problem(value) if field == "context" else None
+        if once is not None:
+            raise invalid(f"batch-level {once}")
         defaults[field] = value or {}
     sent_at = body.get("sentAt")
     if is_batch and sent_at is not None and parse_timestamp(sent_at) is None:

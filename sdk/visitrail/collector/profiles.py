@@ -31,13 +31,21 @@ The rules, applied to each event in arrival order:
    the event's skew-corrected timestamp, then by event id (arrival order) on a tie. Each key keeps
    its own timestamp, so a late identify with an older timestamp can't overwrite a newer value,
    and the result is the same in whatever order events and merges happen (but see rule 6).
+   Set-once traits (an identify's `context.traitsOnce`) are the other way round: the value from
+   the earliest event wins, by the same timestamp, then event id. A set-once value outranks a
+   regular one of the same key: it replaces it, and no regular value replaces it. (Letting a
+   regular value that came first keep the key would make the result depend on which event
+   arrived first.) So a set-once key holds the earliest value ever set once for it, across a
+   merge too, whatever the order of events and merges. `Trait.beats` is this rule (and
+   resolution.py's MERGE_TRAITS, in SQL).
 6. Verified identity (trust.py): an event whose identity token proved its userId marks its
    profile verified, for good. From then on the profile's traits change only through verified
-   events: an unverified identify is stored and linked as usual, but its traits are not applied,
-   and a merge that an unverified event causes brings the other profile's traits along only if
-   that profile was verified too. A merge makes the survivor verified if either side was. Since
-   this depends on when a profile became verified, a rebuild (which replays in arrival order)
-   gives the same result as the live collector did, but reordering events could change it.
+   events: an unverified identify is stored and linked as usual, but its traits (set-once ones
+   too) are not applied, and a merge that an unverified event causes brings the other profile's
+   traits along only if that profile was verified too. A merge makes the survivor verified if
+   either side was. Since this depends on when a profile became verified, a rebuild (which
+   replays in arrival order) gives the same result as the live collector did, but reordering
+   events could change it.
 7. A verified profile is merged only with proof (rule 6's tokens, whatever the source's mode): an
    alias that would merge X's profile into U's needs
    - a valid token for previousId X (`context.previousIdentityToken`) and one for userId U, when
@@ -52,9 +60,10 @@ The rules, applied to each event in arrival order:
    would take a profile past a limit is refused and recorded in the graph's `log`. A new ID beyond
    its kind's limit gets a profile of its own instead of joining; a merge whose two sides together
    hold more than a limit allows (trait keys counted per side, without their overlap) leaves both
-   profiles as they are; trait keys new to a profile beyond its limit are not set. The event is
-   stored and belongs where rule 1 says. Every merge and every refusal (these, rule 2's shared
-   device, rule 7's) is an entry of `log`, which storage keeps per profile (the merge log).
+   profiles as they are; trait keys new to a profile beyond its limit are not set (set-once keys
+   are trait keys: one count, one limit). The event is stored and belongs where rule 1 says.
+   Every merge and every refusal (these, rule 2's shared device, rule 7's) is an entry of `log`,
+   which storage keeps per profile (the merge log).
 
 The graph holds only what a batch touches: a loaded profile carries its counts (IDs of each kind,
 trait keys, events) and just the IDs and trait keys the batch names, so an event costs the same
@@ -81,6 +90,7 @@ __all__ = [
     "Trait",
     "Profile",
     "Graph",
+    "TRAITS_ONCE",
     "session_id_of",
     "new_profile_id",
 ]
@@ -95,6 +105,7 @@ PROOF_OF_USER = (
     "alias would merge another user into a verified profile: it needs a valid identity token for userId "
     "(context.identityToken)"
 )
+TRAITS_ONCE = "traitsOnce"  # an identify's set-once traits, in its context (rule 5)
 SHARED_DEVICE = "the anonymousId belongs to another user's profile: two users are never merged through it"
 Identity = tuple[str, str]  # (USER | ANONYMOUS, value)
 # Kinds of log entries.
@@ -172,6 +183,7 @@ class Link:
     traits: dict[str, typing.Any] | None = None  # identify only
     verified: bool = False  # carried a valid identity token for its userId (trust.py)
     previous_verified: bool = False  # alias only: and one for its previousId (rule 7)
+    traits_once: dict[str, typing.Any] | None = None  # identify only: context.traitsOnce (rule 5)
 
     @classmethod
     def from_row(
@@ -185,13 +197,16 @@ class Link:
         verified: typing.Any = False,
         previous_verified: typing.Any = False,
     ) -> Link:
-        previous_id, traits = None, None
+        previous_id, traits, once = None, None, None
         if type in ("identify", "alias"):  # only these carry anything more; don't parse the rest
             message = json.loads(body)
             if type == "alias" and message.get("previousId") not in (None, ""):
                 previous_id = str(message["previousId"])
             if type == "identify" and isinstance(message.get("traits"), dict):
                 traits = message["traits"]
+            context = message.get("context")
+            if type == "identify" and isinstance(context, dict) and isinstance(context.get(TRAITS_ONCE), dict):
+                once = context[TRAITS_ONCE]
         return cls(
             event_id,
             type,
@@ -202,7 +217,14 @@ class Link:
             traits,
             bool(verified),
             bool(previous_verified),
+            once,
         )
+
+    def trait_values(self) -> list[tuple[str, Trait]]:
+        """The traits this event sets (rule 5), its set-once ones after its regular ones."""
+        return [(key, Trait(value, self.timestamp, self.event_id)) for key, value in (self.traits or {}).items()] + [
+            (key, Trait(value, self.timestamp, self.event_id, True)) for key, value in (self.traits_once or {}).items()
+        ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,9 +232,16 @@ class Trait:
     value: typing.Any  # any JSON value
     timestamp: str
     event_id: int
+    once: bool = False  # set once (context.traitsOnce)
 
-    def newer_than(self, other: Trait | None) -> bool:
-        return other is None or (self.timestamp, self.event_id) > (other.timestamp, other.event_id)
+    def beats(self, other: Trait | None) -> bool:
+        """Rule 5: does this value replace `other`, the key's value so far?"""
+        if other is None:
+            return True
+        if self.once != other.once:
+            return self.once
+        mine, theirs = (self.timestamp, self.event_id), (other.timestamp, other.event_id)
+        return mine < theirs if self.once else mine > theirs
 
 
 @dataclasses.dataclass
@@ -308,7 +337,7 @@ class Graph:
     @staticmethod
     def trait_keys_of(links: typing.Iterable[Link]) -> set[str]:
         """The trait keys a loaded profile must carry (those `links` set)."""
-        return {key for link in links for key in (link.traits or ())}
+        return {key for link in links for key, _ in link.trait_values()}
 
     def refusal(self, link: Link) -> str | None:
         """Why rule 7 refuses this event, or None. Changes nothing."""
@@ -363,17 +392,16 @@ class Graph:
         return profile
 
     def _set_traits(self, profile: Profile, link: Link) -> None:
-        beyond = []
-        for key, value in (link.traits or {}).items():
-            trait = Trait(value, link.timestamp, link.event_id)
+        beyond = set()
+        for key, trait in link.trait_values():
             current = profile.traits.get(key)
             if current is None:
                 assert profile.trait_count is not None
                 if not self.limits.allows("traits", profile.trait_count + 1):
-                    beyond.append(key)
+                    beyond.add(key)
                     continue
                 profile.trait_count += 1
-            if trait.newer_than(current):
+            if trait.beats(current):
                 profile.traits[key] = trait
                 self.traits_changed.add((profile.id, key))
         if beyond:
@@ -494,7 +522,7 @@ class Graph:
         if with_traits:
             assert loser.trait_count is not None and survivor.trait_count is not None
             for key, trait in loser.traits.items():
-                if trait.newer_than(survivor.traits.get(key)):
+                if trait.beats(survivor.traits.get(key)):
                     survivor.traits[key] = trait
                     self.traits_changed.add((survivor.id, key))
             survivor.trait_count += loser.trait_count  # an upper bound: storage counts the keys

@@ -10,7 +10,8 @@ Rules (documented in README.md, "Bad input"):
   dropped: CallError;
 - a field of the wrong kind (traits or properties that are not a plain object) is dropped and the
   call goes on: the reason is returned as a warning;
-- values JSON cannot carry are dropped from traits and properties, with a warning.
+- values JSON cannot carry are dropped from traits and properties, with a warning;
+- identify's options.setOnce (set-once traits: identity.py) is read like traits.
 """
 
 import json
@@ -121,6 +122,9 @@ def _options(value: "Any", warnings: "list[str]") -> "dict[str, Any]":
     for key in ("identityToken", "keepAnonymousId", "previousId"):
         if key in opts:
             out[key] = opts[key]
+    once = _object(opts.get("setOnce"), "setOnce", warnings)
+    if once:
+        out["setOnce"] = once
     return out
 
 
@@ -138,9 +142,10 @@ def parse(method: "str", args: "list[Any] | tuple[Any, ...] | None") -> "tuple[d
             args = [None] + args
         user_id = _id(args[0] if args else None, "userId", False)
         traits = _object(_arg(args, 1), "traits", warnings)
-        if user_id is None and not traits:
-            raise CallError("needs a userId (a non-empty string) or traits")
-        return {"userId": user_id, "traits": traits, "options": _options(_arg(args, 2), warnings)}, warnings
+        opts = _options(_arg(args, 2), warnings)
+        if user_id is None and not traits and not opts.get("setOnce"):
+            raise CallError("needs a userId (a non-empty string), traits or setOnce")
+        return {"userId": user_id, "traits": traits, "options": opts}, warnings
     if method == "track":
         event = _arg(args, 0)
         if not isinstance(event, str) or not event:

@@ -35,7 +35,7 @@ def build(
     """A message of `kind` ("identify", "track", "page", "group", "alias").
 
     fields:  what calls.parse made of the call's arguments (plus "traits" for identify: the merged
-             traits to send);
+             traits to send; its options.setOnce goes as context.traitsOnce);
     ids:     {"anonymousId", "userId", "identityToken"?} at call time;
     page:    {path, url, title, referrer, search} at call time;
     session: {"id", "startedAt", "sequence", "entry"?, "campaign"?} at call time (sessions.py), or None;
@@ -65,6 +65,8 @@ def build(
         integrations["Actions Amplitude"] = {"session_id": session["startedAt"]}
     if ids.get("identityToken"):
         context["identityToken"] = ids["identityToken"]
+    if kind == "identify" and options.get("setOnce"):
+        context["traitsOnce"] = dict(options["setOnce"])  # the call's own: the collector keeps the earliest
     msg: "dict[str, Any]" = {
         "type": kind,
         "messageId": message_id,

@@ -2,13 +2,16 @@
 
 Storage keys (documented in README.md, "Storage keys"):
     visitrail_aid    the visitor ID: localStorage, and in cookie mode the shared-domain cookie too
-    visitrail_user   {"v": 1, "id", "traits", "group": {"id", "traits"}, "token", "sent"}: localStorage
+    visitrail_user   {"v": 1, "id", "traits", "once", "group": {"id", "traits"}, "token", "sent"}: localStorage
     visitrail_uid    cookie mode only, a shared-domain cookie: {"a": visitor ID, "u": user ID or null}
 
 Rules:
 - The visitor ID is made on first use and kept about a year (the cookie is rewritten on every
   visit, so an active visitor never expires).
 - identify merges traits key by key (new keys added, existing ones replaced, none removed).
+- Set-once traits (identify's options.setOnce) are held apart ("once"): a key takes the first value
+  it is given and keeps it, and traits() shows it over a regular trait of the same key. So does the
+  collector (profiles.py, rule 5), which alone decides across devices and arrival orders.
 - A different user than the one held is a different person: traits and group are not carried over
   and a new visitor ID is made (as analytics.js does), so the previous user's anonymous history is
   not joined to the new user.
@@ -211,7 +214,7 @@ class Identity:
         if raw is None:
             return {}
         user = load_record(raw)
-        if user is not None and isinstance(user.get("traits", {}), dict):
+        if user is not None and isinstance(user.get("traits", {}), dict) and isinstance(user.get("once", {}), dict):
             return user
         self._warn_corrupt(USER_KEY)
         self.users.remove(USER_KEY)
@@ -224,12 +227,18 @@ class Identity:
         return self._user().get("id")
 
     def traits(self) -> "dict[str, Any]":
-        return self._user().get("traits") or {}
+        user = self._user()
+        return merge_traits(user.get("traits"), user.get("once"))
 
     def identify(
-        self, user_id: "str | None", traits: "dict[str, Any]", token: "str | None" = None
+        self,
+        user_id: "str | None",
+        traits: "dict[str, Any]",
+        token: "str | None" = None,
+        once: "dict[str, Any] | None" = None,
     ) -> "tuple[dict[str, Any], bool]":
-        """Apply an identify; returns (merged traits, whether an event should be sent)."""
+        """Apply an identify (`once`: its set-once traits); returns (merged traits, whether an event
+        should be sent)."""
         user = self._user()
         held = user.get("id")
         if user_id is not None and held is not None and user_id != held:
@@ -240,9 +249,13 @@ class Identity:
             user["id"] = user_id
         merged = merge_traits(user.get("traits"), traits)
         user["traits"] = merged
+        held = merge_traits(once, user.get("once"))  # a key held keeps its first value
+        if held:
+            user["once"] = held
         if token is not None:
             user["token"] = token or None
-        fingerprint = digest(canonical([user.get("id"), merged]))
+        # Without set-once traits, the digest of before them: a stored one still matches.
+        fingerprint = digest(canonical([user.get("id"), merged] + ([held] if held else [])))
         send = user.get("sent") != fingerprint
         user["sent"] = fingerprint
         self._save(user)

@@ -15,9 +15,10 @@ The rules, in order:
   drops them. `decide()` returns the held calls on grant, for the caller to record again.
 - rotate() and reset() start a new session (reset also forgets the user, and the visitor unless
   keepAnonymousId); setAnonymousId() adopts an ID. These make no event.
-- identify: traits merge with those held; an identify that changes nothing since the last one
-  sent is not sent again; another user than the one held starts from nothing, on a new visitor ID
-  (identity.py).
+- identify: traits merge with those held, set-once traits (options.setOnce, sent as
+  context.traitsOnce) only where no set-once value is held; an identify that changes nothing since
+  the last one sent is not sent again; another user than the one held starts from nothing, on a
+  new visitor ID (identity.py).
 - alias: previousId defaults to the current user ID, else the visitor ID.
 - every event is stamped with the session of its own time (sessions.py: the timeout, the maximum
   length; the first event of a session is its entry, whose page's campaign every event of the
@@ -99,8 +100,10 @@ class Recorder:
     def _event(self, kind: "str", fields: "dict[str, Any]", stamp: "dict[str, Any]") -> "None":
         t = stamp["timestamp"]
         if kind == "identify":
-            token = fields["options"].get("identityToken")
-            traits, send = self.identity.identify(fields["userId"], fields["traits"], token)
+            opts = fields["options"]
+            traits, send = self.identity.identify(
+                fields["userId"], fields["traits"], opts.get("identityToken"), opts.get("setOnce")
+            )
             if not send:
                 self.log("debug", "identify unchanged since the last one sent: not sent again")
                 return

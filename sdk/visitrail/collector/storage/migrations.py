@@ -9,6 +9,7 @@ the newest version, in the caller's write transaction.
     5  profiles' counts (rule 8's limits), merged, profile_log (resolution.py); PostgreSQL: events
        partitioned by the day received (partitions.py); SQLite: an index for retention
     6  events.bot; sessions (sessions.py), filled from the stored events
+    7  traits.once (set-once traits, profiles.py rule 5)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "profile_migrations",
     "scale_migration",
     "session_migration",
+    "once_migration",
     "count_profiles",
     "migrate",
     "strip_identity_tokens",
@@ -207,6 +209,13 @@ def session_migration(integer: str, boolean: str) -> Migration:
         ),
         then=rebuild_sessions,
     )
+
+
+def once_migration(boolean: str) -> Migration:
+    """Version 7, `boolean` as in `profile_migrations`. The traits stored before it are regular ones:
+    no collector before it read `context.traitsOnce` (an event stored with one counts from the
+    next `rebuild-profiles`, not worth a rebuild of every database now)."""
+    return Migration(7, (f"ALTER TABLE traits ADD COLUMN once {boolean}",))
 
 
 def migrate(db: Transaction, migrations: typing.Sequence[Migration], has_events_table: bool) -> None:

@@ -46,7 +46,14 @@ from . import partitions
 from .base import Event
 from .db import CHUNK, Transaction, rollback_on_error
 from .erasure import ERASED_TABLES
-from .migrations import Migration, count_profiles, profile_migrations, scale_migration, session_migration
+from .migrations import (
+    Migration,
+    count_profiles,
+    once_migration,
+    profile_migrations,
+    scale_migration,
+    session_migration,
+)
 from .resolution import UNCLAIMED
 from .sessions import expire_sessions
 from .sql import EVENT_COLUMNS, Retry, SQLStorage
@@ -95,6 +102,7 @@ MIGRATIONS = (
         then=partitioned,
     ),
     session_migration("BIGINT", "BOOLEAN NOT NULL DEFAULT FALSE"),
+    once_migration("BOOLEAN NOT NULL DEFAULT FALSE"),
 )
 # The whole identity graph (and the sessions, rebuilt with it), locked by a rebuild against every
 # writer (readers go on).

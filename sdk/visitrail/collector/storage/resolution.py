@@ -13,7 +13,7 @@ on in, and reads look there (reads.py).
 Tables (the DDL is in migrations.py):
     profiles(id, event_count, first_seen, last_seen, verified, user_count, anonymous_count, trait_count)
     identities(kind, value, profile_id, folded)                 kind: "user" | "anonymous"
-    traits(profile_id, key, value, timestamp, event_id, folded) value: JSON text
+    traits(profile_id, key, value, timestamp, event_id, folded, once)  value: JSON text; once: set once
     merged(loser, survivor)                                     survivor: always a living profile
     profile_log(id, profile_id, key, event_id, message_id, write_key, kind, ids, reason, other, at)
 `folded` is the case-folded text that profile search reads (reads.py), computed here rather than
@@ -81,19 +81,27 @@ INSERT INTO identities (kind, value, profile_id, folded) VALUES (?, ?, ?, ?)
 ON CONFLICT (value, kind) DO UPDATE SET profile_id = excluded.profile_id
 """
 UPSERT_TRAIT = """
-INSERT INTO traits (profile_id, key, value, timestamp, event_id, folded) VALUES (?, ?, ?, ?, ?, ?)
+INSERT INTO traits (profile_id, key, value, timestamp, event_id, folded, once) VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (profile_id, key) DO UPDATE SET
-    value = excluded.value, timestamp = excluded.timestamp, event_id = excluded.event_id, folded = excluded.folded
+    value = excluded.value, timestamp = excluded.timestamp, event_id = excluded.event_id, folded = excluded.folded,
+    once = excluded.once
 """
-# A loser's traits into the survivor, the newer of each key winning (profiles.py rule 5).
+# A loser's traits into the survivor, each key to the value that wins by profiles.py's rule 5
+# (Trait.beats: set once over regular; the earliest set-once value, the newest regular one).
 # `WHERE true`: SQLite's parser needs it between INSERT ... SELECT and ON CONFLICT.
 MERGE_TRAITS = """
-INSERT INTO traits (profile_id, key, value, timestamp, event_id, folded)
-SELECT ?, key, value, timestamp, event_id, folded FROM traits WHERE profile_id = ? AND true
+INSERT INTO traits (profile_id, key, value, timestamp, event_id, folded, once)
+SELECT ?, key, value, timestamp, event_id, folded, once FROM traits WHERE profile_id = ? AND true
 ON CONFLICT (profile_id, key) DO UPDATE SET
-    value = excluded.value, timestamp = excluded.timestamp, event_id = excluded.event_id, folded = excluded.folded
-WHERE excluded.timestamp > traits.timestamp
-   OR (excluded.timestamp = traits.timestamp AND excluded.event_id > traits.event_id)
+    value = excluded.value, timestamp = excluded.timestamp, event_id = excluded.event_id, folded = excluded.folded,
+    once = excluded.once
+WHERE CASE
+    WHEN excluded.once <> traits.once THEN excluded.once
+    WHEN traits.once THEN excluded.timestamp < traits.timestamp
+        OR (excluded.timestamp = traits.timestamp AND excluded.event_id < traits.event_id)
+    ELSE excluded.timestamp > traits.timestamp
+        OR (excluded.timestamp = traits.timestamp AND excluded.event_id > traits.event_id)
+END
 """
 INSERT_LOG = """
 INSERT INTO profile_log (profile_id, key, event_id, message_id, write_key, kind, ids, reason, other, at)
@@ -153,8 +161,8 @@ def load_for_batch(
         if pid in profiles:
             profiles[pid].ids_of(kind).add(value)
     if keys and profiles:
-        for pid, key, value, timestamp, event_id in _traits_of(db, sorted(profiles), sorted(keys)):
-            profiles[pid].traits[key] = Trait(json.loads(value), timestamp, event_id)
+        for pid, key, value, timestamp, event_id, once in _traits_of(db, sorted(profiles), sorted(keys)):
+            profiles[pid].traits[key] = Trait(json.loads(value), timestamp, event_id, bool(once))
     return [profiles[pid] for pid in ids if pid in profiles]
 
 
@@ -164,7 +172,7 @@ def _traits_of(db: Transaction, ids: list[str], keys: list[str]) -> list[tuple[t
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         rows += db.all_in(
-            "SELECT profile_id, key, value, timestamp, event_id FROM traits WHERE key IN ({})"
+            "SELECT profile_id, key, value, timestamp, event_id, once FROM traits WHERE key IN ({})"
             f" AND profile_id IN ({', '.join('?' * len(chunk))})",
             keys,
             chunk,
@@ -181,11 +189,11 @@ def load_profiles_by_id(db: Transaction, profile_ids: typing.Iterable[str]) -> l
     for kind, value, pid in db.all_in("SELECT kind, value, profile_id FROM identities WHERE profile_id IN ({})", ids):
         if pid in profiles:
             profiles[pid].ids_of(kind).add(value)
-    for pid, key, value, timestamp, event_id in db.all_in(
-        "SELECT profile_id, key, value, timestamp, event_id FROM traits WHERE profile_id IN ({})", ids
+    for pid, key, value, timestamp, event_id, once in db.all_in(
+        "SELECT profile_id, key, value, timestamp, event_id, once FROM traits WHERE profile_id IN ({})", ids
     ):
         if pid in profiles:
-            profiles[pid].traits[key] = Trait(json.loads(value), timestamp, event_id)
+            profiles[pid].traits[key] = Trait(json.loads(value), timestamp, event_id, bool(once))
     return [profiles[pid] for pid in ids if pid in profiles]
 
 
@@ -246,7 +254,7 @@ def save(db: Transaction, graph: Graph) -> None:
     traits = [(pid, key, graph.profiles[pid].traits[key]) for pid, key in sorted(graph.traits_changed)]
     db.run_many(
         UPSERT_TRAIT,
-        [(pid, key, json_text(t.value), t.timestamp, t.event_id, folded(t.value)) for pid, key, t in traits],
+        [(pid, key, json_text(t.value), t.timestamp, t.event_id, folded(t.value), t.once) for pid, key, t in traits],
     )
     for pid in recount:  # the merged traits' keys, counted without their overlap
         graph.profiles[pid].trait_count = int(db.all("SELECT COUNT(*) FROM traits WHERE profile_id = ?", (pid,))[0][0])

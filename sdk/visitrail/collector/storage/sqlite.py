@@ -23,7 +23,7 @@ import typing
 from starlette.concurrency import run_in_threadpool
 
 from .db import Transaction, rollback_on_error
-from .migrations import Migration, profile_migrations, scale_migration, session_migration
+from .migrations import Migration, once_migration, profile_migrations, scale_migration, session_migration
 from .sessions import expire_sessions
 from .sql import INSERT_EVENT, SQLStorage
 
@@ -64,6 +64,7 @@ MIGRATIONS = (
         ),
     ),
     session_migration("INTEGER", "INTEGER NOT NULL DEFAULT 0"),
+    once_migration("INTEGER NOT NULL DEFAULT 0"),
 )
 EXPIRE_CHUNK = 1000  # events deleted per transaction by retention: writers get the lock in between
 
