@@ -57,7 +57,7 @@ def logged_in(client: TestClient) -> TestClient:
 
 
 def test_without_login_every_page_is_the_login_form(client: TestClient) -> None:
-    for path in ("/", "/?q=x", "/profiles/abc", "/login"):
+    for path in ("/", "/?range=30d", "/?range=bad", "/profiles", "/profiles?q=x", "/profiles/abc", "/login"):
         response = client.get(path)
         assert response.status_code == (200 if path == "/login" else 401)
         page = Elements(response.text)
@@ -75,7 +75,8 @@ def test_login_sets_a_strict_http_only_cookie(client: TestClient) -> None:
     assert {"httponly", "samesite", "path", "max-age"} <= attributes and "samesite=strict" in cookie.lower()
     assert "secure" not in attributes  # plain http; set on https (test below)
     assert ADMIN_TOKEN not in cookie
-    assert Elements(client.get("/").text).ids >= {"profiles", "logout", "search"}
+    assert Elements(client.get("/").text).ids >= {"totals", "charts", "logout", "search", "nav-profiles"}
+    assert Elements(client.get("/profiles").text).ids >= {"profiles", "logout", "search", "nav-overview"}
     assert client.get("/api/profiles").status_code == 200  # the cookie opens the JSON API too
 
 
@@ -183,9 +184,9 @@ def test_profiles_list_and_search(logged_in: TestClient) -> None:
         {"type": "identify", "userId": "ann", "traits": {"company": "Acme"}, "timestamp": "2026-11-25T10:00:00Z"},
         {"type": "track", "event": "E", "anonymousId": "visitor-1", "timestamp": "2026-11-25T11:00:00Z"},
     )
-    page = Elements(logged_in.get("/").text)
+    page = Elements(logged_in.get("/profiles").text)
     assert page.classes.count("profile-row") == 2
-    found = logged_in.get("/", params={"q": "acme"}).text
+    found = logged_in.get("/profiles", params={"q": "acme"}).text
     assert Elements(found).classes.count("profile-row") == 1 and "ann" in found and "visitor-1" not in found
 
 
@@ -228,7 +229,7 @@ def test_tracked_values_are_escaped(logged_in: TestClient) -> None:
          "traits": {XSS: XSS, "nested": {"html": XSS}}, "messageId": f"m{XSS}"[:90]},
         {"type": "track", "event": XSS, "userId": f"u{XSS}", "properties": {"x": XSS}},
     )  # fmt: skip
-    pages = [logged_in.get("/").text, logged_in.get("/", params={"q": XSS}).text]
+    pages = [logged_in.get("/profiles").text, logged_in.get("/profiles", params={"q": XSS}).text]
     profile_id = logged_in.get("/api/profiles/lookup", params={"userId": f"u{XSS}"}).json()["profileId"]
     pages.append(logged_in.get(f"/profiles/{profile_id}").text)
     for page in pages:
@@ -245,7 +246,14 @@ def csp(response: typing.Any) -> dict[str, str]:
 
 
 def test_dashboard_security_headers(logged_in: TestClient) -> None:
-    for response in (logged_in.get("/"), logged_in.get("/profiles/nope"), TestClient(logged_in.app).get("/")):
+    for response in (
+        logged_in.get("/"),
+        logged_in.get("/", params={"range": "30d", "bots": "include"}),
+        logged_in.get("/", params={"range": "bad"}),
+        logged_in.get("/profiles"),
+        logged_in.get("/profiles/nope"),
+        TestClient(logged_in.app).get("/"),
+    ):
         policy = csp(response)
         assert policy["default-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
         assert "script-src" not in policy and "unsafe-inline" not in response.headers["content-security-policy"]

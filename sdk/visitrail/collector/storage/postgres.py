@@ -50,6 +50,7 @@ from .migrations import Migration, count_profiles, profile_migrations, scale_mig
 from .resolution import UNCLAIMED
 from .sessions import expire_sessions
 from .sql import EVENT_COLUMNS, Retry, SQLStorage
+from .stats import POSTGRES
 
 __all__ = ["PostgresStorage", "MIGRATIONS"]
 
@@ -119,6 +120,7 @@ def obscured(url: str) -> str:
 class PostgresStorage(SQLStorage):
     placeholder = "%s"
     migrations = MIGRATIONS
+    dialect = POSTGRES
     lock_rows = " FOR UPDATE"
     write_slots = 4  # of the pool's POOL_SIZE connections: the rest for reads
     retryable = (Retry, psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
