@@ -202,7 +202,7 @@ def photograph(url: str, token: str, out: pathlib.Path) -> list[pathlib.Path]:
 
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as http:
         star = http.get("/api/profiles/lookup", params={"userId": STAR}).raise_for_status().json()
-    shots = [(out / "overview.png", "/?range=30d", None), (out / "profile.png", f"/profiles/{star['profileId']}", 1500)]
+    shots = [(out / "overview.png", "/?range=30d", None), (out / "profile.png", f"/profiles/{star['profileId']}", 1280)]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**launch_args())
         try:
