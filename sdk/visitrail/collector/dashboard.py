@@ -43,6 +43,7 @@ from .logins import LOGIN_COOKIE, LOGIN_SECONDS, Logins
 from .params import bots_param
 from .stats_api import range_param
 from .storage import Storage
+from .storage.reads import BOUNCE_ENGAGED_MS
 from .storage.stats import RANGES, session_source
 
 __all__ = ["Dashboard", "CSS", "STYLE_HASH"]
@@ -127,6 +128,7 @@ ENVIRONMENT.filters["bare_url"] = bare_url
 ENVIRONMENT.filters["url_path"] = url_path
 ENVIRONMENT.filters["minute"] = minute_text
 ENVIRONMENT.filters["source"] = session_source
+ENVIRONMENT.globals["bounce_seconds"] = f"{BOUNCE_ENGAGED_MS / 1000:g}"  # the pages say what a bounce is
 
 RANGE_NAMES = {"today": "Today", "7d": "7 days", "30d": "30 days"}
 PREVIOUS = {"today": "yesterday until this time", "7d": "the 7 days before", "30d": "the 30 days before"}
