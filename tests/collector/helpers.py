@@ -23,6 +23,7 @@ from visitrail.collector.profiles import Graph, Link
 from visitrail.collector.storage import Event, Storage, open_storage
 from visitrail.collector.storage.sql import SQLStorage
 from visitrail.collector.storage.sqlite import MIGRATIONS
+from visitrail.collector.timestamps import format_timestamp, parse_timestamp
 from visitrail.collector.tokens import issue_identity_token
 
 WRITE_KEY = "wk_test_123"
@@ -258,3 +259,74 @@ def read_line(process: subprocess.Popen[str], timeout: float) -> str:
 def visitrail_command() -> list[str]:
     script = pathlib.Path(sys.executable).with_name("visitrail")
     return [str(script)] if script.exists() else [sys.executable, "-m", "visitrail.collector.cli"]
+
+
+SITE = "https://shop.test"
+
+
+def visit(
+    session: str,
+    anonymous_id: str,
+    start: str,
+    pages: typing.Sequence[tuple[str, int | None]],
+    *,
+    entry_suffix: str = "",
+    referrer: str | None = None,
+    campaign: dict[str, str] | None = None,
+    user_id: str | None = None,
+    bot: bool = False,
+) -> list[dict[str, typing.Any]]:
+    """A browser visit in the wire format, as the SDK sends it: a page view of each (path,
+    engagedMs) a minute apart, each followed by its Page Left (none for None); the session's entry
+    (the first page, with `entry_suffix`: a query or a fragment), referrer and campaign on every
+    event; an identify with `user_id` 10 s in; `context.automation` when `bot`."""
+    at = parse_timestamp(start)
+    assert at is not None
+    entry = {"url": SITE + pages[0][0] + entry_suffix, "referrer": referrer or ""}
+    out: list[dict[str, typing.Any]] = []
+
+    def add(type: str, moment: datetime.datetime, path: str, **fields: typing.Any) -> None:
+        context: dict[str, typing.Any] = {
+            "sessionId": session,
+            "page": {"url": entry["url"] if not out else SITE + path, "path": path, "referrer": referrer or ""},
+            "sessionEntry": entry,
+        }
+        if campaign:
+            context["campaign"] = campaign
+        if bot:
+            context["automation"] = True
+        out.append({"type": type, "messageId": f"{session}-{len(out)}", "anonymousId": anonymous_id,
+                    "timestamp": format_timestamp(moment), "context": context, **fields})  # fmt: skip
+
+    for n, (path, engaged) in enumerate(pages):
+        moment = at + datetime.timedelta(minutes=n)
+        add("page", moment, path, name=path)
+        if n == 0 and user_id is not None:
+            add("identify", moment + datetime.timedelta(seconds=10), path, userId=user_id)
+        if engaged is not None:
+            left = {"engagedMs": engaged, "scrollDepth": 50, "path": path}
+            add("track", moment + datetime.timedelta(seconds=30), path, event="Page Left", properties=left)
+    return out
+
+
+def as_events(messages: typing.Iterable[dict[str, typing.Any]], write_key: str = "wk") -> list[Event]:
+    """Events as the tracking pipeline makes them from messages (visit's), without the HTTP layer:
+    a bot's when its context says automation (bots.py)."""
+    return [
+        Event(
+            write_key=write_key,
+            message_id=m["messageId"],
+            type=m["type"],
+            anonymous_id=m.get("anonymousId"),
+            user_id=m.get("userId"),
+            event=m.get("event", m.get("name")),
+            timestamp=m["timestamp"],
+            original_timestamp=None,
+            sent_at=None,
+            received_at=m["timestamp"],
+            body=json.dumps(m),
+            session_id=m["context"]["sessionId"],
+            bot=bool(m["context"].get("automation")),
+        )
+        for m in messages
+    ]

@@ -290,8 +290,13 @@ READS = [
     ("GET", "/api/profiles/p"),
     ("DELETE", "/api/profiles/p"),
     ("POST", "/api/test/fail-next"),
+    ("GET", "/api/sessions"),
+    ("GET", "/api/stats"),
+    ("GET", "/api/stats?range=30d&bots=include"),
     ("GET", "/"),
-    ("GET", "/?q=e"),
+    ("GET", "/?range=today"),
+    ("GET", "/profiles"),
+    ("GET", "/profiles?q=e"),
     ("GET", "/profiles/p"),
 ]
 
@@ -339,7 +344,9 @@ NUL_PATHS = [
     ("GET", "/api/profiles/%00"),
     ("DELETE", "/api/profiles/p%00"),
     ("GET", "/profiles/%00"),
-    ("GET", "/?q=%00"),
+    ("GET", "/profiles?q=%00"),
+    ("GET", "/api/stats?range=%00"),
+    ("GET", "/?range=today%00"),
 ]
 
 

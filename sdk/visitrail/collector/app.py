@@ -6,8 +6,10 @@ OPTIONS /v1/*                                           CORS preflight, cors.py
 GET  /api/events?anonymousId=|userId=|messageId=|profileId=   read API (admin), events_api.py
 GET  /api/profiles/lookup?userId=|anonymousId=, /api/profiles/{id}, /api/profiles?query=
                                                         profiles read API (admin), profiles_api.py
+GET  /api/sessions?profileId=|from=&to=                 sessions read API (admin), sessions_api.py
+GET  /api/stats?range=today|7d|30d                      the overview's figures (admin), stats_api.py
 DELETE /api/profiles/{id}                               erasure (admin), profiles_api.py
-GET  /, /profiles/{id}; GET|POST /login; POST /logout; GET /favicon.ico   the dashboard, dashboard.py
+GET  /, /profiles, /profiles/{id}; GET|POST /login; POST /logout; GET /favicon.ico   the dashboard, dashboard.py
 POST /api/test/fail-next                                only with test_hooks, testhooks.py
 GET  /analytics/...                                     built browser assets, static.py
 GET  /healthz                                           {"ok": true}
@@ -40,6 +42,7 @@ from .retention import run_retention
 from .security import SecurityHeaders, secured
 from .sessions_api import SessionsAPI
 from .static import Assets
+from .stats_api import StatsAPI
 from .storage import Storage, open_storage
 from .testhooks import Faults
 from .tracking import TrackingAPI
@@ -93,17 +96,19 @@ def create_app(
     tracking = TrackingAPI(config, store, clock, faults)
     logins = Logins(config, store, clock)
     profiles = ProfilesAPI(config, store, logins, clock)
-    dashboard = Dashboard(config, store, logins)
+    dashboard = Dashboard(config, store, logins, clock)
     routes = [
         Route("/v1/{kind}", tracking.endpoint, methods=["POST", "OPTIONS"]),
         Route("/api/events", EventsAPI(config, store, logins, clock).endpoint, methods=["GET"]),
         Route("/api/sessions", SessionsAPI(store, logins).endpoint, methods=["GET"]),
+        Route("/api/stats", StatsAPI(store, logins, clock).endpoint, methods=["GET"]),
         Route("/api/profiles", profiles.search, methods=["GET"]),
         Route("/api/profiles/lookup", profiles.lookup, methods=["GET"]),
         Route("/api/profiles/{profile_id}", profiles.get, methods=["GET"]),
         Route("/api/profiles/{profile_id}/log", profiles.log, methods=["GET"]),
         Route("/api/profiles/{profile_id}", profiles.erase, methods=["DELETE"]),
-        Route("/", dashboard.home, methods=["GET"]),
+        Route("/", dashboard.overview, methods=["GET"]),
+        Route("/profiles", dashboard.profiles, methods=["GET"]),
         Route("/profiles/{profile_id}", dashboard.profile, methods=["GET"]),
         Route("/login", dashboard.login_form, methods=["GET"]),
         Route("/login", dashboard.login, methods=["POST"]),

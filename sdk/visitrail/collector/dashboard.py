@@ -1,7 +1,11 @@
-"""The dashboard: server-rendered HTML pages over the profiles, for the admin.
+"""The dashboard: server-rendered HTML pages over the sessions and profiles, for the admin.
 
-    GET  /                        profiles, last seen first; ?q= searches IDs and trait values
-    GET  /profiles/{profileId}    IDs, merged traits, sessions, event timeline (newest first, ?offset=)
+    GET  /                        the overview: ?range=today|7d|30d (7d), ?bots=include; totals against
+                                  the previous range, per-day charts (SVG drawn here: charts.py), top
+                                  entry pages, referrers and sources: GET /api/stats's figures
+    GET  /profiles                profiles, last seen first; ?q= searches IDs and trait values
+    GET  /profiles/{profileId}    IDs, merged traits, sessions (source, entry and exit, duration,
+                                  engaged time, bot), event timeline (newest first, ?offset=)
     GET  /login, POST /login      the login form: the admin token in, a login cookie out
     POST /logout
     GET  /favicon.ico             204: browsers ask for it; an answer keeps their consoles quiet
@@ -16,6 +20,8 @@ sheet is allowed by its hash in the Content-Security-Policy (security.py sends i
 from __future__ import annotations
 
 import base64
+import dataclasses
+import datetime
 import hashlib
 import json
 import pathlib
@@ -29,10 +35,16 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from .auth import check_same_origin
 from .body import read_body
+from .charts import Chart, day_chart
 from .client_ip import client_scheme
 from .config import Config
+from .errors import ApiError
 from .logins import LOGIN_COOKIE, LOGIN_SECONDS, Logins
+from .params import bots_param
+from .stats_api import range_param
 from .storage import Storage
+from .storage.reads import BOUNCE_ENGAGED_MS
+from .storage.stats import RANGES, session_source
 
 __all__ = ["Dashboard", "CSS", "STYLE_HASH"]
 
@@ -62,16 +74,128 @@ def local_path(value: str | None) -> str:
     return "/"
 
 
+def count_text(value: int | None) -> str:
+    return "–" if value is None else f"{value:,}"
+
+
+def percent_text(value: float | None) -> str:
+    return "–" if value is None else f"{value:g}%"
+
+
+def duration_text(ms: int | None) -> str:
+    """Milliseconds as people read a visit's length: 0s, 9s, 1m 05s, 2h 03m."""
+    if ms is None:
+        return "–"
+    seconds = int(ms) // 1000
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02}s"
+    return f"{seconds // 3600}h {seconds // 60 % 60:02}m"
+
+
+def bare_url(url: str | None) -> str:
+    """A URL without its scheme, shorter to read in a list."""
+    if not url:
+        return ""
+    for scheme in ("https://", "http://"):
+        if url.startswith(scheme):
+            return url[len(scheme) :]
+    return url
+
+
+def url_path(url: str | None) -> str:
+    """A URL's path and query, without its scheme and host: a profile's pages are on its site."""
+    rest = bare_url(url)
+    if not url or rest == url:  # none, or not http(s): shown whole
+        return rest
+    cut = min((rest.find(mark) for mark in "/?#" if mark in rest), default=len(rest))
+    path = rest[cut:]
+    return path if path.startswith("/") else "/" + path
+
+
+def minute_text(timestamp: str | None) -> str:
+    """An ISO-8601 timestamp to the minute, as a table shows it (the <time> keeps it whole)."""
+    return timestamp[:16].replace("T", " ") if timestamp else ""
+
+
 ENVIRONMENT = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
 ENVIRONMENT.filters["trait"] = trait_text
 ENVIRONMENT.filters["details"] = event_details
+ENVIRONMENT.filters["duration"] = duration_text
+ENVIRONMENT.filters["count"] = count_text
+ENVIRONMENT.filters["bare_url"] = bare_url
+ENVIRONMENT.filters["url_path"] = url_path
+ENVIRONMENT.filters["minute"] = minute_text
+ENVIRONMENT.filters["source"] = session_source
+ENVIRONMENT.globals["bounce_seconds"] = f"{BOUNCE_ENGAGED_MS / 1000:g}"  # the pages say what a bounce is
+
+RANGE_NAMES = {"today": "Today", "7d": "7 days", "30d": "30 days"}
+PREVIOUS = {"today": "yesterday until this time", "7d": "the 7 days before", "30d": "the 30 days before"}
+assert RANGE_NAMES.keys() == PREVIOUS.keys() == RANGES.keys()
+
+
+@dataclasses.dataclass(frozen=True)
+class Total:
+    """One of the overview's totals, as its card shows it."""
+
+    key: str
+    label: str
+    value: str
+    change: str  # "+50%", "−10 pts"; "–" when there is nothing to compare with
+    trend: str  # up, down, same or none: the arrow
+    judged: str  # good, bad or "": its colour (a bounce rate going up is bad)
+    previous: str
+
+
+def total_card(key: str, label: str, figure: dict[str, typing.Any], text: typing.Callable[[typing.Any], str],
+               points: bool = False, lower_is_better: bool = False) -> Total:  # fmt: skip
+    change = figure["change"]
+    if change is None:
+        shown, trend = "–", "none"
+    else:
+        trend = "up" if change > 0 else "down" if change < 0 else "same"
+        sign = "+" if change > 0 else "−" if change < 0 else "±"
+        shown = f"{sign}{abs(change):g}{' pts' if points else '%'}"
+    judged = "" if trend in ("none", "same") else "good" if (trend == "up") != lower_is_better else "bad"
+    return Total(key, label, text(figure["value"]), shown, trend, judged, text(figure["previous"]))
+
+
+def overview_view(found: dict[str, typing.Any]) -> dict[str, typing.Any]:
+    """What overview.html shows of GET /api/stats's figures: nothing more, nothing else."""
+    totals, days = found["totals"], found["days"]
+    cards = [
+        total_card("visitors", "Visitors", totals["visitors"], count_text),
+        total_card("sessions", "Sessions", totals["sessions"], count_text),
+        total_card("identifiedUsers", "Identified users", totals["identifiedUsers"], count_text),
+        total_card("bounceRate", "Bounce rate", totals["bounceRate"], percent_text, points=True, lower_is_better=True),
+        total_card("pageViews", "Page views", totals["pageViews"], count_text),
+        total_card("medianEngagedMs", "Median engaged time", totals["medianEngagedMs"], duration_text),
+    ]
+    dates = [d["date"] for d in days]
+    charts: list[Chart] = [
+        day_chart("visitors", "Visitors", cards[0].value, dates, [d["visitors"] for d in days], "visitors"),
+        day_chart("sessions", "Sessions", cards[1].value, dates, [d["sessions"] for d in days], "sessions"),
+        day_chart("identifiedUsers", "Identified users", cards[2].value, dates,
+                  [d["identifiedUsers"] for d in days], "identified users"),
+        day_chart("bounceRate", "Bounce rate", cards[3].value, dates, [d["bounceRate"] for d in days],
+                  "bounce rate", percent=True),
+    ]  # fmt: skip
+    return {"cards": cards, "charts": charts}
 
 
 class Dashboard:
-    def __init__(self, config: Config, storage: Storage, logins: Logins) -> None:
+    def __init__(
+        self,
+        config: Config,
+        storage: Storage,
+        logins: Logins,
+        clock: typing.Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
+    ) -> None:
         self.config = config
         self.storage = storage
         self.logins = logins
+        self.clock = clock
 
     async def logged_in(self, request: Request) -> bool:
         return await self.logins.is_admin(request, bearer=False)
@@ -90,12 +214,30 @@ class Dashboard:
         response.headers["WWW-Authenticate"] = "Bearer"
         return response
 
-    async def home(self, request: Request) -> Response:
+    async def overview(self, request: Request) -> Response:
+        if not await self.logged_in(request):
+            return self.login_here(request)
+        try:
+            name, bots = range_param(request), bots_param(request)
+        except ApiError as exc:  # the API's rules and words, as a page
+            return self.render("message.html", 400, logged_in=True, heading="Not a range", message=exc.message)
+        found = await self.storage.stats(name, self.clock(), bots)
+        return self.render(
+            "overview.html",
+            logged_in=True,
+            section="overview",
+            stats=found,
+            ranges=RANGE_NAMES,
+            previous=PREVIOUS[name],
+            **overview_view(found),
+        )
+
+    async def profiles(self, request: Request) -> Response:
         if not await self.logged_in(request):
             return self.login_here(request)
         query = request.query_params.get("q", "").strip()
         profiles = await self.storage.search_profiles(query, PROFILES_SHOWN)
-        return self.render("profiles.html", logged_in=True, profiles=profiles, query=query)
+        return self.render("profiles.html", logged_in=True, section="profiles", profiles=profiles, query=query)
 
     async def profile(self, request: Request) -> Response:
         if not await self.logged_in(request):
@@ -118,6 +260,7 @@ class Dashboard:
         return self.render(
             "profile.html",
             logged_in=True,
+            section="profiles",
             profile=profile,
             log=log,
             events=events[:EVENTS_PER_PAGE],

@@ -8,7 +8,7 @@ connections) in worker threads, which lets them share one implementation of the 
 Profiles are returned as JSON-ready dicts, the read API's shape:
     {"profileId", "userIds", "anonymousIds", "traits", "eventCount", "firstSeen", "lastSeen", "verified"}
 plus, from `profile()`, the first visit's traits (reads.first_touch) and "sessions" (reads.session_json),
-the last active first.
+the last active first. The overview's figures (`stats`) come from the sessions table: stats.py.
 """
 
 from __future__ import annotations
@@ -145,6 +145,12 @@ class Storage:
     ) -> list[dict[str, typing.Any]]:
         """Sessions in the read API's shape (reads.session_json): a profile's (bots' too), the last
         active first; else those that started in [start, end), the latest first, bots' only if `bots`."""
+        raise NotImplementedError()  # pragma: no cover
+
+    async def stats(self, range: str, now: datetime.datetime, bots: bool = False) -> dict[str, typing.Any]:
+        """The overview's figures for `range` ("today", "7d", "30d": stats.RANGES) at `now` (aware
+        UTC), with the previous range's for comparison, in GET /api/stats's shape (stats_api.py);
+        bots' sessions left out of every figure unless `bots`. ValueError for another range."""
         raise NotImplementedError()  # pragma: no cover
 
     async def erase_profile(

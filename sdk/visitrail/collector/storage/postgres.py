@@ -57,6 +57,7 @@ from .migrations import (
 from .resolution import UNCLAIMED
 from .sessions import expire_sessions
 from .sql import EVENT_COLUMNS, Retry, SQLStorage
+from .stats import POSTGRES
 
 __all__ = ["PostgresStorage", "MIGRATIONS"]
 
@@ -127,6 +128,7 @@ def obscured(url: str) -> str:
 class PostgresStorage(SQLStorage):
     placeholder = "%s"
     migrations = MIGRATIONS
+    dialect = POSTGRES
     lock_rows = " FOR UPDATE"
     write_slots = 4  # of the pool's POOL_SIZE connections: the rest for reads
     retryable = (Retry, psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)

@@ -7,6 +7,7 @@ first migration; the SQL lives by job beside this module:
     resolution.py   identity resolution, persisted: load the graph a batch touches, apply, save; rebuild
     reads.py        profiles, sessions and search in the read API's shape
     sessions.py     the sessions table, kept with the events
+    stats.py        the overview's figures, from the sessions table
     erasure.py      the right to erasure
 
 Tables: events(id, write_key, message_id, ..., body, session_id, profile_id, verified, ip, bot), the
@@ -36,6 +37,7 @@ from .migrations import Migration, migrate
 from .reads import first_touch, list_sessions, profile_log, search, sessions_of, summaries, timeline
 from .resolution import INSERT_LOG, identity_of, log_rows, owner, rebuild, resolve, select_claim
 from .sessions import record_sessions
+from .stats import Dialect, stats, window
 
 __all__ = ["SQLStorage", "INSERT_EVENT", "event_row", "Retry"]
 
@@ -76,6 +78,7 @@ class SQLStorage(Storage):
 
     placeholder = "?"
     migrations: typing.Sequence[Migration] = ()
+    dialect: Dialect  # what its SQL spells its own way (stats.py)
 
     def transaction(self, write: bool, exclusive: bool = False) -> typing.ContextManager[Transaction]:
         """One transaction, committed when the block ends without an exception. `exclusive=True`
@@ -242,6 +245,15 @@ class SQLStorage(Storage):
             if profile_id is not None:
                 return sessions_of(db, profile_id, limit)
             return list_sessions(db, start, end, limit, bots)
+
+    async def stats(self, range: str, now: datetime.datetime, bots: bool = False) -> dict[str, typing.Any]:
+        window(range, now)  # a bad range fails here, before a thread is taken
+        return await run_in_threadpool(self._stats, range, now, bots)
+
+    def _stats(self, range: str, now: datetime.datetime, bots: bool) -> dict[str, typing.Any]:
+        # One snapshot: the range's figures, its previous range's and its top lists agree.
+        with self.transaction(write=False) as db:
+            return stats(db, self.dialect, range, now, bots)
 
     def _bodies(self, sql: str, params: list[typing.Any]) -> list[dict[str, typing.Any]]:
         with self.transaction(write=False) as db:

@@ -26,6 +26,7 @@ from .db import Transaction, rollback_on_error
 from .migrations import Migration, once_migration, profile_migrations, scale_migration, session_migration
 from .sessions import expire_sessions
 from .sql import INSERT_EVENT, SQLStorage
+from .stats import SQLITE
 
 __all__ = ["SQLiteStorage", "MIGRATIONS"]
 
@@ -86,6 +87,7 @@ def use_wal(connection: sqlite3.Connection) -> None:
 
 class SQLiteStorage(SQLStorage):
     migrations = MIGRATIONS
+    dialect = SQLITE
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
