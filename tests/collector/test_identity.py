@@ -215,7 +215,7 @@ def test_the_dashboard_shows_verified_profiles(client: TestClient) -> None:
     client.post("/login", data={"token": ADMIN_TOKEN}, follow_redirects=False)
     assert 'id="verified"' in client.get(f"/profiles/{profile(client)['profileId']}").text
     assert 'id="verified"' not in client.get(f"/profiles/{profile(client, 'U2')['profileId']}").text
-    assert client.get("/").text.count('class="verified"') == 1
+    assert client.get("/profiles").text.count('class="verified"') == 1
 
 
 def test_sources_check_their_identity_settings() -> None:
