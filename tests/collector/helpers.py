@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime
 import itertools
 import json
@@ -21,6 +22,7 @@ from starlette.testclient import TestClient
 
 from visitrail.collector.profiles import Graph, Link
 from visitrail.collector.storage import Event, Storage, open_storage
+from visitrail.collector.storage.db import Transaction
 from visitrail.collector.storage.sql import SQLStorage
 from visitrail.collector.storage.sqlite import MIGRATIONS
 from visitrail.collector.timestamps import format_timestamp, parse_timestamp
@@ -330,3 +332,22 @@ def as_events(messages: typing.Iterable[dict[str, typing.Any]], write_key: str =
         )
         for m in messages
     ]
+
+
+def statements(storage: SQLStorage) -> list[tuple[str, typing.Sequence[typing.Any]]]:
+    """Record every read statement of `storage` from now on."""
+    seen: list[tuple[str, typing.Sequence[typing.Any]]] = []
+    original = storage.transaction
+
+    class Recording(Transaction):
+        def all(self, sql: str, params: typing.Sequence[typing.Any] = ()) -> list[tuple[typing.Any, ...]]:
+            seen.append((sql, params))
+            return super().all(sql, params)
+
+    @contextlib.contextmanager
+    def transaction(write: bool, exclusive: bool = False) -> typing.Iterator[Transaction]:
+        with original(write, exclusive) as db:
+            yield Recording(db.connection, db.placeholder)
+
+    storage.transaction = transaction  # type: ignore[method-assign]
+    return seen

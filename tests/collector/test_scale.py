@@ -17,7 +17,7 @@ from visitrail.collector.storage import Event, Storage
 from visitrail.collector.storage.db import Transaction
 from visitrail.collector.storage.sql import SQLStorage
 
-from .helpers import message, orphans, run
+from .helpers import message, orphans, run, statements
 
 
 @contextlib.contextmanager
@@ -192,25 +192,6 @@ def partitions(storage: Storage) -> set[str]:
     with storage.transaction(write=False) as db:
         sql = "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'events'::regclass"
         return {name for (name,) in db.all(sql)}
-
-
-def statements(storage: SQLStorage) -> list[tuple[str, typing.Sequence[typing.Any]]]:
-    """Record every read statement of `storage` from now on."""
-    seen: list[tuple[str, typing.Sequence[typing.Any]]] = []
-    original = storage.transaction
-
-    class Recording(Transaction):
-        def all(self, sql: str, params: typing.Sequence[typing.Any] = ()) -> list[tuple[typing.Any, ...]]:
-            seen.append((sql, params))
-            return super().all(sql, params)
-
-    @contextlib.contextmanager
-    def transaction(write: bool, exclusive: bool = False) -> typing.Iterator[Transaction]:
-        with original(write, exclusive) as db:
-            yield Recording(db.connection, db.placeholder)
-
-    storage.transaction = transaction  # type: ignore[method-assign]
-    return seen
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

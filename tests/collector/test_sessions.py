@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import json
 import random
 import typing
 
@@ -16,9 +15,9 @@ from starlette.testclient import TestClient
 
 from visitrail.collector.app import create_app
 from visitrail.collector.config import Config
-from visitrail.collector.storage import Event, Storage, open_storage
+from visitrail.collector.storage import Storage, open_storage
 
-from .helpers import ORIGIN, WRITE_KEY, admin, basic, run
+from .helpers import ORIGIN, WRITE_KEY, admin, as_events, basic, run
 
 LANDING = "https://shop.example/pricing?utm_source=news&utm_medium=email&utm_campaign=spring&gclid=G1"
 CAMPAIGN = {"source": "news", "medium": "email", "name": "spring", "gclid": "G1"}
@@ -73,28 +72,6 @@ VISIT = [
     browser_event(4, "page", 2, "/signup"),
     page_left(5, 5.5, "/signup", 3500),
 ]
-
-
-def as_events(messages: list[dict[str, typing.Any]], write_key: str = "wk", bot: bool = False) -> list[Event]:
-    """Events as messages.normalise makes them (without the HTTP layer)."""
-    return [
-        Event(
-            write_key=write_key,
-            message_id=m["messageId"],
-            type=m["type"],
-            anonymous_id=m.get("anonymousId"),
-            user_id=m.get("userId"),
-            event=m.get("event"),
-            timestamp=m["timestamp"],
-            original_timestamp=None,
-            sent_at=None,
-            received_at=m["timestamp"],
-            body=json.dumps(m),
-            session_id=m["context"]["sessionId"],
-            bot=bot,
-        )
-        for m in messages
-    ]
 
 
 async def only_session(storage: Storage, anonymous_id: str = "A1") -> dict[str, typing.Any]:
@@ -193,7 +170,8 @@ def test_hostile_session_fields_are_cut_or_left_out() -> None:
 def test_the_rebuild_makes_the_same_sessions(db_url: str) -> None:
     async def scenario(storage: Storage) -> None:
         await storage.add(as_events(VISIT[:2]))
-        await storage.add(as_events(VISIT[2:], bot=True))
+        automated = [{**m, "context": {**m["context"], "automation": True}} for m in VISIT[2:]]
+        await storage.add(as_events(automated))
         await storage.add(as_events([browser_event(9, "identify", 7, "/signup", session="s2", user_id="U1")]))
         before = await storage.sessions(limit=10, bots=True)
         await storage.rebuild_profiles()

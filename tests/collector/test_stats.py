@@ -3,7 +3,6 @@ SQLite and PostgreSQL, and GET /api/stats: its shape, its parameters, its login.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime
 import typing
@@ -27,7 +26,7 @@ from visitrail.collector.storage.stats import (
     window,
 )
 
-from .helpers import NOW, WRITE_KEY, admin, as_events, basic, run, visit
+from .helpers import NOW, WRITE_KEY, admin, as_events, basic, run, statements, visit
 
 # NOW is 2026-11-25T12:00:00.500Z. "7d": 11-19 00:00 to now; before it: 11-12 00:00 to 11-18 12:00:00.500.
 GOOGLE = "https://www.google.com/search?q=shoes"
@@ -261,25 +260,6 @@ def test_a_sessions_source() -> None:
     assert session_source({"campaign": {**campaign, "source": "newsletter"}, "referrer": GOOGLE}) == "newsletter"
     assert session_source({"campaign": campaign, "referrer": GOOGLE}) == "www.google.com"
     assert session_source({"campaign": campaign, "referrer": None}) == "direct"
-
-
-def statements(storage: SQLStorage) -> list[tuple[str, typing.Sequence[typing.Any]]]:
-    """Every read statement of `storage` from now on."""
-    seen: list[tuple[str, typing.Sequence[typing.Any]]] = []
-    original = storage.transaction
-
-    class Recording(Transaction):
-        def all(self, sql: str, params: typing.Sequence[typing.Any] = ()) -> list[tuple[typing.Any, ...]]:
-            seen.append((sql, params))
-            return super().all(sql, params)
-
-    @contextlib.contextmanager
-    def transaction(write: bool, exclusive: bool = False) -> typing.Iterator[Transaction]:
-        with original(write, exclusive) as db:
-            yield Recording(db.connection, db.placeholder)
-
-    storage.transaction = transaction  # type: ignore[method-assign]
-    return seen
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
