@@ -18,6 +18,7 @@ import urllib.parse
 import httpx
 import pytest
 
+from visitrail.collector.connections import no_delay
 from visitrail.collector.demo.process import CollectorProcess
 
 from .helpers import STARTUP_SECONDS
@@ -190,3 +191,23 @@ def test_a_request_framed_twice_is_refused_and_the_connection_closed(server: str
     status, headers, body = answer(raw)
     assert status == 400 and "Transfer-Encoding and Content-Length" in body["message"]
     assert raw.count(b"HTTP/1.1 ") == 1  # and nothing after it is read as another request
+
+
+class Accepted:
+    """A transport's view of an accepted socket, as asyncio's get_extra_info gives it."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def get_extra_info(self, name: str) -> socket.socket | None:
+        return self.sock if name == "socket" else None
+
+
+def test_answers_are_not_held_back_by_nagles_algorithm() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        accepted, _ = listener.accept()
+        with client, accepted:
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0  # as accepted
+            no_delay(Accepted(accepted))  # type: ignore[arg-type]
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

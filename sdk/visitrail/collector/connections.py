@@ -8,6 +8,7 @@ bounded and uvicorn's own answers in the collector's JSON.
 - At most `max_connections` connections at once, per process; one more is answered 503 and
   closed at once. uvicorn's `limit_concurrency` judges only at a request's end of head (so a
   half-sent head is never refused) and answers in plain text.
+- Responses go out at once (TCP_NODELAY, `no_delay`).
 - A head that HTTP/1.1 can't parse is answered 400 in JSON (uvicorn's is plain text), and the
   connection closed.
 The body's own timeout is the app's (body.py), where the bytes are read; so is the refusal of a
@@ -18,13 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .security import API_HEADERS
 
-__all__ = ["Protocol", "configure", "raw_response"]
+__all__ = ["Protocol", "configure", "raw_response", "no_delay"]
 
 
 def raw_response(status: int, reason: bytes, code: str, message: str) -> bytes:
@@ -36,6 +38,16 @@ def raw_response(status: int, reason: bytes, code: str, message: str) -> bytes:
     return head + b"\r\n" + body
 
 
+def no_delay(transport: asyncio.BaseTransport) -> None:
+    """TCP_NODELAY on a connection's socket. A response is written as its head, then its body: with
+    Nagle's algorithm on, the body waits for the client's delayed ACK of the head, 40 ms on Linux,
+    on every request of a kept-alive connection (measured: every answer took 44 ms). The sockets
+    accepted from the one serve.py binds came without it."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class Protocol(H11Protocol):
     header_timeout: float = 10.0
     max_connections: int = 1000
@@ -44,6 +56,7 @@ class Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        no_delay(transport)
         if len(self.connections) > self.max_connections:
             transport.write(raw_response(503, b"Service Unavailable", "busy", "too many connections; retry later"))
             transport.close()
