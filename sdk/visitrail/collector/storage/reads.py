@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import typing
-import urllib.parse
 
 from ..timestamps import parse_timestamp
 from .db import Transaction
@@ -156,7 +155,9 @@ def first_touch(db: Transaction, profile_id: str) -> dict[str, str]:
         return {}
     entry, referrer, campaign = rows[0]
     held = json.loads(campaign)
-    domain = urllib.parse.urlsplit(referrer).hostname if referrer else None
+    from .stats import referring_domain  # the overview's rule; stats.py imports this module
+
+    domain = referring_domain(referrer)
     traits = {
         "initial_referrer": referrer or DIRECT,
         "initial_referring_domain": domain or DIRECT,
