@@ -11,7 +11,7 @@ import json
 import threading
 import zlib
 from dataclasses import dataclass, field
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 
 @dataclass
@@ -53,9 +53,20 @@ class Recorder:
             if acknowledged and not 200 <= arrival.status < 300:
                 continue
             for event in arrival.events:
-                if case is None or (isinstance(event.props, dict) and event.props.get("case") == case):
+                if case is None or tagged(event, "case") == case:
                     out.append((arrival, event))
         return out
+
+
+def tagged(event, name):
+    """A bench tag of an event (case, visit): the page's calls carry it as a property, a page view
+    in its URL's query, under each SDK's name for the URL; None without it."""
+    props = event.props if isinstance(event.props, dict) else {}
+    if name in props:
+        return str(props[name])
+    url = props.get("url") or props.get("$current_url") or ""
+    found = parse_qs(urlsplit(str(url)).query).get(name)
+    return found[0] if found else None
 
 
 def _json(data):
@@ -103,7 +114,8 @@ def visitrail_raw_calls(body):
         elif method == "track":
             out.append(Event("track", args[0] if args else "", _props(args[1] if len(args) > 1 else None), mid))
         elif method == "page":
-            out.append(Event("page", "", {}, mid))
+            page = c[4] if len(c) > 4 and isinstance(c[4], dict) else {}
+            out.append(Event("page", "", {"url": page.get("url")}, mid))  # the page the call was made on
         else:
             out.append(Event("other", str(method), {}, mid))
     return out

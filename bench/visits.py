@@ -10,9 +10,9 @@ parts.
 
 import time
 from collections import Counter, deque
-from urllib.parse import parse_qs, urlsplit
 
 from .measure import Requests, wait_until
+from .recorder import tagged
 
 RETURN_AFTER_S = 0.3  # how long a returning visitor stays on the other site: part of the scenario
 LEAVE_TIMEOUT_S = 30
@@ -138,14 +138,7 @@ KINDS = ("page", "identify", "track")  # a page view's is the one an SDK makes b
 
 
 def visit_of(event):
-    """The visit an event belongs to: the page's calls carry it as a property, a page view in its
-    URL's query (visit=N), under each SDK's name for the URL."""
-    props = event.props
-    if "visit" in props:
-        return str(props["visit"])
-    url = props.get("url") or props.get("$current_url") or ""
-    found = parse_qs(urlsplit(str(url)).query).get("visit")
-    return found[0] if found else "None"
+    return str(tagged(event, "visit"))
 
 
 def tally(recorder, case, visits=None):
@@ -179,7 +172,10 @@ def stored_counts(read, case, visits):
     (it deduplicates by messageId, so a beacon and a replay of one call are stored once)."""
     counts = Counter(track=0, identify=0, stored_twice=0)
     for i in visits:
-        kinds = Counter(e.get("type") for e in read.events(userId=f"{case}-{i}"))
+        # The page's own track (not the Page Left a returning visit sends as it is closed).
+        kinds = Counter(
+            e.get("type") for e in read.events(userId=f"{case}-{i}") if e.get("event") in (None, "Bench Track")
+        )
         counts["track"] += bool(kinds["track"])
         counts["identify"] += bool(kinds["identify"])
         counts["stored_twice"] += max(0, kinds["track"] - 1) + max(0, kinds["identify"] - 1)
