@@ -47,6 +47,7 @@ INSTALLED = (
 HERE = Path(__file__).resolve().parent
 PAGES = HERE / "pages"
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+READY_TIMEOUT_MS = 120_000  # open_page: how long the SDK may take to boot
 LOCAL_SCHEMES = {"data", "blob", "about"}
 # Test-only host names (RFC 2606 reserves .test) that Chromium resolves to 127.0.0.1, for sites
 # on subdomains of one registrable domain (cookies with Domain=example.test).
@@ -275,7 +276,9 @@ def open_page(page, site, collector):
     def open_(path, ready=True):
         page.goto(site.url + (path if path.startswith("/") else "/t/" + path))
         if ready:
-            page.wait_for_function("window.analytics && window.analytics._q === 0")
+            # Pyodide boots in ~5 s on a quiet machine; on a busy one (CI beside other work) several
+            # times that: a generous bound on a condition, not a wait.
+            page.wait_for_function("window.analytics && window.analytics._q === 0", timeout=READY_TIMEOUT_MS)
         return page
 
     return open_
