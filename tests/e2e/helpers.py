@@ -3,9 +3,20 @@ these from here, never from conftest.py."""
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 WRITE_KEY = "e2e-key"
 ADMIN_TOKEN = "e2e-admin-token"
+
+
+def epoch_ms(iso):
+    """An ISO timestamp the SDK wrote, as whole epoch ms. By integer arithmetic: int(timestamp() *
+    1000) reads ...24.938 as ...24937 (a float product), which once made a 100 ms backoff 99 ms."""
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # -- Waiting on conditions -----------------------------------------------------------------------

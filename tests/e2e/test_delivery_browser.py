@@ -9,7 +9,7 @@ import pytest
 
 from visitrail.core import backoff
 
-from .helpers import wait_for
+from .helpers import epoch_ms, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -83,14 +83,10 @@ def test_a_bad_minute_at_the_collector_is_retried_with_backoff(open_page, contex
     mine = stored[0]["messageId"]
     attempts = [json.loads(body)["sentAt"] for url, body in posts.posts if url.endswith("/v1/batch") and mine in body]
     assert len(attempts) == 4
-    ms = [_ms(t) for t in attempts]
+    ms = [epoch_ms(t) for t in attempts]
     for n, (a, b) in enumerate(zip(ms, ms[1:], strict=False), 1):
         # Full jitter below the ceiling for attempt n, plus at most one run_for step of slack.
         assert backoff.FLOOR_MS <= b - a <= backoff.ceiling(n) + 500, (n, b - a)
-
-
-def _ms(iso):
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 @pytest.mark.parametrize("booted", [False, True], ids=["runtime-booting", "runtime-booted"])

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from .helpers import scroll_to, set_focus, set_visibility, wait_for
+from .helpers import epoch_ms, scroll_to, set_focus, set_visibility, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -26,10 +26,6 @@ def events_of(collector, anonymous_id, count, what):
 
 def page_lefts(events):
     return [e for e in events if e["type"] == "track" and e["event"] == PAGE_LEFT]
-
-
-def ms(iso):
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def pause(context, page):
@@ -60,7 +56,7 @@ def test_page_left_counts_the_time_visible_and_focused_and_the_deepest_scroll(op
     (left,) = page_lefts(events)
     # Engaged from the tag's page view until the runtime was up (the page was visible and
     # focused), then 5 s + 4 s: within a second of that.
-    expected = ready_at - ms(view["originalTimestamp"]) + 9000
+    expected = ready_at - epoch_ms(view["originalTimestamp"]) + 9000
     assert abs(left["properties"]["engagedMs"] - expected) <= 1000, (left["properties"], expected)
     assert left["properties"]["scrollDepth"] == deepest
     assert left["properties"]["path"] == "/t/engagement.html"

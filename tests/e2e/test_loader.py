@@ -3,6 +3,8 @@ snippet, a second copy of the tag, and a runtime that fails to load."""
 
 import pytest
 
+from .helpers import epoch_ms
+
 pytestmark = pytest.mark.e2e
 
 
@@ -224,7 +226,7 @@ def test_calls_left_behind_before_boot_are_replayed_by_the_next_page(open_page, 
     (left,) = [e for e in collector.events(anonymousId=anonymous_id) if e.get("event") == "Left behind"]
     assert left["messageId"] == saved[-1][3]
     assert left["context"]["page"]["path"] == "/t/plain.html"
-    assert abs(_epoch_ms(left["originalTimestamp"]) - called_at) < 5
+    assert abs(epoch_ms(left["originalTimestamp"]) - called_at) < 5
 
 
 def test_memory_mode_saves_nothing_when_left_before_boot(open_page, site, runtime):
@@ -234,12 +236,6 @@ def test_memory_mode_saves_nothing_when_left_before_boot(open_page, site, runtim
     page.evaluate("analytics.track('Not kept')")
     page.goto(site.url + "/t/no-sdk.html")
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('visitrail'))") == []
-
-
-def _epoch_ms(iso):
-    from datetime import datetime
-
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000
 
 
 @pytest.mark.runtimes("mpy")

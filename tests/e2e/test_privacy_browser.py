@@ -2,6 +2,8 @@
 
 import pytest
 
+from .helpers import epoch_ms
+
 pytestmark = pytest.mark.e2e
 
 READY = "window.analytics && window.analytics._q === 0"
@@ -31,7 +33,7 @@ def test_pending_consent_stores_and_sends_nothing_until_granted(open_page, conte
     assert set(tracks) == {"Before consent", "While pending"}
     # Sent with the times they were made at, not the time of the grant, ten minutes later.
     for e in tracks.values():
-        assert abs(_ms(e["originalTimestamp"]) - called_at) < 60000
+        assert abs(epoch_ms(e["originalTimestamp"]) - called_at) < 60000
     assert page.evaluate("localStorage.visitrail_consent") == "granted"
 
 
@@ -83,9 +85,3 @@ def test_do_not_track_is_ignored_unless_the_tag_asks(open_page, collector, dnt_a
     assert [e["event"] for e in collector.events(userId="dnt-user") if e["type"] == "track"][-1:] == [
         "Tracked under GPC"
     ]
-
-
-def _ms(iso):
-    from datetime import datetime
-
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
