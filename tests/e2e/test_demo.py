@@ -57,6 +57,8 @@ def test_the_demo_command_serves_both_and_stops_both(dist, stop):
         collector = re.search(r"collector +(http://\S+)", text).group(1)
         assert re.search(r"admin token +\S{20,}", text)
         assert re.search(r"dashboard +" + re.escape(collector) + r"/ +\(log in with the admin token\)", text)
+        # The demo gives its collector the token in the environment: no warning about one in `ps`.
+        assert "warning" not in text, text
 
         page = httpx.get(site, timeout=10)
         assert page.status_code == 200

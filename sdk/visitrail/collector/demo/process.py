@@ -3,6 +3,7 @@ the benchmarks run against."""
 
 from __future__ import annotations
 
+import os
 import queue
 import re
 import subprocess
@@ -39,8 +40,12 @@ class CollectorProcess:
         origins = [allow_origin] if isinstance(allow_origin, str) else list(allow_origin)
         self.args = [
             "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db,
-            "--write-key", write_key, "--admin-token", admin_token, "--log-level", log_level,
+            "--write-key", write_key, "--log-level", log_level,
         ]  # fmt: skip
+        # The token goes in the environment, not the arguments: every process listing (ps) shows
+        # arguments, and `serve` warns of a token given there.
+        self.env = {key: value for key, value in os.environ.items() if key != "VISITRAIL_ADMIN_TOKEN_FILE"}
+        self.env["VISITRAIL_ADMIN_TOKEN"] = admin_token
         if assets is not None:
             self.args += ["--assets", assets]
         for origin in origins:
@@ -60,6 +65,7 @@ class CollectorProcess:
         proc = self.proc = subprocess.Popen(
             [*self.command, *self.args],
             cwd=self.cwd,
+            env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
