@@ -38,7 +38,12 @@ def test_events_carry_received_at(client: TestClient) -> None:
     assert event["receivedAt"] == "2026-11-25T12:00:00.500Z"
 
 
-@pytest.mark.parametrize("params", [{"limit": "-1"}, {"limit": "10001"}, {"offset": "x"}, {"order": "up"}])
+@pytest.mark.parametrize(
+    "params",
+    [{"limit": "-1"}, {"limit": "10001"}, {"offset": "x"}, {"order": "up"},
+     {"offset": "0" * 4301}, {"limit": "9" * 4301},  # int() of over 4,300 digits raises: it was a 500
+     {"limit": ["x", "5"]}],  # given twice
+)  # fmt: skip
 def test_bad_paging_is_400(client: TestClient, params: dict[str, str]) -> None:
     response = client.get("/api/events", params=params, headers=admin())
     assert response.status_code == 400

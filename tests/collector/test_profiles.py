@@ -222,14 +222,17 @@ def test_session_id_of() -> None:
         session_id_of({"context": {"sessionId": "s1"}, "integrations": {"Actions Amplitude": {"session_id": 5}}})
         == "s1"
     )
-    assert session_id_of({"context": {}, "integrations": {"Actions Amplitude": {"session_id": 1764000000000}}}) == (
-        "1764000000000"
-    )
+    amplitude = {"context": {}, "integrations": {"Actions Amplitude": {"session_id": 1764000000000}}}
+    assert session_id_of({**amplitude, "anonymousId": "A1"}) == "1764000000000:A1"  # the device's session
+    assert session_id_of({**amplitude, "userId": 42}) == "1764000000000:42"
+    assert session_id_of(amplitude) is None  # no device to scope it by
     empty: list[dict[str, typing.Any]] = [
         {},
         {"context": {"sessionId": ""}},
         {"context": {"sessionId": True}},
         {"context": {"sessionId": {}}},
+        {"context": {"sessionId": "   "}},
+        {"anonymousId": "A1", "integrations": {"Actions Amplitude": {"session_id": " "}}},
     ]
     for body in empty:
         assert session_id_of(body) is None

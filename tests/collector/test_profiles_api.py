@@ -89,7 +89,7 @@ def session(sid: str, first: str, last: str, profile_id: str, page_views: int) -
 
 def test_amplitude_session_ids_count_as_sessions(client: TestClient) -> None:
     send(client, msg(1, anonymousId="A1", integrations={"Actions Amplitude": {"session_id": 1764068400000}}))
-    assert get(client, "/api/profiles/lookup", anonymousId="A1")["sessions"][0]["sessionId"] == "1764068400000"
+    assert get(client, "/api/profiles/lookup", anonymousId="A1")["sessions"][0]["sessionId"] == "1764068400000:A1"
 
 
 def test_numeric_ids_are_looked_up_as_text(client: TestClient) -> None:
@@ -149,6 +149,7 @@ def test_search(client: TestClient) -> None:
     assert len(get(client, "/api/profiles")["profiles"]) == 3
     assert len(get(client, "/api/profiles", limit="1")["profiles"]) == 1
     assert client.get("/api/profiles", params={"limit": "1001"}, headers=admin()).status_code == 400
+    assert client.get("/api/profiles", params={"limit": "9" * 4301}, headers=admin()).status_code == 400
 
 
 def test_a_profiles_events_newest_first_with_next(client: TestClient) -> None:

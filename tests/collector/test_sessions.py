@@ -4,6 +4,7 @@ Session Started / Session Ended of a profile's timeline, the first visit's trait
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import random
 import typing
@@ -17,7 +18,7 @@ from visitrail.collector.app import create_app
 from visitrail.collector.config import Config
 from visitrail.collector.storage import Storage, open_storage
 
-from .helpers import ORIGIN, WRITE_KEY, admin, as_events, basic, run
+from .helpers import NOW, ORIGIN, WRITE_KEY, admin, as_events, basic, run
 
 LANDING = "https://shop.example/pricing?utm_source=news&utm_medium=email&utm_campaign=spring&gclid=G1"
 CAMPAIGN = {"source": "news", "medium": "email", "name": "spring", "gclid": "G1"}
@@ -152,6 +153,19 @@ def test_engaged_time_is_bounded_and_bounce_is_one_page_under_ten_seconds(engage
     assert session["bounce"] is (counted < 10_000)
 
 
+def test_a_sessions_engaged_time_is_bounded_however_many_page_lefts_it_gets(db_url: str) -> None:
+    day = 86_400_000
+
+    async def scenario(storage: Storage) -> dict[str, typing.Any]:
+        # 2,500 Page Lefts of a day each in one batch (folded in Python), then more in another (in SQL).
+        await storage.add(as_events([page_left(n, n / 1000, "/", day) for n in range(2500)]))
+        assert (await only_session(storage))["engagedMs"] == day
+        await storage.add(as_events([page_left(n, 3, "/", day) for n in range(2500, 2510)]))
+        return await only_session(storage)
+
+    assert run(db_url, scenario)["engagedMs"] == day
+
+
 def test_hostile_session_fields_are_cut_or_left_out() -> None:
     long_url = "https://shop.example/?" + "x" * 10_000
     hostile = browser_event(1, "page", 0, "/", entry={"url": long_url, "referrer": 5},
@@ -263,10 +277,82 @@ def test_sessions_by_start_time(client: TestClient) -> None:
     assert [s["sessionId"] for s in sessions(client, limit="1")] == ["s26"]
 
 
+def test_sessions_come_in_pages(client: TestClient) -> None:
+    # Three sessions that started in the same millisecond (a page boundary inside equal start times),
+    # and three of one profile.
+    post(client, *[browser_event(1, "page", 0, "/", session=f"s{n}", anonymous_id=f"A{n}") for n in range(3)])
+    post(client, *[browser_event(1, "page", n + 1, "/", session=f"p{n}", anonymous_id="P") for n in range(3)])
+    profile_id = client.get("/api/profiles/lookup", params={"anonymousId": "P"}, headers=admin()).json()["profileId"]
+
+    def pages(**params: str) -> list[list[str]]:
+        offset: int | None = 0
+        found = []
+        while offset is not None:
+            response = client.get("/api/sessions", params={**params, "offset": str(offset)}, headers=admin())
+            assert response.status_code == 200, response.text
+            found.append([s["sessionId"] for s in response.json()["sessions"]])
+            offset = response.json()["next"]
+        return found
+
+    assert pages(to=at(0.5), limit="2") == [["s0", "s1"], ["s2"]]  # equal starts: by session ID
+    assert pages(profileId=profile_id, limit="2") == [["p2", "p1"], ["p0"]]  # the last active first
+    assert pages(limit="6") == [["p2", "p1", "p0", "s0", "s1", "s2"]]  # a full page, and no next
+
+
+@pytest.fixture
+def any_client(config: Config, db_url: str) -> typing.Iterator[TestClient]:
+    """`client` on each backend: SQLite in memory and on disk, and PostgreSQL."""
+    with TestClient(create_app(dataclasses.replace(config, db_url=db_url), clock=lambda: NOW)) as client:
+        yield client
+
+
+def test_a_session_id_too_long_to_index_is_refused_with_its_batch(any_client: TestClient) -> None:
+    client = any_client
+    # PostgreSQL's B-tree refused the key (a 500, the whole batch lost); now a 400 naming the message.
+    fine = browser_event(1, "page", 0, "/")
+    for session in ("s" * 2300, "é" * 1200):
+        long_one = browser_event(2, "page", 0, "/", session=session, anonymous_id="A2", messageId="long")
+        response = client.post("/v1/batch", json={"batch": [fine, long_one]}, headers=basic(WRITE_KEY))
+        assert response.status_code == 400, response.text
+        assert response.json()["message"].startswith("message 1: the session ID")
+    assert client.get("/api/events", headers=admin()).json()["events"] == []
+    post(client, browser_event(3, "page", 0, "/", session="s" * 2200, messageId="at-the-bound"))  # stored
+    assert [s["sessionId"] for s in sessions(client)] == ["s" * 2200]
+
+
+def test_blank_session_ids_are_no_session(client: TestClient) -> None:
+    post(client, browser_event(1, "page", 0, "/", session="  "))
+    assert len(client.get("/api/events", headers=admin()).json()["events"]) == 1
+    assert sessions(client) == []
+
+
+def amplitude_page(n: int, anonymous_id: str, start: int = 1764068400000) -> dict[str, typing.Any]:
+    """A page view as analytics-next sends it with the Amplitude (Actions) plugin: no context.sessionId."""
+    return {"type": "page", "messageId": f"{anonymous_id}-{n}", "anonymousId": anonymous_id, "timestamp": at(n),
+            "context": {"page": {"url": f"https://shop.example/{anonymous_id}"}},
+            "integrations": {"Actions Amplitude": {"session_id": start}}}  # fmt: skip
+
+
+def test_amplitude_sessions_that_start_in_the_same_millisecond_stay_apart(any_client: TestClient) -> None:
+    client = any_client
+    # Two visitors whose sessions started in the same ms: one shared row counted them as one visit,
+    # owned by one of them, and erasing the other left her URL in it.
+    post(client, amplitude_page(1, "A1"), amplitude_page(2, "A2"), amplitude_page(3, "A1"))
+    listed = sorted(sessions(client), key=lambda s: s["sessionId"])
+    assert [(s["sessionId"], s["eventCount"]) for s in listed] == [("1764068400000:A1", 2), ("1764068400000:A2", 1)]
+    assert client.delete(f"/api/profiles/{listed[1]['profileId']}", headers=admin()).status_code == 200
+    assert [s["sessionId"] for s in sessions(client)] == ["1764068400000:A1"]
+    assert "A2" not in client.get("/api/sessions", headers=admin()).text
+
+
 @pytest.mark.parametrize(
     "query",
     ["from=yesterday", "to=2026-13-01", "limit=-1", "limit=1001", "bots=maybe", "profileId=P&from=2026-11-01",
-     "profileId=P&bots=include"],
+     "profileId=P&bots=include",
+     # int() refuses a string of over 4,300 digits with a ValueError: it was a 500
+     "limit=" + "0" * 4301, "offset=" + "9" * 4301, "offset=-1",
+     # given twice: Starlette's get() took the last, so a bad first value passed
+     "bots=bad&bots=include", "limit=x&limit=5", "from=x&from=2026-11-01", "profileId=P&profileId=Q"],
 )  # fmt: skip
 def test_bad_session_queries_are_400(client: TestClient, query: str) -> None:
     response = client.get(f"/api/sessions?{query}", headers=admin())

@@ -322,7 +322,7 @@ def test_the_api_gives_the_storage_figures(client: TestClient) -> None:
 @pytest.mark.parametrize(
     "query",
     [{"range": "1y"}, {"range": ""}, {"range": "7D"}, {"range": "7d", "bots": "yes"}, {"range": "7d", "bots": ""},
-     {"range": "today\x00"}, {"range": ["7d", "30d"]}],
+     {"range": "today\x00"}, {"range": ["7d", "30d"]}, {"bots": ["bad", "include"]}],
 )  # fmt: skip
 def test_bad_parameters_are_400(client: TestClient, query: dict[str, typing.Any]) -> None:
     response = client.get("/api/stats", params=query, headers=admin())

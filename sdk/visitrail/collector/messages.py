@@ -42,6 +42,10 @@ MAX_MESSAGE_ID_CHARS = 100  # messageId must be "fewer than 100 characters"
 # userId, anonymousId, previousId and trait keys are indexed; a PostgreSQL B-tree entry holds at
 # most ~2,700 bytes, and 512 characters are at most 2,048 bytes of UTF-8.
 MAX_ID_CHARS = 512
+# A session ID's bytes (UTF-8): room for an Amplitude start time and a whole anonymousId (2,048
+# bytes at most), and a write key of up to 500 bytes beside it, under PostgreSQL's 2,704-byte
+# index row of the sessions table's key.
+MAX_SESSION_ID_BYTES = 2200
 MAX_ERRORS_LISTED = 100  # keep a 2,500-message rejection readable
 IDENTITY_TOKEN = "identityToken"  # in context: see trust.py
 PREVIOUS_IDENTITY_TOKEN = "previousIdentityToken"  # an alias's proof of its previousId (profiles.py, rule 7)
@@ -177,6 +181,15 @@ def problem(message: typing.Any, default_type: str | None, blocked: frozenset[st
     return None
 
 
+def session_problem(session_id: str | None) -> str | None:
+    """Why an event's session ID (profiles.session_id_of, after the batch's context is merged in)
+    can't key a sessions row, or None. PostgreSQL's index refuses a key over 2,704 bytes (a 500
+    that lost the whole batch); every ID is held to the same bound here."""
+    if session_id is not None and len(session_id.encode()) > MAX_SESSION_ID_BYTES:
+        return f"the session ID (context.sessionId) must be at most {MAX_SESSION_ID_BYTES} bytes"
+    return None
+
+
 def traits_once_problem(context: dict[str, typing.Any] | None) -> str | None:
     """Why a context's set-once traits (profiles.py, rule 5) can't be taken, or None: bounded like
     an identify's traits."""
@@ -231,10 +244,13 @@ def normalise(
     `user_agent` and `origin`: the request's headers, for bots.py."""
     defaults = batch_defaults(body, is_batch)
     out, errors = [], []
+    request = (user_agent, origin)
     for position, item in enumerate(items):
         reason = problem(item, default_type, blocked)
         if reason is None:
-            out.append(_event(item, defaults, default_type, write_key, received_at, ip, store_ip, (user_agent, origin)))
+            normalised = _event(item, defaults, default_type, write_key, received_at, ip, store_ip, request)
+            reason = session_problem(normalised.event.session_id)
+            out.append(normalised)
         if reason is not None:
             errors.append({"index": position if indexes is None else indexes[position], "reason": reason})
     if errors:

@@ -9,24 +9,34 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import invalid
 
-__all__ = ["MAX_OFFSET", "int_param", "bots_param", "PlainText"]
+__all__ = ["MAX_OFFSET", "single", "int_param", "bots_param", "PlainText"]
 
 MAX_OFFSET = 2**62  # fits SQLite's and Postgres' int8
 
 
+def single(request: Request, name: str) -> str | None:
+    """The one value of parameter `name`, None when absent; 400 when it is given twice (Starlette's
+    `get` would take the last, so `bots=bad&bots=include` passed)."""
+    values = request.query_params.getlist(name)
+    if len(values) > 1:
+        raise invalid(f"{name} must be given once")
+    return values[0] if values else None
+
+
 def int_param(request: Request, name: str, default: int, maximum: int) -> int:
     """A whole number from 0 to `maximum`, `default` when absent; 400 otherwise."""
-    value = request.query_params.get(name)
+    value = single(request, name)
     if value is None:
         return default
-    if not (value.isascii() and value.isdigit()) or int(value) > maximum:
+    # Length first: int() of a string over 4,300 digits raises ValueError (a 500).
+    if not (value.isascii() and value.isdigit()) or len(value) > len(str(maximum)) or int(value) > maximum:
         raise invalid(f"{name} must be a whole number from 0 to {maximum}")
     return int(value)
 
 
 def bots_param(request: Request) -> bool:
     """`bots=include` counts and lists bots' sessions too; without it they are left out."""
-    value = request.query_params.get("bots")
+    value = single(request, "bots")
     if value not in (None, "include", "exclude"):
         raise invalid("bots must be include or exclude")
     return value == "include"

@@ -158,16 +158,28 @@ def new_profile_id() -> str:
 
 
 def session_id_of(body: dict[str, typing.Any]) -> str | None:
-    """An event's session: `context.sessionId` (Visitrail's SDK), else the session_id that
-    Segment's Amplitude (Actions) plugin puts in `integrations`, as analytics-next users send it."""
+    """An event's session: `context.sessionId` (Visitrail's SDK: a UUID), else the
+    session_id that Segment's Amplitude (Actions) plugin puts in `integrations`, as analytics-next
+    users send it. That one is the session's start in epoch ms, which two visitors share when they
+    start in the same millisecond: it is a session of the device that sent it, as Amplitude keys it
+    (device, session_id), so the ID is "<start>:<anonymousId>" (or userId)."""
     context = body.get("context")
-    session = context.get("sessionId") if isinstance(context, dict) else None
-    if session is None or session == "":
-        amplitude = (body.get("integrations") or {}).get("Actions Amplitude")
-        session = amplitude.get("session_id") if isinstance(amplitude, dict) else None
-    if isinstance(session, bool) or not isinstance(session, (str, int, float)) or session == "":
+    session = _session_value(context.get("sessionId") if isinstance(context, dict) else None)
+    if session is not None:
+        return session
+    amplitude = (body.get("integrations") or {}).get("Actions Amplitude")
+    start = _session_value(amplitude.get("session_id") if isinstance(amplitude, dict) else None)
+    device = body.get("anonymousId") or body.get("userId")
+    if start is None or isinstance(device, bool) or not isinstance(device, (str, int, float)):
         return None
-    return str(session)
+    return f"{start}:{device}"
+
+
+def _session_value(value: typing.Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    text = str(value)
+    return text if text.strip() else None  # "" and "  " are no session
 
 
 @dataclasses.dataclass(frozen=True)

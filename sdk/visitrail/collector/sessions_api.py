@@ -1,11 +1,14 @@
 """The sessions read API (admin bearer token, or the dashboard's cookie).
 
-    GET /api/sessions?profileId=P&limit=100
-    -> 200 {"sessions": [<session>, ...]}   the profile's (and the profiles merged into it), the
-       last active first, bots' included (the profile is what was asked for)
-    GET /api/sessions?from=2026-11-01&to=2026-11-08&limit=100[&bots=include]
-    -> 200 {"sessions": [<session>, ...]}   those that started in [from, to), the latest first;
-       from and to are ISO-8601 dates or date-times (UTC unless they say otherwise), both optional
+    GET /api/sessions?profileId=P&limit=100&offset=0
+    -> 200 {"sessions": [<session>, ...], "next": 100 | null}   the profile's (and the profiles
+       merged into it), the last active first, bots' included (the profile is what was asked for)
+    GET /api/sessions?from=2026-11-01&to=2026-11-08&limit=100&offset=0[&bots=include]
+    -> 200 {"sessions": [<session>, ...], "next": 100 | null}   those that started in [from, to),
+       the latest first; from and to are ISO-8601 dates or date-times (UTC unless they say
+       otherwise), both optional
+
+`next` is the offset of the next page, null on the last one (as GET /api/events pages).
 
     <session> = {"sessionId", "profileId", "firstSeen", "lastSeen", "durationMs", "eventCount",
                  "pageViews", "entryUrl", "exitUrl", "referrer",
@@ -22,7 +25,7 @@ from starlette.responses import JSONResponse
 
 from .errors import invalid
 from .logins import Logins
-from .params import bots_param, int_param
+from .params import MAX_OFFSET, bots_param, int_param, single
 from .storage import Storage
 from .timestamps import format_timestamp, parse_timestamp
 
@@ -33,7 +36,7 @@ MAX_LIMIT = 1000
 
 
 def time_param(request: Request, name: str) -> str | None:
-    value = request.query_params.get(name)
+    value = single(request, name)
     if value is None:
         return None
     parsed = parse_timestamp(value)
@@ -51,10 +54,17 @@ class SessionsAPI:
         await self.logins.require(request)
         params = request.query_params
         limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
-        if "profileId" in params:
+        offset = int_param(request, "offset", 0, MAX_OFFSET)
+        # One more than asked for: whether it comes back says if there is a next page.
+        profile_id = single(request, "profileId")
+        if profile_id is not None:
             if any(name in params for name in ("from", "to", "bots")):
                 raise invalid("profileId can't be combined with from, to or bots")
-            return JSONResponse({"sessions": await self.storage.sessions(profile_id=params["profileId"], limit=limit)})
-        start, end = time_param(request, "from"), time_param(request, "to")
-        found = await self.storage.sessions(start=start, end=end, limit=limit, bots=bots_param(request))
-        return JSONResponse({"sessions": found})
+            found = await self.storage.sessions(profile_id=profile_id, limit=limit + 1, offset=offset)
+        else:
+            start, end = time_param(request, "from"), time_param(request, "to")
+            found = await self.storage.sessions(
+                start=start, end=end, limit=limit + 1, offset=offset, bots=bots_param(request)
+            )
+        more = len(found) > limit
+        return JSONResponse({"sessions": found[:limit], "next": offset + limit if more else None})

@@ -35,7 +35,7 @@ from starlette.responses import JSONResponse
 
 from .errors import invalid
 from .logins import Logins
-from .params import bots_param
+from .params import bots_param, single
 from .storage import Storage
 from .storage.stats import DEFAULT_RANGE, RANGES
 
@@ -44,12 +44,12 @@ __all__ = ["StatsAPI", "range_param"]
 
 def range_param(request: Request) -> str:
     """`range`: one of stats.RANGES, DEFAULT_RANGE when absent; 400 otherwise."""
-    values = request.query_params.getlist("range")
-    if not values:
+    value = single(request, "range")
+    if value is None:
         return DEFAULT_RANGE
-    if len(values) > 1 or values[0] not in RANGES:
+    if value not in RANGES:
         raise invalid(f"range must be one of {', '.join(RANGES)}")
-    return values[0]
+    return value
 
 
 class StatsAPI:

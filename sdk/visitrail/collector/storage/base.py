@@ -141,10 +141,12 @@ class Storage:
         start: str | None = None,
         end: str | None = None,
         limit: int = 100,
+        offset: int = 0,
         bots: bool = False,
     ) -> list[dict[str, typing.Any]]:
         """Sessions in the read API's shape (reads.session_json): a profile's (bots' too), the last
-        active first; else those that started in [start, end), the latest first, bots' only if `bots`."""
+        active first; else those that started in [start, end), the latest first, bots' only if `bots`.
+        `limit` of them, after the first `offset`."""
         raise NotImplementedError()  # pragma: no cover
 
     async def stats(self, range: str, now: datetime.datetime, bots: bool = False) -> dict[str, typing.Any]:

@@ -113,15 +113,17 @@ def session_json(row: typing.Sequence[typing.Any]) -> dict[str, typing.Any]:
     }
 
 
-def sessions_of(db: Transaction, profile_id: str, limit: int = MAX_SESSIONS) -> list[dict[str, typing.Any]]:
+def sessions_of(
+    db: Transaction, profile_id: str, limit: int = MAX_SESSIONS, offset: int = 0
+) -> list[dict[str, typing.Any]]:
     """A profile's sessions (and those of the profiles merged into it), the last active first."""
     where, params = owned(db, profile_id, "sessions.profile_id")
-    sql = f"{SESSION_SELECT} WHERE {where} ORDER BY last_seen DESC, session_id LIMIT ?"
-    return [session_json(row) for row in db.all(sql, [*params, limit])]
+    sql = f"{SESSION_SELECT} WHERE {where} ORDER BY last_seen DESC, session_id LIMIT ? OFFSET ?"
+    return [session_json(row) for row in db.all(sql, [*params, limit, offset])]
 
 
 def list_sessions(
-    db: Transaction, start: str | None, end: str | None, limit: int, bots: bool
+    db: Transaction, start: str | None, end: str | None, limit: int, bots: bool, offset: int = 0
 ) -> list[dict[str, typing.Any]]:
     """The sessions that started in [start, end), the latest first; bots' only when `bots`."""
     clauses, params = [], []
@@ -132,8 +134,8 @@ def list_sessions(
     if not bots:
         clauses.append("NOT sessions.bot")
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    sql = f"{SESSION_SELECT}{where} ORDER BY first_seen DESC, session_id LIMIT ?"
-    return [session_json(row) for row in db.all(sql, [*params, limit])]
+    sql = f"{SESSION_SELECT}{where} ORDER BY first_seen DESC, session_id LIMIT ? OFFSET ?"
+    return [session_json(row) for row in db.all(sql, [*params, limit, offset])]
 
 
 DIRECT = "$direct"  # a first-touch trait's value when the first visit had none of it (typed in, a bookmark)

@@ -34,8 +34,9 @@ from .db import Transaction
 __all__ = ["SessionRow", "record_sessions", "MAX_ENGAGED_MS", "CAMPAIGN_FIELDS"]
 
 CAMPAIGN_FIELDS = tuple(name for _, name in UTM)
-# One Page Left counts for at most a day (the session's own maximum length): a client's claim of
-# years of engagement must not outweigh every honest session in a sum or a median.
+# One Page Left, and one session's sum of them, count for at most a day (the session's own maximum
+# length): a client's claim of years of engagement must not outweigh every honest session in a sum
+# or a median, one Page Left at a time or 2,500 in a batch.
 MAX_ENGAGED_MS = 24 * 3600 * 1000
 
 COLUMNS = (
@@ -69,7 +70,8 @@ ON CONFLICT (write_key, session_id) DO UPDATE SET
     entry_key = {_earlier("entry_key")},
     exit_url = {_later("exit_url")},
     exit_key = {_later("exit_key")},
-    engaged_ms = sessions.engaged_ms + excluded.engaged_ms,
+    engaged_ms = CASE WHEN sessions.engaged_ms + excluded.engaged_ms > {MAX_ENGAGED_MS}
+        THEN {MAX_ENGAGED_MS} ELSE sessions.engaged_ms + excluded.engaged_ms END,
     identified = CASE WHEN excluded.identified THEN excluded.identified ELSE sessions.identified END,
     bot = CASE WHEN excluded.bot THEN excluded.bot ELSE sessions.bot END
 """
@@ -154,7 +156,7 @@ class SessionRow:
         self.last_seen = max(self.last_seen, other.last_seen)
         self.event_count += other.event_count
         self.page_views += other.page_views
-        self.engaged_ms += other.engaged_ms
+        self.engaged_ms = min(self.engaged_ms + other.engaged_ms, MAX_ENGAGED_MS)
         self.identified = self.identified or other.identified
         self.bot = self.bot or other.bot
 

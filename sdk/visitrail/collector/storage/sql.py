@@ -234,17 +234,18 @@ class SQLStorage(Storage):
         start: str | None = None,
         end: str | None = None,
         limit: int = 100,
+        offset: int = 0,
         bots: bool = False,
     ) -> list[dict[str, typing.Any]]:
-        return await run_in_threadpool(self._sessions, profile_id, start, end, limit, bots)
+        return await run_in_threadpool(self._sessions, profile_id, start, end, limit, offset, bots)
 
     def _sessions(
-        self, profile_id: str | None, start: str | None, end: str | None, limit: int, bots: bool
+        self, profile_id: str | None, start: str | None, end: str | None, limit: int, offset: int, bots: bool
     ) -> list[dict[str, typing.Any]]:
         with self.transaction(write=False) as db:
             if profile_id is not None:
-                return sessions_of(db, profile_id, limit)
-            return list_sessions(db, start, end, limit, bots)
+                return sessions_of(db, profile_id, limit, offset)
+            return list_sessions(db, start, end, limit, bots, offset)
 
     async def stats(self, range: str, now: datetime.datetime, bots: bool = False) -> dict[str, typing.Any]:
         window(range, now)  # a bad range fails here, before a thread is taken
