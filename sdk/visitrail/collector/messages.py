@@ -183,8 +183,8 @@ def problem(message: typing.Any, default_type: str | None, blocked: frozenset[st
 
 def session_problem(session_id: str | None) -> str | None:
     """Why an event's session ID (profiles.session_id_of, after the batch's context is merged in)
-    can't key a sessions row, or None. PostgreSQL's index refuses a key over 2,704 bytes (a 500
-    that lost the whole batch); every ID is held to the same bound here."""
+    can't key a sessions row, or None. PostgreSQL's index refuses a key over 2,704 bytes: that was
+    a 500 that lost the whole batch, and SQLite would have taken it, so both backends refuse here."""
     if session_id is not None and len(session_id.encode()) > MAX_SESSION_ID_BYTES:
         return f"the session ID (context.sessionId) must be at most {MAX_SESSION_ID_BYTES} bytes"
     return None

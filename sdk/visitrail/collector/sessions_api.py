@@ -55,7 +55,7 @@ class SessionsAPI:
         params = request.query_params
         limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
         offset = int_param(request, "offset", 0, MAX_OFFSET)
-        # One more than asked for: whether it comes back says if there is a next page.
+        # Each asks for one more than `limit`: whether it comes back says if there is a next page.
         profile_id = single(request, "profileId")
         if profile_id is not None:
             if any(name in params for name in ("from", "to", "bots")):
