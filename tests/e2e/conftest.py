@@ -248,6 +248,14 @@ def _is_local(url):
 
 
 @pytest.fixture(autouse=True)
+def slow_machine_timeouts(context):
+    """Every wait of Playwright's in the test (wait_for_function, expect_console_message, ...) may
+    take as long as open_page's: Pyodide boots in seconds on a quiet machine and in more than
+    Playwright's default 30 s on a busy one. A generous bound on conditions, not a wait."""
+    context.set_default_timeout(READY_TIMEOUT_MS)
+
+
+@pytest.fixture(autouse=True)
 def record(context):
     """Every request any page of the test makes must stay on this machine; uncaught page errors
     (including unhandled promise rejections) fail the test too."""

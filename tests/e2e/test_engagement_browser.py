@@ -28,10 +28,15 @@ def page_lefts(events):
     return [e for e in events if e["type"] == "track" and e["event"] == PAGE_LEFT]
 
 
+PAUSE_AHEAD_S = 1
+
+
 def pause(context, page):
     """From now on the page's time moves only as the test moves it; returns the page's now."""
     now = page.evaluate("Date.now()")
-    context.clock.pause_at(datetime.fromtimestamp(now / 1000 + 0.001, tz=UTC))
+    # A second ahead: the fake clock flows with real time until paused, and pause_at to a moment it
+    # has already passed fails ("Cannot fast-forward to the past").
+    context.clock.pause_at(datetime.fromtimestamp(now / 1000 + PAUSE_AHEAD_S, tz=UTC))
     return page.evaluate("Date.now()")
 
 

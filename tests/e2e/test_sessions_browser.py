@@ -60,6 +60,9 @@ def test_activity_in_one_tab_keeps_the_other_tabs_session_alive(tabs, context, c
     track(a, "minute 0")
     context.clock.fast_forward("20:00")
     track(b, "minute 20")
+    # B's write of the session's last activity reaches A's localStorage asynchronously.
+    last = "JSON.parse(localStorage.visitrail_session).lastActivity"
+    wait_for(lambda: a.evaluate(last) == b.evaluate(last), what="tab A to see tab B's activity")
     context.clock.fast_forward("20:00")
     track(a, "minute 40")
     ids = stored_sessions(collector, a, ["minute 0", "minute 20", "minute 40"])
