@@ -42,11 +42,13 @@ def held(storage: Storage, db_url: str, anonymous_id: str) -> typing.Iterator[No
 
 
 async def until(condition: typing.Callable[[], bool]) -> None:
-    """Yield to the event loop until `condition` holds (bounded: a stuck test fails, never hangs)."""
+    """Yield to the event loop until `condition` holds (bounded: a stuck test fails, never hangs).
+    Each condition here is the event loop's own state (a task reached add_groups, requests joined
+    the queue), so a turn of the loop, not time, is what it waits for."""
     for _ in range(100_000):
         if condition():
             return
-        await asyncio.sleep(0.001)
+        await asyncio.sleep(0)
     raise AssertionError("condition never held")
 
 
