@@ -19,6 +19,15 @@ def epoch_ms(iso):
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def pause_clock(context, page):
+    """From now on the page's time moves only as the test moves it (after `context.clock.install()`);
+    returns the page's now. A second ahead: until paused the fake clock flows with real time, and
+    pausing at a moment it has already passed fails ("Cannot fast-forward to the past")."""
+    now = page.evaluate("Date.now()")
+    context.clock.pause_at(datetime.fromtimestamp(now / 1000 + 1, tz=UTC))
+    return page.evaluate("Date.now()")
+
+
 # -- Waiting on conditions -----------------------------------------------------------------------
 
 

@@ -2,14 +2,13 @@
 the runtime boots and after), a reload mid-flush, two tabs. Nothing lost, nothing stored twice."""
 
 import json
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
 
 from visitrail.core import backoff
 
-from .helpers import epoch_ms, wait_for
+from .helpers import epoch_ms, pause_clock, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -65,9 +64,7 @@ def test_a_bad_minute_at_the_collector_is_retried_with_backoff(open_page, contex
     # From here fake time moves only as the test moves it, and not while a batch is on the wire: the
     # gap between two sends is then the SDK's backoff plus at most one step, however long a busy
     # machine takes to answer (with time flowing, a slow 503 stretched the gap past the ceiling).
-    # A second ahead: until paused the fake clock flows with real time, and pausing at a moment
-    # already passed fails ("Cannot fast-forward to the past"). Nothing is pending after the flush.
-    context.clock.pause_at(datetime.fromtimestamp(page.evaluate("Date.now()") / 1000 + 1, tz=UTC))
+    pause_clock(context, page)  # a second ahead: nothing is pending after the flush
     on_wire = []
     context.on("request", lambda r: on_wire.append(r) if r.url.endswith("/v1/batch") else None)
     context.on("requestfinished", lambda r: r in on_wire and on_wire.remove(r))

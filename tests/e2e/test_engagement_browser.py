@@ -2,11 +2,9 @@
 deepest scroll, the beacon of a closed tab, hidden and shown again, a single-page-app navigation,
 and data-engagement="false"."""
 
-from datetime import UTC, datetime
-
 import pytest
 
-from .helpers import epoch_ms, scroll_to, set_focus, set_visibility, wait_for
+from .helpers import epoch_ms, pause_clock, scroll_to, set_focus, set_visibility, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -28,18 +26,6 @@ def page_lefts(events):
     return [e for e in events if e["type"] == "track" and e["event"] == PAGE_LEFT]
 
 
-PAUSE_AHEAD_S = 1
-
-
-def pause(context, page):
-    """From now on the page's time moves only as the test moves it; returns the page's now."""
-    now = page.evaluate("Date.now()")
-    # A second ahead: the fake clock flows with real time until paused, and pause_at to a moment it
-    # has already passed fails ("Cannot fast-forward to the past").
-    context.clock.pause_at(datetime.fromtimestamp(now / 1000 + PAUSE_AHEAD_S, tz=UTC))
-    return page.evaluate("Date.now()")
-
-
 @pytest.mark.pyodide
 def test_page_left_counts_the_time_visible_and_focused_and_the_deepest_scroll(open_page, context, collector, site):
     context.clock.install()
@@ -47,7 +33,7 @@ def test_page_left_counts_the_time_visible_and_focused_and_the_deepest_scroll(op
     deepest = scroll_to(page, 2000)
     scroll_to(page, 0)
     assert 0 < deepest < 100
-    ready_at = pause(context, page)
+    ready_at = pause_clock(context, page)
     # The scripted timeline: 5 s engaged, 3 s visible without the focus, 4 s engaged, then hidden.
     context.clock.run_for(5000)
     set_focus(page, False)
